@@ -1,0 +1,136 @@
+"""Typed configuration, read once from ``KEEL_*`` variables and an optional ``keel.toml``.
+
+Precedence, highest first: arguments passed to :class:`Settings`, ``KEEL_*`` environment
+variables, the ``keel.toml`` file (``KEEL_CONFIG`` names it; by default ``./keel.toml``),
+then the defaults: everything under ``./.keel/``.
+
+Example::
+
+    >>> from keel.config import Settings
+    >>> Settings(home="/tmp/k").resolved_store_uri()
+    'sqlite:////tmp/k/keel.db'
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from keel.errors import ConfigError
+
+__all__ = ["Settings", "load_settings"]
+
+
+def _toml_path() -> Path:
+    return Path(os.environ.get("KEEL_CONFIG", "keel.toml"))
+
+
+class Settings(BaseSettings):
+    """Everything keel needs to know about where it keeps things.
+
+    Attributes:
+        home: folder for the embedded defaults (SQLite file, artifacts).
+        store_uri: metadata store URI (``sqlite:///...`` or ``postgresql+psycopg://...``);
+            defaults to ``sqlite:///<home>/keel.db``.
+        artifact_root: fsspec URL or folder for artifacts; defaults to ``<home>/artifacts``.
+        metric_flush_interval: seconds between background flushes of buffered metrics.
+        metric_flush_size: buffered metric values that trigger a flush.
+        sqlite_synchronous: SQLite ``synchronous`` pragma; ``FULL`` survives power loss,
+            ``NORMAL`` survives process crashes and is faster.
+        actor: the user name recorded on runs and audit events (defaults to the OS user).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="KEEL_",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    home: Path = Path(".keel")
+    store_uri: str | None = None
+    artifact_root: str | None = None
+    metric_flush_interval: float = Field(default=1.0, gt=0, le=3600)
+    metric_flush_size: int = Field(default=5000, ge=1, le=1_000_000)
+    sqlite_synchronous: Literal["FULL", "NORMAL", "OFF"] = "NORMAL"
+    actor: str | None = None
+
+    @field_validator("store_uri")
+    @classmethod
+    def _check_store_uri(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            # psycopg 3 is the driver we ship; spell it out for SQLAlchemy.
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        if value.startswith(("sqlite:///", "postgresql+psycopg://")):
+            return value
+        raise ValueError(
+            f"store_uri {value!r} has an unknown scheme; use sqlite:///PATH or "
+            "postgresql://USER@HOST:PORT/DB"
+        )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_toml_path())
+        return (init_settings, env_settings, toml)
+
+    def resolved_store_uri(self) -> str:
+        """The store URI in force (the SQLite default when none is set)."""
+        if self.store_uri:
+            return self.store_uri
+        return f"sqlite:///{self.home.absolute() / 'keel.db'}"
+
+    def resolved_artifact_root(self) -> str:
+        """The artifact root in force (``<home>/artifacts`` when none is set)."""
+        if self.artifact_root:
+            return self.artifact_root
+        return str(self.home.absolute() / "artifacts")
+
+    def resolved_actor(self) -> str:
+        """The user name recorded as the actor of runs and changes."""
+        if self.actor:
+            return self.actor
+        import getpass
+
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):
+            return "unknown"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, turning validation problems into a :class:`ConfigError`.
+
+    Args:
+        **overrides: values that win over the environment and keel.toml.
+
+    Raises:
+        ConfigError: a value is invalid or keel.toml has an unknown key.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(
+            f"invalid keel configuration ({problems}); check KEEL_* variables and "
+            f"{_toml_path()}"
+        ) from None

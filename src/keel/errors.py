@@ -1,0 +1,139 @@
+"""The one error tree of keel.
+
+Every error keel raises on purpose is a :class:`KeelError`. Each subclass carries a
+stable ``code``; :data:`HTTP_STATUS` maps codes to HTTP statuses so the API can answer
+with RFC 9457 problem details and the REST client can re-raise the same class.
+
+Messages say what went wrong, with the offending value, and what to do about it::
+
+    >>> raise NotFoundError("run 'ab12' does not exist; nearest: 'ab13cd...'")
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "HTTP_STATUS",
+    "ArtifactCorruptedError",
+    "ConfigError",
+    "ConflictError",
+    "InvalidArgumentError",
+    "InvalidPathError",
+    "KeelError",
+    "MissingExtraError",
+    "NotFoundError",
+    "RunStateError",
+    "StoreError",
+    "error_for_code",
+]
+
+
+class KeelError(Exception):
+    """Base of every error keel raises on purpose.
+
+    Args:
+        message: what went wrong and what to do about it.
+    """
+
+    code: str = "INTERNAL_ERROR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidArgumentError(KeelError):
+    """A value given by the user is malformed or out of range."""
+
+    code = "INVALID_ARGUMENT"
+
+
+class InvalidPathError(InvalidArgumentError):
+    """An artifact or file name tries to leave its root or is malformed."""
+
+    code = "INVALID_PATH"
+
+
+class NotFoundError(KeelError):
+    """A named or identified object does not exist."""
+
+    code = "NOT_FOUND"
+
+
+class ConflictError(KeelError):
+    """The change contradicts what is already stored (e.g. a param changing value)."""
+
+    code = "CONFLICT"
+
+
+class RunStateError(ConflictError):
+    """The run is not in a state that allows the operation (e.g. it has finished)."""
+
+    code = "RUN_STATE"
+
+
+class ArtifactCorruptedError(KeelError):
+    """Stored bytes no longer match the sha256 recorded when they were written."""
+
+    code = "ARTIFACT_CORRUPTED"
+
+
+class ConfigError(KeelError):
+    """The configuration (environment or keel.toml) is invalid."""
+
+    code = "CONFIG_ERROR"
+
+
+class StoreError(KeelError):
+    """The metadata store cannot be reached or is in an unusable state."""
+
+    code = "STORE_UNAVAILABLE"
+
+
+class MissingExtraError(KeelError):
+    """An optional dependency is not installed."""
+
+    code = "MISSING_EXTRA"
+
+    @classmethod
+    def for_extra(cls, package: str, extra: str) -> MissingExtraError:
+        """Build the error for a missing optional package.
+
+        Args:
+            package: the import name that failed.
+            extra: the keel extra that provides it.
+        """
+        return cls(
+            f"this feature needs the optional package '{package}'; "
+            f"install it with: pip install 'keel[{extra}]'"
+        )
+
+
+#: HTTP status for each error code (used by the API and the REST client).
+HTTP_STATUS: dict[str, int] = {
+    KeelError.code: 500,
+    InvalidArgumentError.code: 400,
+    InvalidPathError.code: 400,
+    NotFoundError.code: 404,
+    ConflictError.code: 409,
+    RunStateError.code: 409,
+    ArtifactCorruptedError.code: 422,
+    ConfigError.code: 400,
+    StoreError.code: 503,
+    MissingExtraError.code: 501,
+}
+
+def error_for_code(code: str) -> type[KeelError]:
+    """Return the error class whose ``code`` is ``code`` (``KeelError`` if unknown).
+
+    Subclasses defined anywhere in keel are found, so a code survives a REST round trip.
+    """
+    pending: list[type[KeelError]] = [KeelError]
+    while pending:
+        cls = pending.pop(0)
+        if cls.code == code:
+            return cls
+        pending.extend(cls.__subclasses__())
+    return KeelError

@@ -1,0 +1,141 @@
+"""The metadata store interfaces: one small typed ABC per domain, grouped by ``Store``.
+
+Every method is abstract: a backend that cannot do something does not implement the
+interface, rather than raising ``NotImplementedError`` at run time.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+
+from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunStatus
+
+__all__ = ["Store", "TrackingStore"]
+
+
+class TrackingStore(abc.ABC):
+    """Experiments, runs, params, tags, metric series and artifact records."""
+
+    @abc.abstractmethod
+    def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> Experiment:
+        """Create an experiment; ``ConflictError`` if the name is taken."""
+
+    @abc.abstractmethod
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """The experiment with this id; ``NotFoundError`` otherwise."""
+
+    @abc.abstractmethod
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """The experiment with this name, or ``None``."""
+
+    @abc.abstractmethod
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        """The experiment with this name, created if missing (safe under races)."""
+
+    @abc.abstractmethod
+    def list_experiments(self) -> list[Experiment]:
+        """All experiments, oldest first."""
+
+    @abc.abstractmethod
+    def create_run(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        parent_run_id: str | None = None,
+        user: str = "unknown",
+        start_time: int | None = None,
+    ) -> Run:
+        """Start a ``RUNNING`` run in an experiment."""
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """The run with this id (params, tags, latest metrics); ``NotFoundError`` otherwise."""
+
+    @abc.abstractmethod
+    def resolve_run_id(self, prefix: str) -> str:
+        """The full id of the one run whose id starts with ``prefix``.
+
+        Raises ``NotFoundError`` naming the nearest ids when none or several match.
+        """
+
+    @abc.abstractmethod
+    def end_run(
+        self,
+        run_id: str,
+        status: RunStatus,
+        end_time: int | None = None,
+        error: str | None = None,
+    ) -> Run:
+        """Mark a run as ended; ``RunStateError`` if it already ended."""
+
+    @abc.abstractmethod
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        """Write metrics, params and tags of a running run in one transaction.
+
+        A param whose key exists with another value raises ``ConflictError`` and
+        writes nothing.
+        """
+
+    @abc.abstractmethod
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every value logged for ``key``, ordered by step then timestamp."""
+
+    @abc.abstractmethod
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        order_by: Sequence[str] = (),
+        max_results: int = 1000,
+    ) -> list[Run]:
+        """Runs of the experiments matching a filter such as
+        ``"metrics.acc > 0.9 and params.model = 'rf'"``, ordered as asked."""
+
+    @abc.abstractmethod
+    def record_artifact(self, run_id: str, record: ArtifactRecord) -> None:
+        """Record (or replace) an artifact of a running run."""
+
+    @abc.abstractmethod
+    def list_artifacts(self, run_id: str, prefix: str = "") -> list[ArtifactRecord]:
+        """Artifacts of a run whose path starts with ``prefix``, sorted by path."""
+
+
+class Store(abc.ABC):
+    """All metadata of keel, one typed interface per domain.
+
+    Open one with :func:`keel.store.open_store`; use it as a context manager or call
+    :meth:`close`.
+    """
+
+    @property
+    @abc.abstractmethod
+    def uri(self) -> str:
+        """The URI this store was opened from (password removed)."""
+
+    @property
+    @abc.abstractmethod
+    def tracking(self) -> TrackingStore:
+        """Experiments and runs."""
+
+    @abc.abstractmethod
+    def open(self) -> None:
+        """Connect and bring the schema up to date. Idempotent."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections. Idempotent."""
+
+    def __enter__(self) -> Store:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,38 @@
+"""The SQL ``Store``: every domain's SQL implementation over one :class:`Database`."""
+
+from __future__ import annotations
+
+from keel.store._interfaces import Store, TrackingStore
+from keel.store._sql._database import Database, safe_uri
+from keel.store._sql._tracking import SqlTrackingStore
+
+__all__ = ["SqlStore"]
+
+
+class SqlStore(Store):
+    """Metadata in SQLite (WAL) or PostgreSQL.
+
+    Args:
+        uri: ``sqlite:///PATH`` or ``postgresql+psycopg://USER@HOST:PORT/DB``.
+        sqlite_synchronous: SQLite ``synchronous`` pragma (``FULL`` or ``NORMAL``).
+
+    The constructor does no I/O; :meth:`open` (or first use) connects and migrates.
+    """
+
+    def __init__(self, uri: str, sqlite_synchronous: str = "NORMAL") -> None:
+        self.database = Database(uri, sqlite_synchronous=sqlite_synchronous)
+        self._tracking = SqlTrackingStore(self.database)
+
+    @property
+    def uri(self) -> str:
+        return safe_uri(self.database.uri)
+
+    @property
+    def tracking(self) -> TrackingStore:
+        return self._tracking
+
+    def open(self) -> None:
+        self.database.open()
+
+    def close(self) -> None:
+        self.database.close()

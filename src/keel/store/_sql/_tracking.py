@@ -1,0 +1,436 @@
+"""Tracking on SQL: experiments, runs, params, tags, metric series and artifact records."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from keel.errors import ConflictError, InvalidArgumentError, NotFoundError, RunStateError
+from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunStatus
+from keel.store._filter import parse_filter, parse_order_by
+from keel.store._interfaces import TrackingStore
+from keel.store._sql._database import Database
+from keel.store._sql._search import filter_clause, order_clauses
+from keel.store._sql._tracking_rows import (
+    ArtifactRow,
+    ExperimentRow,
+    ExperimentTagRow,
+    LatestMetricRow,
+    MetricRow,
+    ParamRow,
+    RunRow,
+    RunTagRow,
+)
+
+__all__ = ["SqlTrackingStore", "now_ms"]
+
+_experiments = ExperimentRow.__table__
+_experiment_tags = ExperimentTagRow.__table__
+_runs = RunRow.__table__
+_params = ParamRow.__table__
+_tags = RunTagRow.__table__
+_metrics = MetricRow.__table__
+_latest = LatestMetricRow.__table__
+_artifacts = ArtifactRow.__table__
+
+_MAX_KEY = 250
+_MAX_NAME = 256
+_CHUNK = 500
+_MAX_RESULTS = 50_000
+
+
+def now_ms() -> int:
+    """Milliseconds since the epoch, the unit of every keel timestamp."""
+    return time.time_ns() // 1_000_000
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _check_key(kind: str, key: str) -> None:
+    if not isinstance(key, str) or not key or len(key) > _MAX_KEY:
+        raise InvalidArgumentError(
+            f"{kind} name {key!r} is invalid: use a non-empty string of at most {_MAX_KEY} characters"
+        )
+    if "\x00" in key:
+        raise InvalidArgumentError(f"{kind} name {key!r} contains a NUL byte; remove it")
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+def _metric_value(value: float | None, is_nan: bool) -> float:
+    if is_nan:
+        return math.nan
+    assert value is not None
+    return float(value)
+
+
+class SqlTrackingStore(TrackingStore):
+    """:class:`TrackingStore` over SQLAlchemy Core (SQLite or PostgreSQL)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- dialect helpers ----------------------------------------------------------
+
+    def _insert(self, table: sa.Table) -> Any:
+        if self._db.is_sqlite:
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        return insert(table)
+
+    # -- experiments --------------------------------------------------------------
+
+    def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> Experiment:
+        if not isinstance(name, str) or not name.strip() or len(name) > _MAX_NAME:
+            raise InvalidArgumentError(
+                f"experiment name {name!r} is invalid: use 1-{_MAX_NAME} characters"
+            )
+        exp = Experiment(id=_new_id(), name=name, created_at=now_ms(), tags=dict(tags or {}))
+        try:
+            with self._db.write() as conn:
+                conn.execute(
+                    _experiments.insert(),
+                    {"id": exp.id, "name": exp.name, "created_at": exp.created_at},
+                )
+                if exp.tags:
+                    conn.execute(
+                        _experiment_tags.insert(),
+                        [{"experiment_id": exp.id, "key": k, "value": str(v)} for k, v in exp.tags.items()],
+                    )
+        except sa.exc.IntegrityError:
+            raise ConflictError(
+                f"experiment {name!r} already exists; use it, or pick another name"
+            ) from None
+        return exp
+
+    def _experiment_from_row(self, conn: Connection, row: Any) -> Experiment:
+        tags = dict(
+            conn.execute(
+                sa.select(_experiment_tags.c.key, _experiment_tags.c.value).where(
+                    _experiment_tags.c.experiment_id == row.id
+                )
+            ).all()
+        )
+        return Experiment(id=row.id, name=row.name, created_at=row.created_at, tags=tags)
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        with self._db.read() as conn:
+            row = conn.execute(sa.select(_experiments).where(_experiments.c.id == experiment_id)).first()
+            if row is None:
+                raise NotFoundError(f"experiment id {experiment_id!r} does not exist")
+            return self._experiment_from_row(conn, row)
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        with self._db.read() as conn:
+            row = conn.execute(sa.select(_experiments).where(_experiments.c.name == name)).first()
+            return None if row is None else self._experiment_from_row(conn, row)
+
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        found = self.get_experiment_by_name(name)
+        if found is not None:
+            return found
+        try:
+            return self.create_experiment(name)
+        except ConflictError:
+            # Another process created it between our read and write.
+            found = self.get_experiment_by_name(name)
+            assert found is not None
+            return found
+
+    def list_experiments(self) -> list[Experiment]:
+        with self._db.read() as conn:
+            rows = conn.execute(sa.select(_experiments).order_by(_experiments.c.created_at)).all()
+            return [self._experiment_from_row(conn, row) for row in rows]
+
+    # -- runs ---------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        parent_run_id: str | None = None,
+        user: str = "unknown",
+        start_time: int | None = None,
+    ) -> Run:
+        run_id = _new_id()
+        name = name or f"run-{run_id[:8]}"
+        if len(name) > _MAX_NAME:
+            raise InvalidArgumentError(f"run name is {len(name)} characters; the limit is {_MAX_NAME}")
+        tags = {k: str(v) for k, v in (tags or {}).items()}
+        for key in tags:
+            _check_key("tag", key)
+        start = start_time if start_time is not None else now_ms()
+        try:
+            with self._db.write() as conn:
+                conn.execute(
+                    _runs.insert(),
+                    {
+                        "id": run_id,
+                        "experiment_id": experiment_id,
+                        "name": name,
+                        "status": RunStatus.RUNNING.value,
+                        "start_time": start,
+                        "end_time": None,
+                        "parent_run_id": parent_run_id,
+                        "user": user,
+                        "error": None,
+                    },
+                )
+                if tags:
+                    conn.execute(
+                        _tags.insert(),
+                        [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
+                    )
+        except sa.exc.IntegrityError:
+            what = "parent run" if parent_run_id else "experiment"
+            raise NotFoundError(
+                f"cannot create a run: {what} {parent_run_id or experiment_id!r} does not exist"
+            ) from None
+        return Run(
+            id=run_id, experiment_id=experiment_id, name=name, status=RunStatus.RUNNING,
+            start_time=start, end_time=None, parent_run_id=parent_run_id, user=user,
+            error=None, params={}, metrics={}, tags=tags,
+        )
+
+    def _load_runs(self, conn: Connection, rows: Sequence[Any]) -> list[Run]:
+        ids = [row.id for row in rows]
+        params: dict[str, dict[str, str]] = {i: {} for i in ids}
+        tags: dict[str, dict[str, str]] = {i: {} for i in ids}
+        metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
+        for chunk in _chunks(ids):
+            for r in conn.execute(sa.select(_params).where(_params.c.run_id.in_(chunk))):
+                params[r.run_id][r.key] = r.value
+            for r in conn.execute(sa.select(_tags).where(_tags.c.run_id.in_(chunk))):
+                tags[r.run_id][r.key] = r.value
+            for r in conn.execute(sa.select(_latest).where(_latest.c.run_id.in_(chunk))):
+                metrics[r.run_id][r.key] = _metric_value(r.value, r.is_nan)
+        return [
+            Run(
+                id=row.id, experiment_id=row.experiment_id, name=row.name,
+                status=RunStatus(row.status), start_time=row.start_time, end_time=row.end_time,
+                parent_run_id=row.parent_run_id, user=row.user, error=row.error,
+                params=params[row.id], metrics=metrics[row.id], tags=tags[row.id],
+            )
+            for row in rows
+        ]
+
+    def get_run(self, run_id: str) -> Run:
+        with self._db.read() as conn:
+            row = conn.execute(sa.select(_runs).where(_runs.c.id == run_id)).first()
+            if row is None:
+                raise NotFoundError(self._missing_run_message(conn, run_id))
+            return self._load_runs(conn, [row])[0]
+
+    def _missing_run_message(self, conn: Connection, run_id: str) -> str:
+        recent = conn.execute(
+            sa.select(_runs.c.id).order_by(_runs.c.start_time.desc()).limit(2000)
+        ).scalars().all()
+        near = difflib.get_close_matches(run_id, recent, n=3, cutoff=0.3)
+        hint = f"; nearest: {', '.join(near)}" if near else "; list runs with: keel runs list"
+        return f"run {run_id!r} does not exist{hint}"
+
+    def resolve_run_id(self, prefix: str) -> str:
+        prefix = prefix.strip().lower()
+        if not prefix or not all(c in "0123456789abcdef" for c in prefix):
+            with self._db.read() as conn:
+                raise NotFoundError(self._missing_run_message(conn, prefix))
+        with self._db.read() as conn:
+            found = conn.execute(
+                sa.select(_runs.c.id).where(_runs.c.id.startswith(prefix)).limit(5)
+            ).scalars().all()
+            if len(found) == 1:
+                return str(found[0])
+            if not found:
+                raise NotFoundError(self._missing_run_message(conn, prefix))
+        raise NotFoundError(
+            f"run id prefix {prefix!r} is ambiguous; it matches {', '.join(found)}; "
+            "give more characters"
+        )
+
+    def _require_running(self, conn: Connection, run_id: str) -> None:
+        status = conn.execute(sa.select(_runs.c.status).where(_runs.c.id == run_id)).scalar()
+        if status is None:
+            raise NotFoundError(self._missing_run_message(conn, run_id))
+        if status != RunStatus.RUNNING.value:
+            raise RunStateError(
+                f"run {run_id} has ended ({status}) and can no longer change; "
+                "start a new run to log more"
+            )
+
+    def end_run(
+        self,
+        run_id: str,
+        status: RunStatus,
+        end_time: int | None = None,
+        error: str | None = None,
+    ) -> Run:
+        status = RunStatus(status)
+        if not status.is_terminal:
+            raise InvalidArgumentError("end_run needs a final status: FINISHED, FAILED or KILLED")
+        with self._db.write() as conn:
+            self._require_running(conn, run_id)
+            conn.execute(
+                _runs.update()
+                .where(_runs.c.id == run_id)
+                .values(status=status.value, end_time=end_time or now_ms(), error=error)
+            )
+        return self.get_run(run_id)
+
+    # -- params, tags, metrics -----------------------------------------------------
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        params = {k: str(v) for k, v in (params or {}).items()}
+        tags = {k: str(v) for k, v in (tags or {}).items()}
+        for key in params:
+            _check_key("param", key)
+        for key in tags:
+            _check_key("tag", key)
+        metric_rows: list[dict[str, Any]] = []
+        latest: dict[str, dict[str, Any]] = {}
+        for m in metrics:
+            value = float(m.value)
+            nan = math.isnan(value)
+            row = {
+                "run_id": run_id, "key": m.key, "step": int(m.step),
+                "timestamp": int(m.timestamp), "value": None if nan else value, "is_nan": nan,
+            }
+            metric_rows.append(row)
+            best = latest.get(m.key)
+            if best is None or (row["step"], row["timestamp"]) >= (best["step"], best["timestamp"]):
+                latest[m.key] = row
+        for key in latest:
+            _check_key("metric", key)
+        with self._db.write() as conn:
+            self._require_running(conn, run_id)
+            if params:
+                self._insert_params(conn, run_id, params)
+            if tags:
+                stmt = self._insert(_tags)
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
+                    ),
+                    [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
+                )
+            if metric_rows:
+                conn.execute(_metrics.insert(), metric_rows)
+                stmt = self._insert(_latest)
+                newer = sa.or_(
+                    stmt.excluded.step > _latest.c.step,
+                    sa.and_(
+                        stmt.excluded.step == _latest.c.step,
+                        stmt.excluded.timestamp >= _latest.c.timestamp,
+                    ),
+                )
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["run_id", "key"],
+                        set_={
+                            "step": stmt.excluded.step,
+                            "timestamp": stmt.excluded.timestamp,
+                            "value": stmt.excluded.value,
+                            "is_nan": stmt.excluded.is_nan,
+                        },
+                        where=newer,
+                    ),
+                    list(latest.values()),
+                )
+
+    def _insert_params(self, conn: Connection, run_id: str, params: dict[str, str]) -> None:
+        existing = dict(
+            conn.execute(
+                sa.select(_params.c.key, _params.c.value).where(
+                    _params.c.run_id == run_id, _params.c.key.in_(list(params))
+                )
+            ).all()
+        )
+        for key, old in existing.items():
+            if old != params[key]:
+                raise ConflictError(
+                    f"param {key!r} of run {run_id} is already {old!r} and cannot change to "
+                    f"{params[key]!r}; log the new value under another name or start a new run"
+                )
+        new = [{"run_id": run_id, "key": k, "value": v} for k, v in params.items() if k not in existing]
+        if new:
+            conn.execute(_params.insert(), new)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                sa.select(_metrics.c.step, _metrics.c.timestamp, _metrics.c.value, _metrics.c.is_nan)
+                .where(_metrics.c.run_id == run_id, _metrics.c.key == key)
+                .order_by(_metrics.c.step, _metrics.c.timestamp, _metrics.c.id)
+            ).all()
+        return [Metric(key, _metric_value(r.value, r.is_nan), r.step, r.timestamp) for r in rows]
+
+    # -- search -------------------------------------------------------------------
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        order_by: Sequence[str] = (),
+        max_results: int = 1000,
+    ) -> list[Run]:
+        if not 1 <= max_results <= _MAX_RESULTS:
+            raise InvalidArgumentError(
+                f"max_results is {max_results}; use a value between 1 and {_MAX_RESULTS}"
+            )
+        expr = parse_filter(filter_string or "")
+        keys = parse_order_by(list(order_by))
+        query: sa.Select[Any] = sa.select(_runs).where(_runs.c.experiment_id.in_(list(experiment_ids)))
+        if expr is not None:
+            query = query.where(filter_clause(expr))
+        query = order_clauses(query, keys).limit(max_results)
+        with self._db.read() as conn:
+            rows = conn.execute(query).all()
+            return self._load_runs(conn, rows)
+
+    # -- artifacts ----------------------------------------------------------------
+
+    def record_artifact(self, run_id: str, record: ArtifactRecord) -> None:
+        with self._db.write() as conn:
+            self._require_running(conn, run_id)
+            stmt = self._insert(_artifacts)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["run_id", "path"],
+                    set_={
+                        "sha256": stmt.excluded.sha256,
+                        "size": stmt.excluded.size,
+                        "created_at": stmt.excluded.created_at,
+                    },
+                ),
+                {
+                    "run_id": run_id, "path": record.path, "sha256": record.sha256,
+                    "size": record.size, "created_at": record.created_at,
+                },
+            )
+
+    def list_artifacts(self, run_id: str, prefix: str = "") -> list[ArtifactRecord]:
+        query = sa.select(_artifacts).where(_artifacts.c.run_id == run_id)
+        if prefix:
+            query = query.where(_artifacts.c.path.startswith(prefix, autoescape=True))
+        with self._db.read() as conn:
+            rows = conn.execute(query.order_by(_artifacts.c.path)).all()
+        return [ArtifactRecord(r.path, r.size, r.sha256, r.created_at) for r in rows]

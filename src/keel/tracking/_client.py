@@ -1,0 +1,422 @@
+"""``keel.Client``: explicit access to experiments, runs and artifacts by id."""
+
+from __future__ import annotations
+
+import atexit
+import io
+import json
+import numbers
+import threading
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from keel.artifacts import ArtifactStore, check_artifact_path
+from keel.config import Settings, load_settings
+from keel.errors import InvalidArgumentError, NotFoundError
+from keel.store import (
+    ArtifactRecord,
+    Experiment,
+    Metric,
+    Run,
+    RunStatus,
+    Store,
+    open_store,
+)
+from keel.tracking._buffer import MetricBuffer
+from keel.tracking._system import system_tags
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Client", "runs_to_frame"]
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _as_float(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        try:
+            import numpy as np
+
+            if isinstance(value, np.generic) and np.ndim(value) == 0:
+                return float(value)
+        except ImportError:  # pragma: no cover - numpy is a dependency
+            pass
+        raise InvalidArgumentError(
+            f"metric {key!r} got {value!r} ({type(value).__name__}); metrics are numbers — "
+            "log text as a tag or param instead"
+        )
+    return float(value)
+
+
+def _param_text(value: Any) -> str:
+    # Params are text; very long values (a whole pipeline's repr) are cut, not refused.
+    return str(value)[:6000]
+
+
+class Client:
+    """Explicit, thread-safe access to keel's tracking data.
+
+    Args:
+        store_uri: metadata store URI; defaults to the configured one (``KEEL_STORE_URI``).
+        artifact_root: artifact folder or URL; defaults to the configured one.
+        settings: a :class:`~keel.config.Settings` to use instead of reading the environment.
+
+    Nothing is opened until first use.
+
+    Example::
+
+        >>> client = keel.Client()
+        >>> run = client.create_run("iris")
+        >>> client.log_metric(run.id, "accuracy", 0.95)
+        >>> client.end_run(run.id)
+    """
+
+    def __init__(
+        self,
+        store_uri: str | None = None,
+        artifact_root: str | None = None,
+        *,
+        settings: Settings | None = None,
+    ) -> None:
+        self._settings = settings
+        self._store_uri = store_uri
+        self._artifact_root = artifact_root
+        self._store: Store | None = None
+        self._artifacts: ArtifactStore | None = None
+        self._buffer: MetricBuffer | None = None
+        self._lock = threading.Lock()
+
+    # -- lazily opened parts ----------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in force for this client."""
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    @property
+    def store(self) -> Store:
+        """The metadata store (opened on first use)."""
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    store = open_store(
+                        self._store_uri or self.settings.resolved_store_uri(),
+                        sqlite_synchronous=self.settings.sqlite_synchronous,
+                    )
+                    store.open()
+                    self._store = store
+        return self._store
+
+    @property
+    def artifacts(self) -> ArtifactStore:
+        """The artifact store."""
+        if self._artifacts is None:
+            self._artifacts = ArtifactStore(
+                self._artifact_root or self.settings.resolved_artifact_root()
+            )
+        return self._artifacts
+
+    @property
+    def _metrics(self) -> MetricBuffer:
+        if self._buffer is None:
+            with self._lock:
+                if self._buffer is None:
+                    self._buffer = MetricBuffer(
+                        self.store.tracking,
+                        self.settings.metric_flush_interval,
+                        self.settings.metric_flush_size,
+                    )
+                    # Flush at interpreter exit without keeping the client alive.
+                    ref = weakref.ref(self)
+                    atexit.register(_flush_at_exit, ref)
+        return self._buffer
+
+    def close(self) -> None:
+        """Flush queued metrics and release the store's connections."""
+        if self._buffer is not None:
+            self._buffer.close()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+            self._buffer = None
+
+    # -- experiments ----------------------------------------------------------------
+
+    def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> Experiment:
+        """Create an experiment; ``ConflictError`` if the name exists."""
+        return self.store.tracking.create_experiment(name, tags)
+
+    def get_experiment(self, name: str) -> Experiment:
+        """The experiment called ``name``; ``NotFoundError`` listing the nearest names."""
+        exp = self.store.tracking.get_experiment_by_name(name)
+        if exp is None:
+            import difflib
+
+            names = [e.name for e in self.store.tracking.list_experiments()]
+            near = difflib.get_close_matches(name, names, n=3, cutoff=0.4)
+            hint = f"; nearest: {', '.join(near)}" if near else (
+                f"; experiments are: {', '.join(names[:10])}" if names else "; there are none yet"
+            )
+            raise NotFoundError(f"experiment {name!r} does not exist{hint}")
+        return exp
+
+    def list_experiments(self) -> list[Experiment]:
+        """All experiments, oldest first."""
+        return self.store.tracking.list_experiments()
+
+    # -- runs -----------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment: str = "default",
+        run_name: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        parent_run_id: str | None = None,
+    ) -> Run:
+        """Start a run in the experiment (created if missing), with system tags recorded."""
+        exp = self.store.tracking.get_or_create_experiment(experiment)
+        user = self.settings.resolved_actor()
+        all_tags = system_tags(user)
+        all_tags.update({k: str(v) for k, v in (tags or {}).items()})
+        return self.store.tracking.create_run(
+            exp.id, name=run_name, tags=all_tags, parent_run_id=parent_run_id, user=user
+        )
+
+    def get_run(self, run_id: str) -> Run:
+        """A run by id or unique id prefix."""
+        self.flush()
+        return self.store.tracking.get_run(self.resolve_run_id(run_id))
+
+    def resolve_run_id(self, prefix: str) -> str:
+        """The full id of the run whose id starts with ``prefix``."""
+        if len(prefix) == 32:
+            return prefix
+        return self.store.tracking.resolve_run_id(prefix)
+
+    def end_run(self, run_id: str, status: RunStatus | str = RunStatus.FINISHED,
+                error: str | None = None) -> Run:
+        """Flush the run's metrics and mark it ended."""
+        if self._buffer is not None:
+            self._buffer.flush(run_id)
+        return self.store.tracking.end_run(run_id, RunStatus(status), error=error)
+
+    def log_metric(self, run_id: str, key: str, value: float, step: int | None = None,
+                   timestamp: int | None = None) -> None:
+        """Queue one metric value (written in the background; see :meth:`flush`)."""
+        if not isinstance(key, str) or not key:
+            raise InvalidArgumentError(f"metric name {key!r} is invalid: use a non-empty string")
+        self._metrics.add(
+            run_id, key, _as_float(key, value), 0 if step is None else int(step),
+            _now_ms() if timestamp is None else int(timestamp),
+        )
+
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int | None = None,
+                    timestamp: int | None = None) -> None:
+        """Queue several metric values at one step."""
+        ts = _now_ms() if timestamp is None else int(timestamp)
+        for key, value in metrics.items():
+            self.log_metric(run_id, key, value, step, ts)
+
+    def log_batch(self, run_id: str, metrics: Sequence[Metric] = (),
+                  params: Mapping[str, Any] | None = None,
+                  tags: Mapping[str, Any] | None = None) -> None:
+        """Write metrics, params and tags now, in one transaction."""
+        self.store.tracking.log_batch(
+            run_id, list(metrics),
+            {k: _param_text(v) for k, v in (params or {}).items()},
+            {k: str(v) for k, v in (tags or {}).items()},
+        )
+
+    def log_param(self, run_id: str, key: str, value: Any) -> None:
+        """Record a param (written at once; a different value later is an error)."""
+        self.log_batch(run_id, params={key: value})
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        """Record several params at once."""
+        self.log_batch(run_id, params=params)
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        """Set a tag (tags may change while the run runs)."""
+        self.log_batch(run_id, tags={key: value})
+
+    def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
+        """Set several tags."""
+        self.log_batch(run_id, tags=tags)
+
+    def flush(self) -> None:
+        """Write every queued metric value now."""
+        if self._buffer is not None:
+            self._buffer.flush()
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every value of one metric of a run, by step."""
+        self.flush()
+        return self.store.tracking.get_metric_history(self.resolve_run_id(run_id), key)
+
+    def search_runs(
+        self,
+        experiments: str | Sequence[str] | None = None,
+        filter: str | None = None,  # noqa: A002 - the name users know from MLflow
+        order_by: Sequence[str] = (),
+        max_results: int = 1000,
+    ) -> list[Run]:
+        """Runs matching a filter, e.g. ``"metrics.acc > 0.9 and params.model = 'rf'"``.
+
+        Args:
+            experiments: experiment name(s); all experiments when ``None``.
+            filter: the filter expression (see docs/concepts/tracking.md).
+            order_by: e.g. ``["metrics.accuracy DESC"]``.
+            max_results: at most this many runs.
+        """
+        self.flush()
+        if experiments is None:
+            ids = [e.id for e in self.list_experiments()]
+        else:
+            names = [experiments] if isinstance(experiments, str) else list(experiments)
+            ids = [self.get_experiment(n).id for n in names]
+        return self.store.tracking.search_runs(ids, filter, list(order_by), max_results)
+
+    # -- artifacts ------------------------------------------------------------------
+
+    def _record(self, run_id: str, name: str, obj: Any) -> ArtifactRecord:
+        record = ArtifactRecord(name, obj.size, obj.sha256, _now_ms())
+        self.store.tracking.record_artifact(run_id, record)
+        return record
+
+    def log_artifact(self, run_id: str, local_path: str | Path,
+                     artifact_path: str | None = None) -> ArtifactRecord:
+        """Store a local file as ``<artifact_path>/<file name>``."""
+        path = Path(local_path)
+        if not path.is_file():
+            raise NotFoundError(f"cannot log {str(path)!r}: no such file")
+        name = f"{artifact_path.rstrip('/')}/{path.name}" if artifact_path else path.name
+        check_artifact_path(name)
+        return self._record(run_id, name, self.artifacts.put_file(path))
+
+    def log_artifacts(self, run_id: str, local_dir: str | Path,
+                      artifact_path: str | None = None) -> list[ArtifactRecord]:
+        """Store every file under a local folder, keeping relative paths."""
+        root = Path(local_dir)
+        if not root.is_dir():
+            raise NotFoundError(f"cannot log {str(root)!r}: no such folder")
+        records = []
+        for file in sorted(p for p in root.rglob("*") if p.is_file()):
+            rel = file.relative_to(root).as_posix()
+            name = f"{artifact_path.rstrip('/')}/{rel}" if artifact_path else rel
+            check_artifact_path(name)
+            records.append(self._record(run_id, name, self.artifacts.put_file(file)))
+        return records
+
+    def log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> ArtifactRecord:
+        """Store bytes as an artifact."""
+        check_artifact_path(artifact_file)
+        return self._record(run_id, artifact_file, self.artifacts.put_bytes(data))
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> ArtifactRecord:
+        """Store text (UTF-8) as an artifact."""
+        return self.log_bytes(run_id, text.encode("utf-8"), artifact_file)
+
+    def log_dict(self, run_id: str, dictionary: Mapping[str, Any],
+                 artifact_file: str) -> ArtifactRecord:
+        """Store a dict as JSON (or YAML when the name ends in .yaml/.yml)."""
+        if artifact_file.endswith((".yaml", ".yml")):
+            import yaml
+
+            text = yaml.safe_dump(dict(dictionary), sort_keys=False)
+        else:
+            text = json.dumps(dictionary, indent=2, default=str, allow_nan=True)
+        return self.log_text(run_id, text, artifact_file)
+
+    def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> ArtifactRecord:
+        """Store a matplotlib figure as PNG."""
+        if not artifact_file.lower().endswith(".png"):
+            raise InvalidArgumentError(
+                f"figure artifact {artifact_file!r} must end in .png; figures are saved as PNG"
+            )
+        buf = io.BytesIO()
+        figure.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+        return self.log_bytes(run_id, buf.getvalue(), artifact_file)
+
+    def list_artifacts(self, run_id: str, path: str = "") -> list[ArtifactRecord]:
+        """Artifacts of a run under a folder (all when ``path`` is empty)."""
+        prefix = ""
+        if path:
+            check_artifact_path(path)
+            prefix = path.rstrip("/")
+        run_id = self.resolve_run_id(run_id)
+        records = self.store.tracking.list_artifacts(run_id, prefix)
+        return [r for r in records if not prefix or r.path == prefix or r.path.startswith(prefix + "/")]
+
+    def load_artifact_bytes(self, run_id: str, artifact_file: str) -> bytes:
+        """The verified bytes of one artifact."""
+        record = self._one_artifact(run_id, artifact_file)
+        return self.artifacts.get_bytes(record.sha256, name=f"artifact {artifact_file!r}")
+
+    def _one_artifact(self, run_id: str, artifact_file: str) -> ArtifactRecord:
+        check_artifact_path(artifact_file)
+        for record in self.list_artifacts(run_id, artifact_file):
+            if record.path == artifact_file:
+                return record
+        names = [r.path for r in self.list_artifacts(run_id)]
+        raise NotFoundError(
+            f"run {run_id} has no artifact {artifact_file!r}; it has: "
+            f"{', '.join(names[:20]) or 'none'}"
+        )
+
+    def download_artifacts(self, run_id: str, path: str = "",
+                           dst_path: str | Path = ".") -> Path:
+        """Copy an artifact (or a folder of them) to ``dst_path``, verifying each sha256.
+
+        Returns the local path of the file or folder.
+        """
+        records = self.list_artifacts(run_id, path)
+        if not records:
+            raise NotFoundError(f"run {run_id} has no artifact under {path or '/'!r}")
+        dst = Path(dst_path)
+        for record in records:
+            self.artifacts.download(record.sha256, dst / record.path, name=f"artifact {record.path!r}")
+        return dst / path if path else dst
+
+
+def _flush_at_exit(ref: weakref.ReferenceType[Client]) -> None:
+    client = ref()
+    if client is not None and client._buffer is not None:
+        try:
+            client._buffer.close()
+        except Exception:  # noqa: BLE001 - nothing can be reported at exit
+            pass
+
+
+def runs_to_frame(runs: Sequence[Run]) -> pd.DataFrame:
+    """Runs as a DataFrame: one row per run, columns ``metrics.*``, ``params.*``, ``tags.*``."""
+    import pandas as pd
+
+    rows = []
+    for run in runs:
+        row: dict[str, Any] = {
+            "run_id": run.id,
+            "experiment_id": run.experiment_id,
+            "run_name": run.name,
+            "status": run.status.value,
+            "start_time": pd.Timestamp(run.start_time, unit="ms", tz="UTC"),
+            "end_time": pd.Timestamp(run.end_time, unit="ms", tz="UTC") if run.end_time else pd.NaT,
+            "parent_run_id": run.parent_run_id,
+        }
+        row.update({f"metrics.{k}": v for k, v in run.metrics.items()})
+        row.update({f"params.{k}": v for k, v in run.params.items()})
+        row.update({f"tags.{k}": v for k, v in run.tags.items() if not k.startswith("keel.")})
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        frame = pd.DataFrame(columns=["run_id", "experiment_id", "run_name", "status",
+                                      "start_time", "end_time", "parent_run_id"])
+    return frame
+
