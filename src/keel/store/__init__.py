@@ -12,10 +12,15 @@ from __future__ import annotations
 from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunStatus
 from keel.store._filter import parse_filter, parse_order_by
 from keel.store._interfaces import Store, TrackingStore
+from keel.store._lineage import LineageEdge, LineageGraph, LineageNode, LineageStore
 
 __all__ = [
     "ArtifactRecord",
     "Experiment",
+    "LineageEdge",
+    "LineageGraph",
+    "LineageNode",
+    "LineageStore",
     "Metric",
     "Run",
     "RunStatus",

@@ -10,6 +10,7 @@ import abc
 from collections.abc import Mapping, Sequence
 
 from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunStatus
+from keel.store._lineage import LineageStore
 
 __all__ = ["Store", "TrackingStore"]
 
@@ -124,6 +125,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def tracking(self) -> TrackingStore:
         """Experiments and runs."""
+
+    @property
+    @abc.abstractmethod
+    def lineage(self) -> LineageStore:
+        """Edges between datasets, steps, runs, models and endpoints."""
 
     @abc.abstractmethod
     def open(self) -> None:

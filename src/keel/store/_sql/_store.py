@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from keel.store._interfaces import Store, TrackingStore
+from keel.store._lineage import LineageStore
 from keel.store._sql._database import Database, safe_uri
+from keel.store._sql._lineage import SqlLineageStore
 from keel.store._sql._tracking import SqlTrackingStore
 
 __all__ = ["SqlStore"]
@@ -22,6 +24,7 @@ class SqlStore(Store):
     def __init__(self, uri: str, sqlite_synchronous: str = "NORMAL") -> None:
         self.database = Database(uri, sqlite_synchronous=sqlite_synchronous)
         self._tracking = SqlTrackingStore(self.database)
+        self._lineage = SqlLineageStore(self.database)
 
     @property
     def uri(self) -> str:
@@ -30,6 +33,10 @@ class SqlStore(Store):
     @property
     def tracking(self) -> TrackingStore:
         return self._tracking
+
+    @property
+    def lineage(self) -> LineageStore:
+        return self._lineage
 
     def open(self) -> None:
         self.database.open()

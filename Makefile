@@ -1,0 +1,45 @@
+# keel's two commands:
+#   make demo   set up keel and run its main job on embedded defaults (SQLite + ./.keel)
+#   make test   set up everything the test suite needs and run all of it
+# Both only need Python >= 3.11 (and make); they create ./.venv themselves.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+# Extras the full test suite needs (heavy ones included); the demo needs none.
+TEST_EXTRAS ?= dev,bench
+
+export OMP_WAIT_POLICY ?= PASSIVE
+export MPLBACKEND ?= Agg
+export HF_HUB_OFFLINE ?= 1
+
+.PHONY: demo test lint typecheck bench clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.demo-installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e ".[$(TEST_EXTRAS)]"
+	touch $@ $(VENV)/.demo-installed
+
+demo: $(VENV)/.demo-installed
+	$(PY) examples/quickstart/train_iris.py
+
+test: $(VENV)/.test-installed
+	$(PY) -m ruff check src tests benchmarks examples
+	$(PY) -m pytest -p no:cacheprovider
+
+lint: $(VENV)/.test-installed
+	$(PY) -m ruff check src tests benchmarks examples
+	$(PY) -m mypy
+
+bench: $(VENV)/.test-installed
+	$(PY) benchmarks/tracking.py
+
+clean:
+	rm -rf $(VENV) .keel .pytest_cache .mypy_cache .ruff_cache

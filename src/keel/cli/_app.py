@@ -1,0 +1,92 @@
+"""The root ``keel`` command and the error handling every sub-command shares.
+
+Each domain adds its commands as a Typer sub-app registered in :func:`_register`.
+Sub-apps import their heavy libraries inside the command functions, so
+``keel --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from keel._version import __version__
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="keel",
+    help="keel: a self-hosted machine-learning platform. Track, version, train, register, serve.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"keel {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    """keel: datasets, experiments, models, deployments and monitoring in one tool."""
+    if debug:
+        os.environ["KEEL_DEBUG"] = "1"
+
+
+def _register() -> None:
+    from keel.cli import _db, _tracking
+
+    app.add_typer(_tracking.experiments_app, name="experiments")
+    app.add_typer(_tracking.runs_app, name="runs")
+    app.add_typer(_db.db_app, name="db")
+    app.command("doctor")(_db.doctor)
+
+
+_register()
+
+
+def main() -> None:
+    """Entry point of the ``keel`` console script: KeelErrors become one clean line."""
+    from keel.errors import KeelError
+
+    debug = "--debug" in sys.argv or os.environ.get("KEEL_DEBUG") == "1"
+    try:
+        app(standalone_mode=False)
+    except KeelError as exc:
+        if debug:
+            raise
+        from keel.cli._render import print_error
+
+        print_error(str(exc))
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("Aborted.", file=sys.stderr)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if debug:
+            raise
+        from keel.cli._render import print_error
+
+        print_error(f"unexpected error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
+        sys.exit(1)

@@ -1,0 +1,80 @@
+"""``keel experiments ...`` and ``keel runs ...``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+__all__ = ["experiments_app", "runs_app"]
+
+experiments_app = typer.Typer(help="List experiments.", no_args_is_help=True)
+runs_app = typer.Typer(help="List, show and compare runs.", no_args_is_help=True)
+
+
+def _client():  # type: ignore[no-untyped-def]
+    from keel.tracking import Client
+
+    return Client()
+
+
+@experiments_app.command("list")
+def experiments_list() -> None:
+    """List experiments with their number of runs."""
+    from keel.cli._render import render_experiments
+
+    client = _client()
+    experiments = client.list_experiments()
+    counts = {}
+    for exp in experiments:
+        counts[exp.id] = len(client.store.tracking.search_runs([exp.id], max_results=50_000))
+    render_experiments(experiments, counts)
+
+
+@runs_app.command("list")
+def runs_list(
+    experiment: Annotated[str | None, typer.Option("--experiment", "-e", help="Experiment name.")] = None,
+    filter_: Annotated[
+        str | None,
+        typer.Option("--filter", "-f", help="e.g. \"metrics.accuracy > 0.9 and params.model = 'rf'\""),
+    ] = None,
+    order_by: Annotated[
+        list[str] | None, typer.Option("--order-by", "-o", help="e.g. 'metrics.accuracy DESC'")
+    ] = None,
+    max_results: Annotated[int, typer.Option("--max", "-n", help="At most this many runs.")] = 50,
+) -> None:
+    """List runs, newest first, optionally filtered and ordered."""
+    from keel.cli._render import render_runs
+
+    client = _client()
+    runs = client.search_runs(experiment, filter_, order_by or [], max_results)
+    names = {e.id: e.name for e in client.list_experiments()}
+    render_runs(runs, names)
+
+
+@runs_app.command("show")
+def runs_show(run_id: Annotated[str, typer.Argument(help="Run id or a unique prefix of it.")]) -> None:
+    """Show a run: params, metrics, tags, artifacts, environment and error."""
+    from keel.cli._render import render_run
+
+    client = _client()
+    run = client.get_run(run_id)
+    experiment = client.store.tracking.get_experiment(run.experiment_id)
+    children = client.store.tracking.search_runs(
+        [run.experiment_id], f"parent_run_id = '{run.id}'", max_results=1000
+    )
+    render_run(run, experiment.name, client.list_artifacts(run.id), children)
+
+
+@runs_app.command("compare")
+def runs_compare(
+    run_ids: Annotated[list[str], typer.Argument(help="Two or more run ids (or unique prefixes).")],
+) -> None:
+    """Compare runs: params and final metrics side by side, differences highlighted."""
+    from keel.cli._render import render_compare
+    from keel.errors import InvalidArgumentError
+
+    if len(run_ids) < 2:
+        raise InvalidArgumentError("compare needs at least two run ids; list them with: keel runs list")
+    client = _client()
+    render_compare([client.get_run(r) for r in run_ids])

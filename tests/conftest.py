@@ -1,0 +1,109 @@
+"""Shared fixtures: an isolated keel home per test, and stores on every backend.
+
+PostgreSQL tests use the server on 127.0.0.1:5432 (database ``test``), each test in a
+schema of its own that is dropped afterwards. Where the server is absent they skip,
+except under ``CI=true``, where its absence fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+PG_URL = os.environ.get("KEEL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def pg_available() -> bool:
+    """Whether the test PostgreSQL server answers."""
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 2})
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+def require_pg() -> None:
+    """Skip (or fail under CI=true) when PostgreSQL is absent."""
+    if not pg_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required under CI=true but {PG_URL} does not answer")
+        pytest.skip(f"PostgreSQL is not running at {PG_URL}")
+
+
+@pytest.fixture
+def pg_schema_uri() -> Iterator[str]:
+    """A PostgreSQL URI whose search_path is a fresh schema, dropped after the test."""
+    require_pg()
+    import sqlalchemy as sa
+
+    schema = f"keel_test_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def keel_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test runs in its own folder with its own .keel home and no KEEL_* leaking in."""
+    for key in list(os.environ):
+        if key.startswith("KEEL_") and key != "KEEL_TEST_PG":
+            monkeypatch.delenv(key)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    home = work / ".keel"
+    monkeypatch.setenv("KEEL_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def client(keel_home: Path) -> Iterator[object]:
+    """A Client on the test's SQLite store, installed as the fluent API's client."""
+    from keel.config import Settings
+    from keel.tracking import Client, set_client
+
+    c = Client(settings=Settings(home=keel_home, metric_flush_interval=0.05))
+    token = set_client(c)
+    try:
+        yield c
+    finally:
+        from keel.tracking._fluent import _client
+
+        _client.reset(token)
+        c.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+    """An open Store on each backend (the contract suite runs on both)."""
+    from keel.store import open_store
+
+    if request.param == "sqlite":
+        uri = f"sqlite:///{tmp_path / 'contract.db'}"
+    else:
+        uri = request.getfixturevalue("pg_schema_uri")
+    s = open_store(uri)
+    s.open()
+    try:
+        yield s
+    finally:
+        s.close()
