@@ -284,6 +284,37 @@ class Client:
             ids = [self.get_experiment(n).id for n in names]
         return self.store.tracking.search_runs(ids, filter, list(order_by), max_results)
 
+    def log_input(self, run_id: str, source: Any, relation: str = "input") -> None:
+        """Record that the run used ``source`` (a lineage edge source -> run).
+
+        Args:
+            run_id: the run.
+            source: a :class:`~keel.store.LineageNode` or anything with ``lineage_node()``
+                (a ``DatasetVersion``, a ``ModelVersion``).
+            relation: how it was used: ``"input"``, ``"trained_on"``, ``"evaluated_on"``...
+        """
+        from keel.store import LineageEdge, LineageNode
+
+        node = source if isinstance(source, LineageNode) else getattr(source, "lineage_node", None)
+        if callable(node):
+            node = node()
+        if not isinstance(node, LineageNode):
+            raise InvalidArgumentError(
+                f"cannot log {type(source).__name__} as a run input; pass a DatasetVersion, "
+                "a ModelVersion or a keel.store.LineageNode"
+            )
+        run = self.store.tracking.get_run(self.resolve_run_id(run_id))
+        self.store.lineage.add_edges(
+            [LineageEdge(node, LineageNode("run", run.id, run.name), relation)]
+        )
+
+    def list_inputs(self, run_id: str) -> list[tuple[str, Any]]:
+        """The ``(relation, LineageNode)`` pairs recorded as inputs of a run."""
+        from keel.store import LineageNode
+
+        graph = self.store.lineage.upstream(LineageNode("run", self.resolve_run_id(run_id)), max_depth=1)
+        return [(e.relation, e.source) for e in graph.edges]
+
     # -- artifacts ------------------------------------------------------------------
 
     def _record(self, run_id: str, name: str, obj: Any) -> ArtifactRecord:

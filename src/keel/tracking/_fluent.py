@@ -32,6 +32,7 @@ __all__ = [
     "log_artifacts",
     "log_dict",
     "log_figure",
+    "log_input",
     "log_metric",
     "log_metrics",
     "log_param",
@@ -268,6 +269,12 @@ def set_tags(tags: Mapping[str, Any]) -> None:
     """Set several tags on the active run."""
     run = _require_run()
     run.client.set_tags(run.id, tags)
+
+
+def log_input(source: Any, relation: str = "input") -> None:
+    """Record that the active run used ``source`` (e.g. a DatasetVersion) — a lineage edge."""
+    run = _require_run()
+    run.client.log_input(run.id, source, relation)
 
 
 def log_artifact(local_path: str | Path, artifact_path: str | None = None) -> ArtifactRecord:
