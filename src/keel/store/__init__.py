@@ -13,6 +13,15 @@ from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunSta
 from keel.store._filter import parse_filter, parse_order_by
 from keel.store._interfaces import Store, TrackingStore
 from keel.store._lineage import LineageEdge, LineageGraph, LineageNode, LineageStore
+from keel.store._pipelines import (
+    PipelineRun,
+    PipelineRunStatus,
+    PipelineStore,
+    StepInput,
+    StepOutput,
+    StepRun,
+    StepStatus,
+)
 
 __all__ = [
     "ArtifactRecord",
@@ -22,8 +31,15 @@ __all__ = [
     "LineageNode",
     "LineageStore",
     "Metric",
+    "PipelineRun",
+    "PipelineRunStatus",
+    "PipelineStore",
     "Run",
     "RunStatus",
+    "StepInput",
+    "StepOutput",
+    "StepRun",
+    "StepStatus",
     "Store",
     "TrackingStore",
     "open_store",

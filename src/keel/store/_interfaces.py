@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunStatus
 from keel.store._lineage import LineageStore
+from keel.store._pipelines import PipelineStore
 
 __all__ = ["Store", "TrackingStore"]
 
@@ -130,6 +131,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def lineage(self) -> LineageStore:
         """Edges between datasets, steps, runs, models and endpoints."""
+
+    @property
+    @abc.abstractmethod
+    def pipelines(self) -> PipelineStore:
+        """Pipeline runs, step runs and the step cache."""
 
     @abc.abstractmethod
     def open(self) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from keel.store._interfaces import Store, TrackingStore
 from keel.store._lineage import LineageStore
+from keel.store._pipelines import PipelineStore
 from keel.store._sql._database import Database, safe_uri
 from keel.store._sql._lineage import SqlLineageStore
+from keel.store._sql._pipelines import SqlPipelineStore
 from keel.store._sql._tracking import SqlTrackingStore
 
 __all__ = ["SqlStore"]
@@ -25,6 +27,7 @@ class SqlStore(Store):
         self.database = Database(uri, sqlite_synchronous=sqlite_synchronous)
         self._tracking = SqlTrackingStore(self.database)
         self._lineage = SqlLineageStore(self.database)
+        self._pipelines = SqlPipelineStore(self.database)
 
     @property
     def uri(self) -> str:
@@ -37,6 +40,10 @@ class SqlStore(Store):
     @property
     def lineage(self) -> LineageStore:
         return self._lineage
+
+    @property
+    def pipelines(self) -> PipelineStore:
+        return self._pipelines
 
     def open(self) -> None:
         self.database.open()
