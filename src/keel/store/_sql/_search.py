@@ -92,15 +92,14 @@ def _comparison(cmp: Comparison) -> ColumnElement[bool]:
         elif cmp.key == "status" and isinstance(value, tuple):
             value = tuple(v.upper() if isinstance(v, str) else v for v in value)
         return _apply(_ATTRIBUTE_COLUMNS[cmp.key], cmp.op, value)
+    table = {"metrics": _latest, "params": _params, "tags": _tags}[cmp.kind]
+    if cmp.value is None:
+        # "metrics.x = null" means "x was never logged"; "!= null" that it was.
+        exists = sa.exists().where(table.c.run_id == _runs.c.id, table.c.key == cmp.key)
+        return ~exists if cmp.op == "=" else exists
     if cmp.kind == "metrics":
-        table = _latest
         value_cond = _apply(table.c.value, cmp.op, cmp.value) & table.c.is_nan.is_(False)
     else:
-        table = _params if cmp.kind == "params" else _tags
-        if cmp.value is None:
-            # "params.x = null" means "x was never logged"; "!= null" that it was.
-            exists = sa.exists().where(table.c.run_id == _runs.c.id, table.c.key == cmp.key)
-            return ~exists if cmp.op == "=" else exists
         value_cond = _apply(table.c.value, cmp.op, _text(cmp.value))
     return sa.exists().where(table.c.run_id == _runs.c.id, table.c.key == cmp.key, value_cond)
 

@@ -1,0 +1,52 @@
+"""Settings from defaults, KEEL_* variables and keel.toml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from keel.config import load_settings
+from keel.errors import ConfigError
+
+
+def test_defaults_live_under_dot_keel(keel_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KEEL_HOME")
+    s = load_settings()
+    assert s.resolved_store_uri() == f"sqlite:///{Path.cwd() / '.keel' / 'keel.db'}"
+    assert s.resolved_artifact_root() == str(Path.cwd() / ".keel" / "artifacts")
+
+
+def test_environment_wins_over_toml(monkeypatch: pytest.MonkeyPatch) -> None:
+    Path("keel.toml").write_text('store_uri = "sqlite:////tmp/from-toml.db"\nmetric_flush_size = 7\n')
+    assert load_settings().resolved_store_uri() == "sqlite:////tmp/from-toml.db"
+    assert load_settings().metric_flush_size == 7
+    monkeypatch.setenv("KEEL_STORE_URI", "postgresql://postgres@127.0.0.1:5432/test")
+    assert load_settings().resolved_store_uri() == "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def test_unknown_toml_key_is_an_error() -> None:
+    Path("keel.toml").write_text('stor_uri = "sqlite:///x.db"\n')
+    with pytest.raises(ConfigError, match="stor_uri"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "message"),
+    [
+        ("KEEL_STORE_URI", "mysql://x", "unknown scheme"),
+        ("KEEL_METRIC_FLUSH_INTERVAL", "-1", "metric_flush_interval"),
+        ("KEEL_SQLITE_SYNCHRONOUS", "SOMETIMES", "sqlite_synchronous"),
+    ],
+)
+def test_bad_values_are_config_errors(monkeypatch: pytest.MonkeyPatch, var: str, value: str, message: str) -> None:
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ConfigError, match=message):
+        load_settings()
+
+
+def test_config_file_named_by_keel_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "elsewhere.toml"
+    cfg.write_text('actor = "ana"\n')
+    monkeypatch.setenv("KEEL_CONFIG", str(cfg))
+    assert load_settings().resolved_actor() == "ana"
