@@ -9,6 +9,13 @@ Example::
 
 from __future__ import annotations
 
+from keel.store._audit import (
+    AuditEntry,
+    AuditEvent,
+    ChainVerification,
+    GovernanceStore,
+    RoleGrant,
+)
 from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunStatus
 from keel.store._filter import parse_filter, parse_order_by
 from keel.store._interfaces import Store, TrackingStore
@@ -22,18 +29,47 @@ from keel.store._pipelines import (
     StepRun,
     StepStatus,
 )
+from keel.store._registry import (
+    Alias,
+    AliasMove,
+    CheckResult,
+    GateResult,
+    ModelFile,
+    ModelStateError,
+    ModelVersion,
+    ModelVersionDraft,
+    ModelVersionStatus,
+    RegisteredModel,
+    RegistryStore,
+)
 
 __all__ = [
+    "Alias",
+    "AliasMove",
     "ArtifactRecord",
+    "AuditEntry",
+    "AuditEvent",
+    "ChainVerification",
+    "CheckResult",
     "Experiment",
+    "GateResult",
+    "GovernanceStore",
     "LineageEdge",
     "LineageGraph",
     "LineageNode",
     "LineageStore",
     "Metric",
+    "ModelFile",
+    "ModelStateError",
+    "ModelVersion",
+    "ModelVersionDraft",
+    "ModelVersionStatus",
     "PipelineRun",
     "PipelineRunStatus",
     "PipelineStore",
+    "RegisteredModel",
+    "RegistryStore",
+    "RoleGrant",
     "Run",
     "RunStatus",
     "StepInput",

@@ -9,9 +9,11 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 
+from keel.store._audit import GovernanceStore
 from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunStatus
 from keel.store._lineage import LineageStore
 from keel.store._pipelines import PipelineStore
+from keel.store._registry import RegistryStore
 
 __all__ = ["Store", "TrackingStore"]
 
@@ -131,6 +133,16 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def lineage(self) -> LineageStore:
         """Edges between datasets, steps, runs, models and endpoints."""
+
+    @property
+    @abc.abstractmethod
+    def registry(self) -> RegistryStore:
+        """Registered models, versions, aliases and gate results."""
+
+    @property
+    @abc.abstractmethod
+    def governance(self) -> GovernanceStore:
+        """The hash-chained audit log and user roles."""
 
     @property
     @abc.abstractmethod

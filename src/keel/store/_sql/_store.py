@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from keel.store._audit import GovernanceStore
 from keel.store._interfaces import Store, TrackingStore
 from keel.store._lineage import LineageStore
 from keel.store._pipelines import PipelineStore
+from keel.store._registry import RegistryStore
+from keel.store._sql._audit import SqlGovernanceStore
 from keel.store._sql._database import Database, safe_uri
 from keel.store._sql._lineage import SqlLineageStore
 from keel.store._sql._pipelines import SqlPipelineStore
+from keel.store._sql._registry import SqlRegistryStore
 from keel.store._sql._tracking import SqlTrackingStore
 
 __all__ = ["SqlStore"]
@@ -27,6 +31,8 @@ class SqlStore(Store):
         self.database = Database(uri, sqlite_synchronous=sqlite_synchronous)
         self._tracking = SqlTrackingStore(self.database)
         self._lineage = SqlLineageStore(self.database)
+        self._registry = SqlRegistryStore(self.database)
+        self._governance = SqlGovernanceStore(self.database)
         self._pipelines = SqlPipelineStore(self.database)
 
     @property
@@ -40,6 +46,14 @@ class SqlStore(Store):
     @property
     def lineage(self) -> LineageStore:
         return self._lineage
+
+    @property
+    def registry(self) -> RegistryStore:
+        return self._registry
+
+    @property
+    def governance(self) -> GovernanceStore:
+        return self._governance
 
     @property
     def pipelines(self) -> PipelineStore:

@@ -1,0 +1,177 @@
+"""Governance entities and interface: the hash-chained audit log and user roles.
+
+Every change to a governed object (a model version, an alias, a role) is written
+together with an :class:`AuditEvent` in one transaction. Events form a SHA-256 chain:
+each one's ``hash`` covers a canonical JSON of its content and the previous event's
+hash, so changing, deleting or reordering stored events breaks the chain, and
+:meth:`GovernanceStore.verify` reports the first broken link.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "GENESIS_HASH",
+    "ROLES",
+    "AuditEntry",
+    "AuditEvent",
+    "ChainVerification",
+    "GovernanceStore",
+    "RoleGrant",
+    "canonical_json",
+    "event_hash",
+]
+
+#: the ``prev_hash`` of the first event of a chain
+GENESIS_HASH = "0" * 64
+
+#: roles a user can be granted (``admin`` may force promotions and manage roles)
+ROLES: tuple[str, ...] = ("admin",)
+
+
+def canonical_json(value: Any) -> str:
+    """The one JSON spelling of ``value`` that hashes are computed over.
+
+    Keys sorted, no insignificant whitespace, UTF-8 kept as is; non-JSON values are
+    turned into strings so that what is hashed is exactly what is stored.
+    """
+    return json.dumps(
+        value,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+        allow_nan=True,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """What a caller asks to record: who did what to which object, before and after.
+
+    Attributes:
+        actor: the user who made the change.
+        action: a dotted verb such as ``model_version.register`` or ``alias.move``.
+        object_type: ``registered_model``, ``model_version``, ``alias``, ``role``...
+        object_id: the object's id (``iris/3``, ``iris@champion``, ``alice:admin``).
+        before: the object's state before the change (``None`` when created).
+        after: its state after the change (``None`` when deleted).
+        reason: why, when the actor gave a reason (forced promotions must).
+    """
+
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    before: Mapping[str, Any] | None = None
+    after: Mapping[str, Any] | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One link of the audit chain, as stored."""
+
+    seq: int
+    time: int
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    before: Mapping[str, Any] | None
+    after: Mapping[str, Any] | None
+    reason: str | None
+    prev_hash: str
+    hash: str
+
+    def content(self) -> dict[str, Any]:
+        """Everything the hash covers (all fields but ``hash``)."""
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "actor": self.actor,
+            "action": self.action,
+            "object_type": self.object_type,
+            "object_id": self.object_id,
+            "before": self.before,
+            "after": self.after,
+            "reason": self.reason,
+            "prev_hash": self.prev_hash,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        return {**self.content(), "hash": self.hash}
+
+
+def event_hash(content: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the canonical JSON of an event's content."""
+    return hashlib.sha256(canonical_json(dict(content)).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ChainVerification:
+    """The outcome of checking the audit chain.
+
+    Attributes:
+        ok: whether every link holds.
+        events: how many events were checked.
+        broken_at: the ``seq`` of the first event found broken (``None`` when ok).
+        problem: what is wrong there, in words.
+    """
+
+    ok: bool
+    events: int
+    broken_at: int | None = None
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoleGrant:
+    """``user`` holds ``role``, granted by ``granted_by`` at ``granted_at`` (ms)."""
+
+    user: str
+    role: str
+    granted_by: str
+    granted_at: int = field(compare=False)
+
+
+class GovernanceStore(abc.ABC):
+    """The audit chain and the role table."""
+
+    @abc.abstractmethod
+    def append(self, entry: AuditEntry) -> AuditEvent:
+        """Append one event in its own transaction (appends are serialised)."""
+
+    @abc.abstractmethod
+    def list_events(
+        self,
+        object_type: str | None = None,
+        object_id: str | None = None,
+        actor: str | None = None,
+        since: int | None = None,
+        limit: int = 1000,
+    ) -> list[AuditEvent]:
+        """Events matching every given filter, oldest first (``object_id`` may end in ``*``)."""
+
+    @abc.abstractmethod
+    def verify(self) -> ChainVerification:
+        """Recompute every hash and link; report the first broken one."""
+
+    @abc.abstractmethod
+    def grant_role(self, user: str, role: str, actor: str) -> RoleGrant:
+        """Grant a role (audited); granting a role held already returns the grant."""
+
+    @abc.abstractmethod
+    def revoke_role(self, user: str, role: str, actor: str) -> None:
+        """Revoke a role (audited); ``NotFoundError`` if the user does not hold it."""
+
+    @abc.abstractmethod
+    def list_roles(self, user: str | None = None) -> list[RoleGrant]:
+        """Role grants, of one user or of all."""

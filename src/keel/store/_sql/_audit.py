@@ -1,0 +1,303 @@
+"""Governance on SQL: the hash-chained audit log and the role table.
+
+Appends are serialised: on SQLite every write transaction is ``BEGIN IMMEDIATE``
+(one writer at a time); on PostgreSQL the append locks the one ``audit_head`` row
+(``SELECT ... FOR UPDATE``), so two transactions never read the same head. Domain
+stores call :func:`lock_chain` first thing in a governed transaction and
+:func:`append_event` before it commits, so a change and its event commit together.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from keel.errors import InvalidArgumentError, NotFoundError
+from keel.store._audit import (
+    GENESIS_HASH,
+    ROLES,
+    AuditEntry,
+    AuditEvent,
+    ChainVerification,
+    GovernanceStore,
+    RoleGrant,
+    canonical_json,
+    event_hash,
+)
+from keel.store._sql._audit_rows import AuditEventRow, AuditHeadRow, RoleRow
+from keel.store._sql._database import Database
+
+__all__ = ["SqlGovernanceStore", "append_event", "lock_chain"]
+
+_events = AuditEventRow.__table__
+_head = AuditHeadRow.__table__
+_roles = RoleRow.__table__
+_MAX_ACTOR = 256
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def lock_chain(conn: Connection) -> tuple[int, str]:
+    """Lock the chain head for the rest of the transaction; returns ``(seq, hash)``.
+
+    Call it first in a governed write transaction (before other writes), so that
+    concurrent governed changes queue here instead of deadlocking later.
+    """
+    row = conn.execute(
+        sa.select(_head.c.seq, _head.c.hash).where(_head.c.id == 1).with_for_update()
+    ).one()
+    return int(row.seq), str(row.hash)
+
+
+def _dump(value: Any) -> str | None:
+    return None if value is None else canonical_json(value)
+
+
+def append_event(conn: Connection, entry: AuditEntry) -> AuditEvent:
+    """Append ``entry`` to the chain inside the caller's transaction (locks the head)."""
+    if not entry.actor or len(entry.actor) > _MAX_ACTOR:
+        raise InvalidArgumentError(
+            f"actor {entry.actor!r} is invalid: set KEEL_ACTOR to a user name of 1-{_MAX_ACTOR} "
+            "characters"
+        )
+    seq, prev = lock_chain(conn)
+    # Round-trip before/after through JSON so the hash covers exactly what is stored.
+    before = None if entry.before is None else json.loads(canonical_json(entry.before))
+    after = None if entry.after is None else json.loads(canonical_json(entry.after))
+    draft = AuditEvent(
+        seq=seq + 1,
+        time=_now_ms(),
+        actor=entry.actor,
+        action=entry.action,
+        object_type=entry.object_type,
+        object_id=entry.object_id,
+        before=before,
+        after=after,
+        reason=entry.reason,
+        prev_hash=prev,
+        hash="",
+    )
+    digest = event_hash(draft.content())
+    conn.execute(
+        _events.insert(),
+        {
+            "seq": draft.seq,
+            "time": draft.time,
+            "actor": draft.actor,
+            "action": draft.action,
+            "object_type": draft.object_type,
+            "object_id": draft.object_id,
+            "before": _dump(before),
+            "after": _dump(after),
+            "reason": draft.reason,
+            "prev_hash": prev,
+            "hash": digest,
+        },
+    )
+    conn.execute(_head.update().where(_head.c.id == 1).values(seq=draft.seq, hash=digest))
+    return AuditEvent(**{**draft.content(), "hash": digest})
+
+
+def _event(row: Any) -> AuditEvent:
+    return AuditEvent(
+        seq=int(row.seq),
+        time=int(row.time),
+        actor=row.actor,
+        action=row.action,
+        object_type=row.object_type,
+        object_id=row.object_id,
+        before=None if row.before is None else json.loads(row.before),
+        after=None if row.after is None else json.loads(row.after),
+        reason=row.reason,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+class SqlGovernanceStore(GovernanceStore):
+    """:class:`GovernanceStore` over SQLAlchemy Core."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def append(self, entry: AuditEntry) -> AuditEvent:
+        with self._db.write() as conn:
+            return append_event(conn, entry)
+
+    def list_events(
+        self,
+        object_type: str | None = None,
+        object_id: str | None = None,
+        actor: str | None = None,
+        since: int | None = None,
+        limit: int = 1000,
+    ) -> list[AuditEvent]:
+        query = sa.select(_events)
+        if object_type:
+            query = query.where(_events.c.object_type == object_type)
+        if object_id:
+            # The object and its parts: "iris" matches "iris/3" and "iris@champion".
+            escaped = object_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(
+                sa.or_(
+                    _events.c.object_id == object_id,
+                    _events.c.object_id.like(escaped + "/%", escape="\\"),
+                    _events.c.object_id.like(escaped + "@%", escape="\\"),
+                )
+            )
+        if actor:
+            query = query.where(_events.c.actor == actor)
+        if since is not None:
+            query = query.where(_events.c.time >= since)
+        query = query.order_by(_events.c.seq.desc()).limit(max(1, min(limit, 100_000)))
+        with self._db.read() as conn:
+            rows = conn.execute(query).all()
+        return [_event(r) for r in reversed(rows)]
+
+    def _iter_rows(self, conn: Connection) -> Iterator[Any]:
+        last = 0
+        while True:
+            rows = conn.execute(
+                sa.select(_events).where(_events.c.seq > last).order_by(_events.c.seq).limit(2000)
+            ).all()
+            if not rows:
+                return
+            yield from rows
+            last = int(rows[-1].seq)
+
+    def verify(self) -> ChainVerification:
+        with self._db.read() as conn:
+            head = conn.execute(sa.select(_head).where(_head.c.id == 1)).one()
+            expected_seq = 1
+            prev_hash = GENESIS_HASH
+            count = 0
+            for row in self._iter_rows(conn):
+                count += 1
+                event = _event(row)
+                if event_hash(event.content()) != event.hash:
+                    return ChainVerification(
+                        False,
+                        count,
+                        event.seq,
+                        f"event #{event.seq} ({event.action} {event.object_id}) was changed after "
+                        "it was written: its hash does not match its contents",
+                    )
+                if event.seq != expected_seq:
+                    missing = (
+                        f"#{expected_seq}"
+                        if event.seq == expected_seq + 1
+                        else f"#{expected_seq}-#{event.seq - 1}"
+                    )
+                    return ChainVerification(
+                        False,
+                        count,
+                        event.seq,
+                        f"event {missing} is missing before event #{event.seq}: events were "
+                        "deleted or renumbered",
+                    )
+                if event.prev_hash != prev_hash:
+                    return ChainVerification(
+                        False,
+                        count,
+                        event.seq,
+                        f"event #{event.seq} does not follow event #{event.seq - 1}: its previous "
+                        "hash differs (events were deleted, inserted or reordered)",
+                    )
+                prev_hash = event.hash
+                expected_seq += 1
+            last_seq = expected_seq - 1
+            if int(head.seq) != last_seq or head.hash != prev_hash:
+                return ChainVerification(
+                    False,
+                    count,
+                    last_seq + 1 if int(head.seq) > last_seq else int(head.seq),
+                    f"the chain head records {head.seq} events ending in {head.hash[:12]}... but "
+                    f"the log ends at event #{last_seq} ({prev_hash[:12]}...): events were "
+                    "deleted from the end or the head was changed",
+                )
+            return ChainVerification(True, count)
+
+    # -- roles ----------------------------------------------------------------------
+
+    @staticmethod
+    def _check_role(role: str) -> None:
+        if role not in ROLES:
+            raise InvalidArgumentError(
+                f"role {role!r} does not exist; roles are: {', '.join(ROLES)}"
+            )
+
+    def grant_role(self, user: str, role: str, actor: str) -> RoleGrant:
+        self._check_role(role)
+        if not user or len(user) > _MAX_ACTOR:
+            raise InvalidArgumentError(
+                f"user name {user!r} is invalid: use 1-{_MAX_ACTOR} characters"
+            )
+        with self._db.write() as conn:
+            lock_chain(conn)
+            row = conn.execute(
+                sa.select(_roles).where(_roles.c.user == user, _roles.c.role == role)
+            ).first()
+            if row is not None:
+                return RoleGrant(row.user, row.role, row.granted_by, int(row.granted_at))
+            grant = RoleGrant(user, role, actor, _now_ms())
+            conn.execute(
+                _roles.insert(),
+                {"user": user, "role": role, "granted_by": actor, "granted_at": grant.granted_at},
+            )
+            append_event(
+                conn,
+                AuditEntry(
+                    actor=actor,
+                    action="role.grant",
+                    object_type="role",
+                    object_id=f"{user}:{role}",
+                    before=None,
+                    after={"user": user, "role": role},
+                ),
+            )
+            return grant
+
+    def revoke_role(self, user: str, role: str, actor: str) -> None:
+        self._check_role(role)
+        with self._db.write() as conn:
+            lock_chain(conn)
+            deleted = conn.execute(
+                _roles.delete().where(_roles.c.user == user, _roles.c.role == role)
+            ).rowcount
+            if not deleted:
+                holders = [
+                    r.user
+                    for r in conn.execute(sa.select(_roles.c.user).where(_roles.c.role == role))
+                ]
+                raise NotFoundError(
+                    f"user {user!r} does not hold role {role!r}; holders are: "
+                    f"{', '.join(holders) or 'none'}"
+                )
+            append_event(
+                conn,
+                AuditEntry(
+                    actor=actor,
+                    action="role.revoke",
+                    object_type="role",
+                    object_id=f"{user}:{role}",
+                    before={"user": user, "role": role},
+                    after=None,
+                ),
+            )
+
+    def list_roles(self, user: str | None = None) -> list[RoleGrant]:
+        query = sa.select(_roles).order_by(_roles.c.user, _roles.c.role)
+        if user is not None:
+            query = query.where(_roles.c.user == user)
+        with self._db.read() as conn:
+            return [
+                RoleGrant(r.user, r.role, r.granted_by, int(r.granted_at))
+                for r in conn.execute(query)
+            ]
