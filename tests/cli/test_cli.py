@@ -1,0 +1,107 @@
+"""The real ``keel`` console script, run as a user would."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import keel
+
+KEEL = shutil.which("keel", path=str(Path(sys.executable).parent)) or "keel"
+
+
+def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([KEEL, *args], capture_output=True, text=True, env=os.environ.copy(), timeout=120)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture
+def two_runs(client) -> tuple[str, str]:
+    ids = []
+    for name, n, acc in (("forest", 100, 0.95), ("logreg", 10, 0.90)):
+        with keel.start_run(experiment="demo", run_name=name) as run:
+            keel.log_params({"model": name, "n": n, "seed": 0})
+            keel.log_metric("accuracy", acc)
+            keel.log_text("hi", "notes.txt")
+        ids.append(run.id)
+    client.close()
+    return ids[0], ids[1]
+
+
+def test_version() -> None:
+    assert run_cli("--version").stdout.strip() == f"keel {keel.__version__}"
+
+
+def test_runs_list_show_compare(two_runs: tuple[str, str]) -> None:
+    rf, lr = two_runs
+    out = run_cli("runs", "list", "--experiment", "demo").stdout
+    assert "forest" in out and "logreg" in out and "FINISHED" in out
+    out = run_cli("runs", "list", "--filter", "metrics.accuracy > 0.92").stdout
+    assert "forest" in out and "logreg" not in out
+    out = run_cli("runs", "show", rf[:8]).stdout
+    assert rf in out and "accuracy" in out and "notes.txt" in out and "model" in out
+    out = run_cli("runs", "compare", rf[:8], lr).stdout
+    lines = out.splitlines()
+    model_row = next(line for line in lines if "model" in line and "*" in line)
+    assert "forest" in model_row and "logreg" in model_row  # differing param, marked
+    seed_row = next(line for line in lines if "seed" in line)
+    assert "*" not in seed_row  # equal values are not marked
+    assert "accuracy" in out and "0.95" in out and "0.9" in out
+
+
+def test_experiments_list(two_runs: tuple[str, str]) -> None:
+    out = run_cli("experiments", "list").stdout
+    assert "demo" in out and "2" in out
+
+
+def test_unknown_run_is_one_line_with_nearest_matches(two_runs: tuple[str, str]) -> None:
+    rf, _ = two_runs
+    wrong = rf[:20] + "ffffffffffff"
+    proc = run_cli("runs", "show", wrong, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: run")
+    assert "nearest" in proc.stderr and rf in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_debug_shows_the_traceback(two_runs: tuple[str, str]) -> None:
+    proc = run_cli("--debug", "runs", "show", "abc123", check=False)
+    assert proc.returncode == 1 and "Traceback" in proc.stderr
+
+
+def test_invalid_filter_points_at_the_position(two_runs: tuple[str, str]) -> None:
+    proc = run_cli("runs", "list", "--filter", "metrics.accuracy >> 1", check=False)
+    assert proc.returncode == 1 and "position" in proc.stderr and "^" in proc.stderr
+
+
+def test_compare_needs_two_runs(two_runs: tuple[str, str]) -> None:
+    proc = run_cli("runs", "compare", two_runs[0], check=False)
+    assert proc.returncode == 1 and "at least two" in proc.stderr
+
+
+def test_db_upgrade_and_doctor(keel_home: Path) -> None:
+    out = run_cli("db", "upgrade").stdout
+    assert "tracking_0001" in out and "lineage_0001" in out
+    assert (keel_home / "keel.db").exists()
+    out = run_cli("doctor").stdout
+    assert "metadata store" in out and "ok" in out and str(keel_home) in out
+
+
+def test_bad_configuration_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEEL_STORE_URI", "mysql://nope")
+    proc = run_cli("runs", "list", check=False)
+    assert proc.returncode == 1 and "unknown scheme" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_unreachable_store_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEEL_STORE_URI", "postgresql://nobody@127.0.0.1:1/none")
+    proc = run_cli("runs", "list", check=False)
+    assert proc.returncode == 1 and "cannot open the metadata store" in proc.stderr
