@@ -20,6 +20,7 @@ from keel._version import __version__
 
 if TYPE_CHECKING:
     from keel.errors import KeelError
+    from keel.pipelines import Pipeline, step
     from keel.tracking import (
         ActiveRun,
         Client,
@@ -46,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "ActiveRun": "keel.tracking",
     "Client": "keel.tracking",
     "KeelError": "keel.errors",
+    "Pipeline": "keel.pipelines",
     "active_run": "keel.tracking",
     "end_run": "keel.tracking",
     "log_artifact": "keel.tracking",
@@ -62,9 +64,10 @@ _EXPORTS: dict[str, str] = {
     "set_tag": "keel.tracking",
     "set_tags": "keel.tracking",
     "start_run": "keel.tracking",
+    "step": "keel.pipelines",
 }
 
-_SUBMODULES = ("sklearn",)
+_SUBMODULES = ("pipelines", "sklearn")
 
 __all__ = ["__version__", *sorted(_EXPORTS), *_SUBMODULES]
 

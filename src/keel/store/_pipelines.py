@@ -72,6 +72,8 @@ class StepOutput:
         ref: where it is stored (see ``kind``).
         content_hash: hash of the value's content, used in downstream cache keys.
         label: a human label (e.g. ``wine-etl.clean@2``).
+        python_type: what the step returned (``pandas``, ``polars``, ``arrow``,
+            ``dataset_version``, ``numpy``, ``json``...), so it can be handed back as such.
     """
 
     name: str
@@ -79,6 +81,7 @@ class StepOutput:
     ref: str
     content_hash: str
     label: str = ""
+    python_type: str = ""
 
     def to_dict(self) -> dict[str, str]:
         """Plain data."""
@@ -88,6 +91,7 @@ class StepOutput:
             "ref": self.ref,
             "content_hash": self.content_hash,
             "label": self.label,
+            "python_type": self.python_type,
         }
 
     @classmethod
@@ -99,6 +103,7 @@ class StepOutput:
             str(data["ref"]),
             str(data["content_hash"]),
             str(data.get("label", "")),
+            str(data.get("python_type", "")),
         )
 
 

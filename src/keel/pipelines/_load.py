@@ -1,0 +1,140 @@
+"""Finding a pipeline by ``MODULE:NAME``, and reading a run's outputs back."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from keel.errors import InvalidArgumentError, NotFoundError
+from keel.pipelines._pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from keel.store import PipelineRun
+    from keel.tracking import Client
+
+__all__ = ["load_output", "load_pipeline"]
+
+
+def _import_file(path: Path) -> Any:
+    path = path.resolve()
+    # The module is imported under its file's stem with its folder on sys.path, so that
+    # worker processes (which inherit sys.path) import it, and its steps, the same way.
+    folder, stem = str(path.parent), path.stem
+    if not stem.isidentifier():
+        raise InvalidArgumentError(
+            f"pipeline file {str(path)!r}: {stem!r} is not a valid module name; rename the file "
+            "(letters, digits and '_')"
+        )
+    existing = sys.modules.get(stem)
+    if existing is not None and Path(getattr(existing, "__file__", "") or "").resolve() == path:
+        return existing
+    if existing is not None:
+        raise InvalidArgumentError(
+            f"pipeline file {str(path)!r} has the module name {stem!r}, which is already taken by "
+            f"{getattr(existing, '__file__', existing)!r}; rename the file"
+        )
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return importlib.import_module(stem)
+
+
+def load_pipeline(target: str) -> Pipeline:
+    """The pipeline named by ``MODULE:NAME``.
+
+    ``MODULE`` is a dotted module name (``myproject.etl``) or a path to a ``.py`` file
+    (``examples/02-etl-pipeline/pipeline.py``); ``NAME`` is a :class:`Pipeline` object
+    in it (``:pipeline`` may be left out when the module holds exactly one).
+
+    Raises:
+        InvalidArgumentError: the target is malformed or the module cannot be imported.
+        NotFoundError: the module has no such pipeline.
+
+    Example::
+
+        >>> load_pipeline("examples/02-etl-pipeline/pipeline.py:pipeline").name
+        'wine-etl'
+    """
+    module_part, _, attr = target.partition(":")
+    if not module_part:
+        raise InvalidArgumentError(
+            f"pipeline {target!r} is not MODULE:PIPELINE; write e.g. my_pipelines:etl or "
+            "path/to/pipeline.py:pipeline"
+        )
+    is_file = module_part.endswith(".py") or "/" in module_part or "\\" in module_part
+    try:
+        if is_file:
+            path = Path(module_part)
+            if not path.is_file():
+                raise InvalidArgumentError(
+                    f"pipeline file {module_part!r} does not exist (looked in {Path.cwd()})"
+                )
+            module = _import_file(path)
+        else:
+            if str(Path.cwd()) not in sys.path and "" not in sys.path:
+                sys.path.insert(0, str(Path.cwd()))
+            module = importlib.import_module(module_part)
+    except ModuleNotFoundError as exc:
+        raise InvalidArgumentError(
+            f"cannot import {module_part!r}: {exc}; give a module importable from "
+            f"{Path.cwd()} or a path to a .py file"
+        ) from None
+    pipelines = {k: v for k, v in vars(module).items() if isinstance(v, Pipeline)}
+    if not attr:
+        if len(pipelines) == 1:
+            return next(iter(pipelines.values()))
+        names = ", ".join(sorted(pipelines)) or "none"
+        raise NotFoundError(
+            f"{module_part!r} holds {len(pipelines)} pipelines ({names}); name one as "
+            f"{module_part}:NAME"
+        )
+    value = getattr(module, attr, None)
+    if not isinstance(value, Pipeline):
+        names = ", ".join(sorted(pipelines)) or "none"
+        what = "no attribute" if value is None else f"{type(value).__name__} (not a Pipeline) as"
+        raise NotFoundError(f"{module_part!r} has {what} {attr!r}; its pipelines are: {names}")
+    return value
+
+
+def load_output(
+    run: PipelineRun, output: str, *, as_: Any = None, client: Client | None = None
+) -> Any:
+    """Read one output of a pipeline run back.
+
+    Args:
+        run: a finished pipeline run (``pipeline.run(...)`` or
+            ``store.pipelines.get_pipeline_run(id)``).
+        output: ``"step"`` or ``"step.output"`` for a step with named outputs.
+        as_: for tables, the type wanted (``pd.DataFrame``, ``pl.DataFrame``,
+            ``pa.Table`` or ``DatasetVersion``); by default what the step returned.
+        client: where to read (the fluent API's client by default).
+
+    Raises:
+        NotFoundError: the run has no such step or output, or the step did not succeed.
+
+    Example::
+
+        >>> train = keel.pipelines.load_output(run, "split.train")
+    """
+    from keel.pipelines._values import load_value
+    from keel.tracking import get_client
+
+    step_name, _, out_name = output.partition(".")
+    try:
+        step_run = run.step(step_name)
+    except KeyError as exc:
+        raise NotFoundError(str(exc.args[0])) from None
+    if not step_run.status.succeeded:
+        raise NotFoundError(
+            f"step {step_name!r} of run {run.id} has status {step_run.status} and no outputs"
+        )
+    if not out_name and len(step_run.outputs) > 1:
+        names = ", ".join(f"{step_name}.{o.name}" for o in step_run.outputs)
+        raise NotFoundError(f"step {step_name!r} has several outputs; name one of: {names}")
+    try:
+        out = step_run.output(out_name or step_run.outputs[0].name)
+    except (KeyError, IndexError) as exc:
+        raise NotFoundError(str(exc.args[0]) if exc.args else str(exc)) from None
+    return load_value(out, client or get_client(), as_)
