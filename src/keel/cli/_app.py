@@ -53,6 +53,10 @@ def _register() -> None:
     app.add_typer(_db.db_app, name="db")
     app.command("doctor")(_db.doctor)
 
+    from keel.cli._pipelines import pipelines_app
+
+    app.add_typer(pipelines_app, name="pipelines")
+
 
 _register()
 
@@ -88,5 +92,7 @@ def main() -> None:
             raise
         from keel.cli._render import print_error
 
-        print_error(f"unexpected error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
+        print_error(
+            f"unexpected error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
+        )
         sys.exit(1)
