@@ -18,11 +18,15 @@ def test_defaults_live_under_dot_keel(keel_home: Path, monkeypatch: pytest.Monke
 
 
 def test_environment_wins_over_toml(monkeypatch: pytest.MonkeyPatch) -> None:
-    Path("keel.toml").write_text('store_uri = "sqlite:////tmp/from-toml.db"\nmetric_flush_size = 7\n')
+    Path("keel.toml").write_text(
+        'store_uri = "sqlite:////tmp/from-toml.db"\nmetric_flush_size = 7\n'
+    )
     assert load_settings().resolved_store_uri() == "sqlite:////tmp/from-toml.db"
     assert load_settings().metric_flush_size == 7
     monkeypatch.setenv("KEEL_STORE_URI", "postgresql://postgres@127.0.0.1:5432/test")
-    assert load_settings().resolved_store_uri() == "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    assert (
+        load_settings().resolved_store_uri() == "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
 
 
 def test_unknown_toml_key_is_an_error() -> None:
@@ -39,7 +43,9 @@ def test_unknown_toml_key_is_an_error() -> None:
         ("KEEL_SQLITE_SYNCHRONOUS", "SOMETIMES", "sqlite_synchronous"),
     ],
 )
-def test_bad_values_are_config_errors(monkeypatch: pytest.MonkeyPatch, var: str, value: str, message: str) -> None:
+def test_bad_values_are_config_errors(
+    monkeypatch: pytest.MonkeyPatch, var: str, value: str, message: str
+) -> None:
     monkeypatch.setenv(var, value)
     with pytest.raises(ConfigError, match=message):
         load_settings()

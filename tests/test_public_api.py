@@ -14,10 +14,27 @@ import keel.tracking
 
 def test_top_level_api_is_pinned() -> None:
     expected = {
-        "__version__", "ActiveRun", "Client", "KeelError", "active_run", "end_run",
-        "log_artifact", "log_artifacts", "log_dict", "log_figure", "log_input", "log_metric",
-        "log_metrics", "log_param", "log_params", "log_text", "search_runs", "set_tag",
-        "set_tags", "start_run", "sklearn",
+        "__version__",
+        "ActiveRun",
+        "Client",
+        "KeelError",
+        "active_run",
+        "end_run",
+        "log_artifact",
+        "log_artifacts",
+        "log_dict",
+        "log_figure",
+        "log_input",
+        "log_metric",
+        "log_metrics",
+        "log_param",
+        "log_params",
+        "log_text",
+        "search_runs",
+        "set_tag",
+        "set_tags",
+        "start_run",
+        "sklearn",
     }
     assert expected <= set(keel.__all__)
     for name in keel.__all__:
@@ -30,8 +47,23 @@ def test_subpackages_export_what_they_declare() -> None:
             assert hasattr(module, name), f"{module.__name__}.{name}"
 
 
-HEAVY = ["sqlalchemy", "pandas", "sklearn", "numpy", "pyarrow", "matplotlib", "torch",
-         "shap", "fairlearn", "onnxruntime", "ray", "alembic", "lark", "duckdb", "polars"]
+HEAVY = [
+    "sqlalchemy",
+    "pandas",
+    "sklearn",
+    "numpy",
+    "pyarrow",
+    "matplotlib",
+    "torch",
+    "shap",
+    "fairlearn",
+    "onnxruntime",
+    "ray",
+    "alembic",
+    "lark",
+    "duckdb",
+    "polars",
+]
 
 
 def _loaded_after(code: str) -> set[str]:

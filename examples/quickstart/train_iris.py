@@ -35,13 +35,17 @@ def train(name: str, model: object, params: dict[str, object], data: tuple) -> s
         scores = cross_val_score(model, X_train, y_train, cv=5)  # type: ignore[arg-type]
         for fold, score in enumerate(scores):
             keel.log_metric("cv_accuracy", float(score), step=fold)
-        keel.log_metrics({"cv_accuracy_mean": float(scores.mean()), "cv_accuracy_std": float(scores.std())})
+        keel.log_metrics(
+            {"cv_accuracy_mean": float(scores.mean()), "cv_accuracy_std": float(scores.std())}
+        )
         model.fit(X_train, y_train)  # type: ignore[attr-defined]
         pred = model.predict(X_test)  # type: ignore[attr-defined]
-        keel.log_metrics({
-            "test_accuracy": accuracy_score(y_test, pred),
-            "test_f1_macro": f1_score(y_test, pred, average="macro"),
-        })
+        keel.log_metrics(
+            {
+                "test_accuracy": accuracy_score(y_test, pred),
+                "test_f1_macro": f1_score(y_test, pred, average="macro"),
+            }
+        )
         fig, ax = plt.subplots(figsize=(4, 4))
         ConfusionMatrixDisplay.from_predictions(y_test, pred, ax=ax, colorbar=False)
         keel.log_figure(fig, "plots/confusion_matrix.png")
@@ -57,15 +61,21 @@ def main() -> int:
     rf_params = {"n_estimators": 100, "max_depth": 4, "random_state": 0}
     rf = train("random-forest", RandomForestClassifier(**rf_params), rf_params, data)
     lr_params = {"C": 0.05, "max_iter": 500}
-    lr = train("logistic-regression",
-               make_pipeline(StandardScaler(), LogisticRegression(**lr_params)), lr_params, data)
+    lr = train(
+        "logistic-regression",
+        make_pipeline(StandardScaler(), LogisticRegression(**lr_params)),
+        lr_params,
+        data,
+    )
 
     client = keel.Client()
     run = client.get_run(rf)
     render_run(run, EXPERIMENT, client.list_artifacts(rf), [])
     render_compare([client.get_run(rf), client.get_run(lr)])
     model = keel.sklearn.load_model(rf)  # sha256-verified, skops with recorded trusted types
-    print(f"\nreloaded the random forest from the store: predicts {model.predict(X_test.head(3)).tolist()}")
+    print(
+        f"\nreloaded the random forest from the store: predicts {model.predict(X_test.head(3)).tolist()}"
+    )
     print("\nLook at it again with:")
     print(f"  keel runs list --experiment {EXPERIMENT}")
     print(f"  keel runs show {rf[:8]}")

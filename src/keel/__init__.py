@@ -19,27 +19,28 @@ from typing import TYPE_CHECKING, Any
 from keel._version import __version__
 
 if TYPE_CHECKING:
-    from keel.errors import KeelError
-    from keel.pipelines import Pipeline, step
+    from keel.errors import KeelError as KeelError
+    from keel.pipelines import Pipeline as Pipeline, step as step
+    from keel.registry import log_model as log_model
     from keel.tracking import (
-        ActiveRun,
-        Client,
-        active_run,
-        end_run,
-        log_artifact,
-        log_artifacts,
-        log_dict,
-        log_figure,
-        log_input,
-        log_metric,
-        log_metrics,
-        log_param,
-        log_params,
-        log_text,
-        search_runs,
-        set_tag,
-        set_tags,
-        start_run,
+        ActiveRun as ActiveRun,
+        Client as Client,
+        active_run as active_run,
+        end_run as end_run,
+        log_artifact as log_artifact,
+        log_artifacts as log_artifacts,
+        log_dict as log_dict,
+        log_figure as log_figure,
+        log_input as log_input,
+        log_metric as log_metric,
+        log_metrics as log_metrics,
+        log_param as log_param,
+        log_params as log_params,
+        log_text as log_text,
+        search_runs as search_runs,
+        set_tag as set_tag,
+        set_tags as set_tags,
+        start_run as start_run,
     )
 
 # public name -> module that defines it
@@ -56,6 +57,7 @@ _EXPORTS: dict[str, str] = {
     "log_figure": "keel.tracking",
     "log_input": "keel.tracking",
     "log_metric": "keel.tracking",
+    "log_model": "keel.registry",
     "log_metrics": "keel.tracking",
     "log_param": "keel.tracking",
     "log_params": "keel.tracking",
@@ -67,7 +69,7 @@ _EXPORTS: dict[str, str] = {
     "step": "keel.pipelines",
 }
 
-_SUBMODULES = ("pipelines", "sklearn")
+_SUBMODULES = ("models", "pipelines", "sklearn")
 
 __all__ = ["__version__", *sorted(_EXPORTS), *_SUBMODULES]
 

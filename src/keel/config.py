@@ -131,6 +131,5 @@ def load_settings(**overrides: Any) -> Settings:
             for err in exc.errors()
         )
         raise ConfigError(
-            f"invalid keel configuration ({problems}); check KEEL_* variables and "
-            f"{_toml_path()}"
+            f"invalid keel configuration ({problems}); check KEEL_* variables and {_toml_path()}"
         ) from None

@@ -123,7 +123,9 @@ HTTP_STATUS: dict[str, int] = {
     ConfigError.code: 400,
     StoreError.code: 503,
     MissingExtraError.code: 501,
+    "INVALID_TRAINING_INPUT": 400,  # keel.training.TrainingInputError
 }
+
 
 def error_for_code(code: str) -> type[KeelError]:
     """Return the error class whose ``code`` is ``code`` (``KeelError`` if unknown).

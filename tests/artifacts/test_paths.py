@@ -31,7 +31,9 @@ def test_bad_names_are_refused_with_the_reason(name: str, reason: str) -> None:
     assert "plots/roc.png" in str(info.value) or "limit" in str(info.value)
 
 
-@pytest.mark.parametrize("name", ["model.skops", "plots/roc.png", "a/b/c.d.e", "ünïcode/naïve.txt", "..a/b.."])
+@pytest.mark.parametrize(
+    "name", ["model.skops", "plots/roc.png", "a/b/c.d.e", "ünïcode/naïve.txt", "..a/b.."]
+)
 def test_good_names_pass(name: str) -> None:
     assert check_artifact_path(name) == name
 

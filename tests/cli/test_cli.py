@@ -16,7 +16,9 @@ KEEL = shutil.which("keel", path=str(Path(sys.executable).parent)) or "keel"
 
 
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([KEEL, *args], capture_output=True, text=True, env=os.environ.copy(), timeout=120)
+    proc = subprocess.run(
+        [KEEL, *args], capture_output=True, text=True, env=os.environ.copy(), timeout=120
+    )
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
@@ -98,7 +100,9 @@ def test_db_upgrade_and_doctor(keel_home: Path) -> None:
 def test_bad_configuration_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KEEL_STORE_URI", "mysql://nope")
     proc = run_cli("runs", "list", check=False)
-    assert proc.returncode == 1 and "unknown scheme" in proc.stderr and "Traceback" not in proc.stderr
+    assert (
+        proc.returncode == 1 and "unknown scheme" in proc.stderr and "Traceback" not in proc.stderr
+    )
 
 
 def test_unreachable_store_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,7 +28,12 @@ def test_upstream_and_downstream_walks(store: Store) -> None:
     assert len(up.edges) == 4
     assert other not in up.nodes
     down = store.lineage.downstream(raw)
-    assert {e.relation for e in down.edges} == {"ingested_into", "split_into", "trained_on", "produced"}
+    assert {e.relation for e in down.edges} == {
+        "ingested_into",
+        "split_into",
+        "trained_on",
+        "produced",
+    }
     shallow = store.lineage.upstream(model, max_depth=1)
     assert {n.id for n in shallow.nodes} == {"m1", "r1"}
     data = up.to_dict()

@@ -142,7 +142,13 @@ def test_search_filters(searchable: Store, flt: str, expected: set[str]) -> None
 
 
 def test_search_order_and_limit(searchable: Store) -> None:
-    assert _names(searchable, None, ("metrics.accuracy DESC",)) == ["svm", "rf-1", "lr-1", "rf-2", "lr-2"]
+    assert _names(searchable, None, ("metrics.accuracy DESC",)) == [
+        "svm",
+        "rf-1",
+        "lr-1",
+        "rf-2",
+        "lr-2",
+    ]
     assert _names(searchable, None, ("metrics.loss ASC",), 2) == ["rf-1", "lr-1"]
     assert _names(searchable, "params.model = 'rf'", ("run_name",)) == ["rf-1", "rf-2"]
     assert len(_names(searchable, None, (), 3)) == 3
@@ -179,7 +185,11 @@ def test_artifact_records(store: Store) -> None:
     store.tracking.record_artifact(run.id, rec)
     store.tracking.record_artifact(run.id, ArtifactRecord("model/m.skops", 5, "b" * 64, 2))
     store.tracking.record_artifact(run.id, ArtifactRecord("plots_x", 5, "c" * 64, 2))
-    assert [r.path for r in store.tracking.list_artifacts(run.id)] == ["model/m.skops", "plots/roc.png", "plots_x"]
+    assert [r.path for r in store.tracking.list_artifacts(run.id)] == [
+        "model/m.skops",
+        "plots/roc.png",
+        "plots_x",
+    ]
     assert store.tracking.list_artifacts(run.id, "plots/") == [rec]
     store.tracking.end_run(run.id, RunStatus.FINISHED)
     with pytest.raises(RunStateError):

@@ -15,7 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_quickstart_trains_two_tracked_models(keel_home: Path) -> None:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "quickstart" / "train_iris.py")],
-        capture_output=True, text=True, env=os.environ.copy(), timeout=300,
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     assert "Run comparison" in proc.stdout and "keel runs compare" in proc.stdout

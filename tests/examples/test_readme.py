@@ -27,8 +27,9 @@ def test_readme_has_a_tour() -> None:
 def test_readme_tour_runs(keel_home: Path) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for code in _blocks("python"):
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              env=env, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+        )
         assert proc.returncode == 0, f"README block failed:\n{code}\n{proc.stderr}"
 
     import keel
@@ -45,13 +46,17 @@ def test_readme_tour_runs(keel_home: Path) -> None:
         line = line.replace("<id> <id>", f"{ids[0]} {ids[1]}")
         args = shlex.split(line)
         assert args[0] == "keel"
-        proc = subprocess.run([keel_bin, *args[1:]], capture_output=True, text=True, env=env, timeout=120)
+        proc = subprocess.run(
+            [keel_bin, *args[1:]], capture_output=True, text=True, env=env, timeout=120
+        )
         assert proc.returncode == 0, f"{line}: {proc.stderr}"
         if "runs list" in line:
             assert "rf-100" in proc.stdout
 
 
-@pytest.mark.parametrize("path", sorted((README.parent / "docs").rglob("*.md")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted((README.parent / "docs").rglob("*.md")), ids=lambda p: p.name
+)
 def test_docs_links_resolve(path: Path) -> None:
     for target in re.findall(r"\]\(([^)#]+\.md)\)", path.read_text()):
         assert (path.parent / target).exists(), f"{path.name} links to missing {target}"

@@ -47,7 +47,7 @@ def test_eight_processes_log_into_one_sqlite_store(tmp_path: Path) -> None:
         for i in range(8)
     ]
     outputs = [p.communicate(timeout=240) for p in procs]
-    for proc, (out, err) in zip(procs, outputs, strict=True):
+    for proc, (_, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
         assert "locked" not in err
     run_ids = [out.strip() for out, _ in outputs]

@@ -9,12 +9,16 @@ from keel.tracking import Client
 
 
 def test_flush_by_size_and_by_time(keel_home) -> None:
-    client = Client(settings=Settings(home=keel_home, metric_flush_interval=0.2, metric_flush_size=100))
+    client = Client(
+        settings=Settings(home=keel_home, metric_flush_interval=0.2, metric_flush_size=100)
+    )
     run = client.create_run("buffer")
     for step in range(100):
         client.log_metric(run.id, "m", step, step=step)
     deadline = time.monotonic() + 10
-    while client.store.tracking.get_metric_history(run.id, "m") == [] and time.monotonic() < deadline:
+    while (
+        client.store.tracking.get_metric_history(run.id, "m") == [] and time.monotonic() < deadline
+    ):
         time.sleep(0.01)
     assert len(client.store.tracking.get_metric_history(run.id, "m")) == 100  # size trigger
 
@@ -28,7 +32,9 @@ def test_flush_by_size_and_by_time(keel_home) -> None:
 
 
 def test_end_run_flushes_pending_values(keel_home) -> None:
-    client = Client(settings=Settings(home=keel_home, metric_flush_interval=3600, metric_flush_size=10**6))
+    client = Client(
+        settings=Settings(home=keel_home, metric_flush_interval=3600, metric_flush_size=10**6)
+    )
     run = client.create_run("buffer")
     for step in range(1000):
         client.log_metric(run.id, "m", step, step=step)

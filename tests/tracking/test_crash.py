@@ -55,10 +55,16 @@ def test_sigkill_keeps_everything_up_to_the_last_flush(tmp_path: Path) -> None:
     engine = sa.create_engine(f"sqlite:///{home / 'keel.db'}")
     with engine.connect() as conn:
         assert conn.execute(sa.text("PRAGMA integrity_check")).scalar() == "ok"
-        steps = conn.execute(
-            sa.text("SELECT step FROM metrics WHERE run_id = :r ORDER BY step"), {"r": run_id}
-        ).scalars().all()
-        status = conn.execute(sa.text("SELECT status FROM runs WHERE id = :r"), {"r": run_id}).scalar()
+        steps = (
+            conn.execute(
+                sa.text("SELECT step FROM metrics WHERE run_id = :r ORDER BY step"), {"r": run_id}
+            )
+            .scalars()
+            .all()
+        )
+        status = conn.execute(
+            sa.text("SELECT status FROM runs WHERE id = :r"), {"r": run_id}
+        ).scalar()
     engine.dispose()
     # Every value up to the last confirmed flush is there, with no gap and no duplicate.
     assert len(steps) >= flushed

@@ -51,28 +51,48 @@ def test_system_information_is_recorded(client, tmp_path: Path) -> None:
 def test_git_commit_and_dirty_flag_inside_a_repository(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@x",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@x",
+    }
     script = repo / "train.py"
-    script.write_text(textwrap.dedent(
-        """
+    script.write_text(
+        textwrap.dedent(
+            """
         import keel
         with keel.start_run(experiment="git") as run:
             pass
         print(run.id)
         """
-    ))
+        )
+    )
     for cmd in (["git", "init", "-q"], ["git", "add", "train.py"], ["git", "commit", "-qm", "x"]):
         subprocess.run(cmd, cwd=repo, check=True, env=env)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
-                            text=True, check=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
     home = tmp_path / "home"
     run_env = {**env, "KEEL_HOME": str(home)}
-    clean = subprocess.run([sys.executable, "train.py"], cwd=repo, env=run_env,
-                           capture_output=True, text=True, check=True).stdout.strip()
+    clean = subprocess.run(
+        [sys.executable, "train.py"],
+        cwd=repo,
+        env=run_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     script.write_text(script.read_text() + "\n# edited\n")
-    dirty = subprocess.run([sys.executable, "train.py"], cwd=repo, env=run_env,
-                           capture_output=True, text=True, check=True).stdout.strip()
+    dirty = subprocess.run(
+        [sys.executable, "train.py"],
+        cwd=repo,
+        env=run_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     c = keel.Client(store_uri=f"sqlite:///{home / 'keel.db'}")
     assert c.get_run(clean).tags["keel.source.git_commit"] == commit
     assert c.get_run(clean).tags["keel.source.git_dirty"] == "false"
@@ -109,7 +129,10 @@ def test_nan_and_inf_metrics_read_back(client) -> None:
 
 
 def test_non_numeric_metric_is_refused(client) -> None:
-    with keel.start_run(experiment="e"), pytest.raises(InvalidArgumentError, match="metrics are numbers"):
+    with (
+        keel.start_run(experiment="e"),
+        pytest.raises(InvalidArgumentError, match="metrics are numbers"),
+    ):
         keel.log_metric("acc", "high")
 
 
@@ -122,8 +145,9 @@ def test_nested_runs(client) -> None:
         assert keel.active_run() is parent
         with pytest.raises(InvalidArgumentError, match="already active"):
             keel.start_run(experiment="hpo")
-    children = keel.search_runs("hpo", filter=f"parent_run_id = '{parent.id}'",
-                                order_by=["metrics.score DESC"])
+    children = keel.search_runs(
+        "hpo", filter=f"parent_run_id = '{parent.id}'", order_by=["metrics.score DESC"]
+    )
     assert list(children["run_name"]) == ["trial-2", "trial-1", "trial-0"]
 
 
@@ -137,7 +161,9 @@ def test_search_runs_returns_a_dataframe(client) -> None:
         with keel.start_run(experiment="iris", run_name=name, tags={"team": "x"}):
             keel.log_param("model", model)
             keel.log_metric("accuracy", acc)
-    df = keel.search_runs("iris", filter="metrics.accuracy > 0.9 and params.model = 'rf' and tags.team = 'x'")
+    df = keel.search_runs(
+        "iris", filter="metrics.accuracy > 0.9 and params.model = 'rf' and tags.team = 'x'"
+    )
     assert list(df["run_name"]) == ["a"]
     df = keel.search_runs("iris", order_by=["metrics.accuracy DESC"], max_results=2)
     assert list(df["run_name"]) == ["c", "a"]
@@ -164,9 +190,19 @@ def test_artifacts_logged_listed_and_downloaded(client, tmp_path: Path) -> None:
         keel.log_figure(fig, "plots/line.png")
     plt.close(fig)
     names = [a.path for a in client.list_artifacts(run.id)]
-    assert names == ["config.json", "config.yaml", "files/a.txt", "notes/readme.md",
-                     "plots/line.png", "tree/a.txt", "tree/sub/b.txt"]
-    assert [a.path for a in client.list_artifacts(run.id, "tree")] == ["tree/a.txt", "tree/sub/b.txt"]
+    assert names == [
+        "config.json",
+        "config.yaml",
+        "files/a.txt",
+        "notes/readme.md",
+        "plots/line.png",
+        "tree/a.txt",
+        "tree/sub/b.txt",
+    ]
+    assert [a.path for a in client.list_artifacts(run.id, "tree")] == [
+        "tree/a.txt",
+        "tree/sub/b.txt",
+    ]
     png = client.load_artifact_bytes(run.id, "plots/line.png")
     assert png.startswith(b"\x89PNG")
     out = client.download_artifacts(run.id, "tree", tmp_path / "out")
@@ -205,8 +241,12 @@ def test_signal_marks_run_killed(tmp_path: Path, sig: signal.Signals) -> None:
     script = tmp_path / "sleeper.py"
     script.write_text(SIGNAL_SCRIPT)
     home = tmp_path / "home"
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "KEEL_HOME": str(home)})
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "KEEL_HOME": str(home)},
+    )
     assert proc.stdout is not None
     run_id = proc.stdout.readline().strip()
     time.sleep(0.2)
@@ -224,10 +264,17 @@ def test_signal_marks_run_killed(tmp_path: Path, sig: signal.Signals) -> None:
 
 def test_run_left_open_is_finished_at_exit(tmp_path: Path) -> None:
     script = tmp_path / "open.py"
-    script.write_text("import keel\nrun = keel.start_run(experiment='x')\nkeel.log_metric('m', 3)\nprint(run.id)\n")
+    script.write_text(
+        "import keel\nrun = keel.start_run(experiment='x')\nkeel.log_metric('m', 3)\nprint(run.id)\n"
+    )
     home = tmp_path / "home"
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True,
-                         env={**os.environ, "KEEL_HOME": str(home)}).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "KEEL_HOME": str(home)},
+    ).stdout.strip()
     c = keel.Client(store_uri=f"sqlite:///{home / 'keel.db'}")
     assert c.get_run(out).status is RunStatus.FINISHED
     assert c.get_run(out).metrics == {"m": 3.0}

@@ -20,7 +20,9 @@ def check_artifact_path(name: str) -> str:
         InvalidPathError: with the reason and an example of a good name.
     """
     if not isinstance(name, str):
-        raise InvalidPathError(f"artifact name must be a string, got {type(name).__name__}; {_EXAMPLE}")
+        raise InvalidPathError(
+            f"artifact name must be a string, got {type(name).__name__}; {_EXAMPLE}"
+        )
     if not name:
         raise InvalidPathError(f"artifact name is empty; {_EXAMPLE}")
     if "\x00" in name:
@@ -33,9 +35,15 @@ def check_artifact_path(name: str) -> str:
         raise InvalidPathError(f"artifact name {name!r} is an absolute path; {_EXAMPLE}")
     for segment in name.split("/"):
         if segment == "":
-            raise InvalidPathError(f"artifact name {name!r} has an empty segment ('//' or a trailing '/'); {_EXAMPLE}")
+            raise InvalidPathError(
+                f"artifact name {name!r} has an empty segment ('//' or a trailing '/'); {_EXAMPLE}"
+            )
         if segment in (".", ".."):
-            raise InvalidPathError(f"artifact name {name!r} contains a {segment!r} segment; {_EXAMPLE}")
+            raise InvalidPathError(
+                f"artifact name {name!r} contains a {segment!r} segment; {_EXAMPLE}"
+            )
         if any(ord(c) < 32 for c in segment):
-            raise InvalidPathError(f"artifact name {name!r} contains a control character; {_EXAMPLE}")
+            raise InvalidPathError(
+                f"artifact name {name!r} contains a control character; {_EXAMPLE}"
+            )
     return name

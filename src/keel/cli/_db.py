@@ -16,7 +16,9 @@ def upgrade() -> None:
     from keel.store import open_store, upgrade_store
 
     settings = load_settings()
-    store = open_store(settings.resolved_store_uri(), sqlite_synchronous=settings.sqlite_synchronous)
+    store = open_store(
+        settings.resolved_store_uri(), sqlite_synchronous=settings.sqlite_synchronous
+    )
     heads = upgrade_store(store)
     store.close()
     typer.echo(f"{store.uri} is at {', '.join(heads)}")
@@ -39,11 +41,16 @@ def doctor() -> None:
     table = Table(title="keel configuration", show_header=False)
     table.add_column("setting", style="bold")
     table.add_column("value")
-    table.add_row("config file", f"{_toml_path()} ({'found' if _toml_path().exists() else 'not present'})")
+    table.add_row(
+        "config file", f"{_toml_path()} ({'found' if _toml_path().exists() else 'not present'})"
+    )
     table.add_row("home", str(settings.home.absolute()))
     table.add_row("store", settings.resolved_store_uri())
     table.add_row("artifact root", settings.resolved_artifact_root())
-    table.add_row("metric flush", f"every {settings.metric_flush_interval}s or {settings.metric_flush_size} values")
+    table.add_row(
+        "metric flush",
+        f"every {settings.metric_flush_interval}s or {settings.metric_flush_size} values",
+    )
     table.add_row("actor", settings.resolved_actor())
     out.print(table)
 
@@ -62,7 +69,9 @@ def doctor() -> None:
     from keel.store import open_store
 
     try:
-        store = open_store(settings.resolved_store_uri(), sqlite_synchronous=settings.sqlite_synchronous)
+        store = open_store(
+            settings.resolved_store_uri(), sqlite_synchronous=settings.sqlite_synchronous
+        )
         store.open()
         n = len(store.tracking.list_experiments())
         store.close()
@@ -84,13 +93,24 @@ def doctor() -> None:
                 row(f"{name} (127.0.0.1:{port})", True, "listening")
         except OSError:
             row(f"{name} (127.0.0.1:{port})", None, "not running (only needed to scale out)")
-    for extra, module in (("torch", "torch"), ("ray", "ray"), ("onnx", "onnxruntime"), ("shap", "shap")):
+    for extra, module in (
+        ("torch", "torch"),
+        ("ray", "ray"),
+        ("onnx", "onnxruntime"),
+        ("shap", "shap"),
+    ):
         found = importlib.util.find_spec(module) is not None
-        checks.add_row(f"extra: {extra}", "[green]installed[/]" if found else "[dim]not installed[/]",
-                       "" if found else escape(f"pip install 'keel[{extra}]'"))
+        checks.add_row(
+            f"extra: {extra}",
+            "[green]installed[/]" if found else "[dim]not installed[/]",
+            "" if found else escape(f"pip install 'keel[{extra}]'"),
+        )
     git = shutil.which("git")
-    checks.add_row("git", "[green]found[/]" if git else "[dim]absent[/]",
-                   "runs record commits" if git else "runs will not record source commits")
+    checks.add_row(
+        "git",
+        "[green]found[/]" if git else "[dim]absent[/]",
+        "runs record commits" if git else "runs will not record source commits",
+    )
     out.print(checks)
     if not ok:
         raise typer.Exit(1)

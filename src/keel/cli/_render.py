@@ -96,15 +96,20 @@ def render_runs(runs: Sequence[Run], experiment_names: dict[str, str]) -> None:
     for run in runs:
         style = _STATUS_STYLE.get(run.status.value, "")
         table.add_row(
-            run.id[:12], run.name, experiment_names.get(run.experiment_id, run.experiment_id[:8]),
-            f"[{style}]{run.status.value}[/]", _time(run.start_time), _duration(run),
+            run.id[:12],
+            run.name,
+            experiment_names.get(run.experiment_id, run.experiment_id[:8]),
+            f"[{style}]{run.status.value}[/]",
+            _time(run.start_time),
+            _duration(run),
             *[format_value(run.metrics[k]) if k in run.metrics else "" for k in metric_keys],
         )
     console().print(table)
 
 
-def render_run(run: Run, experiment: str, artifacts: Sequence[ArtifactRecord],
-               children: Sequence[Run]) -> None:
+def render_run(
+    run: Run, experiment: str, artifacts: Sequence[ArtifactRecord], children: Sequence[Run]
+) -> None:
     """Everything about one run."""
     from rich.markup import escape
     from rich.panel import Panel
@@ -135,7 +140,9 @@ def render_run(run: Run, experiment: str, artifacts: Sequence[ArtifactRecord],
             out.print(table)
     user_tags = {k: v for k, v in run.tags.items() if not k.startswith("keel.")}
     if user_tags:
-        out.print("tags: " + ", ".join(f"{escape(k)}={escape(v)}" for k, v in sorted(user_tags.items())))
+        out.print(
+            "tags: " + ", ".join(f"{escape(k)}={escape(v)}" for k, v in sorted(user_tags.items()))
+        )
     if run.tags.get("keel.packages"):
         pkgs = json.loads(run.tags["keel.packages"])
         out.print(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from keel.tracking import Client
 
 __all__ = ["experiments_app", "runs_app"]
 
@@ -12,7 +15,7 @@ experiments_app = typer.Typer(help="List experiments.", no_args_is_help=True)
 runs_app = typer.Typer(help="List, show and compare runs.", no_args_is_help=True)
 
 
-def _client():  # type: ignore[no-untyped-def]
+def _client() -> Client:
     from keel.tracking import Client
 
     return Client()
@@ -33,10 +36,14 @@ def experiments_list() -> None:
 
 @runs_app.command("list")
 def runs_list(
-    experiment: Annotated[str | None, typer.Option("--experiment", "-e", help="Experiment name.")] = None,
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", "-e", help="Experiment name.")
+    ] = None,
     filter_: Annotated[
         str | None,
-        typer.Option("--filter", "-f", help="e.g. \"metrics.accuracy > 0.9 and params.model = 'rf'\""),
+        typer.Option(
+            "--filter", "-f", help="e.g. \"metrics.accuracy > 0.9 and params.model = 'rf'\""
+        ),
     ] = None,
     order_by: Annotated[
         list[str] | None, typer.Option("--order-by", "-o", help="e.g. 'metrics.accuracy DESC'")
@@ -53,7 +60,9 @@ def runs_list(
 
 
 @runs_app.command("show")
-def runs_show(run_id: Annotated[str, typer.Argument(help="Run id or a unique prefix of it.")]) -> None:
+def runs_show(
+    run_id: Annotated[str, typer.Argument(help="Run id or a unique prefix of it.")],
+) -> None:
     """Show a run: params, metrics, tags, artifacts, environment and error."""
     from keel.cli._render import render_run
 
@@ -75,6 +84,8 @@ def runs_compare(
     from keel.errors import InvalidArgumentError
 
     if len(run_ids) < 2:
-        raise InvalidArgumentError("compare needs at least two run ids; list them with: keel runs list")
+        raise InvalidArgumentError(
+            "compare needs at least two run ids; list them with: keel runs list"
+        )
     client = _client()
     render_compare([client.get_run(r) for r in run_ids])

@@ -39,7 +39,9 @@ def _params(estimator: Any) -> dict[str, str]:
     return params
 
 
-def _log_fit(estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any], log_models: bool) -> None:
+def _log_fit(
+    estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any], log_models: bool
+) -> None:
     import keel
     from keel.sklearn._persist import log_model
 

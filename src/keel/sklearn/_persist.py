@@ -12,7 +12,7 @@ from typing import Any
 
 from keel.errors import InvalidArgumentError, MissingExtraError
 
-__all__ = ["DESCRIPTOR", "dump_skops", "load_skops", "log_model", "load_model"]
+__all__ = ["DESCRIPTOR", "dump_skops", "load_model", "load_skops", "log_model"]
 
 #: name of the JSON file describing a logged model inside its artifact folder
 DESCRIPTOR = "keel-model.json"
@@ -71,8 +71,10 @@ def _input_example(example: Any) -> Any:
         import pandas as pd
 
         if isinstance(example, pd.DataFrame):
-            return {"columns": [str(c) for c in example.columns],
-                    "data": json.loads(example.head(20).to_json(orient="values"))}
+            return {
+                "columns": [str(c) for c in example.columns],
+                "data": json.loads(example.head(20).to_json(orient="values")),
+            }
     except ImportError:  # pragma: no cover
         pass
     import numpy as np

@@ -42,8 +42,16 @@ Kind = Literal["metrics", "params", "tags", "attributes"]
 Value = str | float | int | None
 
 #: run attributes a filter or ordering may name (with or without ``attributes.``).
-ATTRIBUTES = ("run_id", "run_name", "status", "start_time", "end_time", "user",
-              "parent_run_id", "experiment_id")
+ATTRIBUTES = (
+    "run_id",
+    "run_name",
+    "status",
+    "start_time",
+    "end_time",
+    "user",
+    "parent_run_id",
+    "experiment_id",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +183,11 @@ def _literal(tree: object) -> Value:
     raw = str(tree.children[0])
     if tree.data == "number":
         number = float(raw)
-        return int(number) if number.is_integer() and "." not in raw and "e" not in raw.lower() else number
+        return (
+            int(number)
+            if number.is_integer() and "." not in raw and "e" not in raw.lower()
+            else number
+        )
     return _unquote(raw)
 
 
@@ -200,8 +212,9 @@ def _build(tree: object, text: str) -> Expr:
         negate = bool(rest) and isinstance(rest[0], Token) and rest[0].type == "NOT"
         literals = [c for c in rest if isinstance(c, Tree)]
         kind, key = _field(field, text)
-        return Comparison(kind, key, "not in" if negate else "in",
-                          tuple(_literal(lit) for lit in literals))
+        return Comparison(
+            kind, key, "not in" if negate else "in", tuple(_literal(lit) for lit in literals)
+        )
     raise InvalidArgumentError(f"cannot understand {text!r}")  # pragma: no cover
 
 
@@ -252,6 +265,10 @@ def parse_order_by(entries: tuple[str, ...] | list[str]) -> list[OrderKey]:
             raise _syntax_error(entry, "order_by entry", exc) from None
         field, *direction = tree.children
         kind, key = _field(field, entry)
-        desc = bool(direction) and isinstance(direction[0], Token) and str(direction[0]).lower() == "desc"
+        desc = (
+            bool(direction)
+            and isinstance(direction[0], Token)
+            and str(direction[0]).lower() == "desc"
+        )
         keys.append(OrderKey(kind, key, desc))
     return keys

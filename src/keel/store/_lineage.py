@@ -48,6 +48,7 @@ class LineageGraph:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data: ``{"root": ..., "nodes": [...], "edges": [...]}``."""
+
         def node(n: LineageNode) -> dict[str, str]:
             return {"kind": n.kind, "id": n.id, "label": n.label}
 
@@ -55,8 +56,12 @@ class LineageGraph:
             "root": node(self.root),
             "nodes": [node(n) for n in self.nodes],
             "edges": [
-                {"source": node(e.source), "target": node(e.target), "relation": e.relation,
-                 "created_at": e.created_at}
+                {
+                    "source": node(e.source),
+                    "target": node(e.target),
+                    "relation": e.relation,
+                    "created_at": e.created_at,
+                }
                 for e in self.edges
             ],
         }

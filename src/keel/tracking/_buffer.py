@@ -76,7 +76,7 @@ class MetricBuffer:
                 self.flush()
             except KeelError as exc:
                 self._error = exc
-            except Exception as exc:  # noqa: BLE001 - reported to the logging thread
+            except Exception as exc:
                 self._error = StoreError(f"writing metrics failed: {exc}")
 
     def _raise_error(self) -> None:

@@ -162,8 +162,14 @@ class Client:
 
             names = [e.name for e in self.store.tracking.list_experiments()]
             near = difflib.get_close_matches(name, names, n=3, cutoff=0.4)
-            hint = f"; nearest: {', '.join(near)}" if near else (
-                f"; experiments are: {', '.join(names[:10])}" if names else "; there are none yet"
+            hint = (
+                f"; nearest: {', '.join(near)}"
+                if near
+                else (
+                    f"; experiments are: {', '.join(names[:10])}"
+                    if names
+                    else "; there are none yet"
+                )
             )
             raise NotFoundError(f"experiment {name!r} does not exist{hint}")
         return exp
@@ -201,36 +207,56 @@ class Client:
             return prefix
         return self.store.tracking.resolve_run_id(prefix)
 
-    def end_run(self, run_id: str, status: RunStatus | str = RunStatus.FINISHED,
-                error: str | None = None) -> Run:
+    def end_run(
+        self, run_id: str, status: RunStatus | str = RunStatus.FINISHED, error: str | None = None
+    ) -> Run:
         """Flush the run's metrics and mark it ended."""
         if self._buffer is not None:
             self._buffer.flush(run_id)
         return self.store.tracking.end_run(run_id, RunStatus(status), error=error)
 
-    def log_metric(self, run_id: str, key: str, value: float, step: int | None = None,
-                   timestamp: int | None = None) -> None:
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value: float,
+        step: int | None = None,
+        timestamp: int | None = None,
+    ) -> None:
         """Queue one metric value (written in the background; see :meth:`flush`)."""
         if not isinstance(key, str) or not key:
             raise InvalidArgumentError(f"metric name {key!r} is invalid: use a non-empty string")
         self._metrics.add(
-            run_id, key, _as_float(key, value), 0 if step is None else int(step),
+            run_id,
+            key,
+            _as_float(key, value),
+            0 if step is None else int(step),
             _now_ms() if timestamp is None else int(timestamp),
         )
 
-    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int | None = None,
-                    timestamp: int | None = None) -> None:
+    def log_metrics(
+        self,
+        run_id: str,
+        metrics: Mapping[str, float],
+        step: int | None = None,
+        timestamp: int | None = None,
+    ) -> None:
         """Queue several metric values at one step."""
         ts = _now_ms() if timestamp is None else int(timestamp)
         for key, value in metrics.items():
             self.log_metric(run_id, key, value, step, ts)
 
-    def log_batch(self, run_id: str, metrics: Sequence[Metric] = (),
-                  params: Mapping[str, Any] | None = None,
-                  tags: Mapping[str, Any] | None = None) -> None:
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> None:
         """Write metrics, params and tags now, in one transaction."""
         self.store.tracking.log_batch(
-            run_id, list(metrics),
+            run_id,
+            list(metrics),
             {k: _param_text(v) for k, v in (params or {}).items()},
             {k: str(v) for k, v in (tags or {}).items()},
         )
@@ -264,7 +290,7 @@ class Client:
     def search_runs(
         self,
         experiments: str | Sequence[str] | None = None,
-        filter: str | None = None,  # noqa: A002 - the name users know from MLflow
+        filter: str | None = None,
         order_by: Sequence[str] = (),
         max_results: int = 1000,
     ) -> list[Run]:
@@ -312,7 +338,9 @@ class Client:
         """The ``(relation, LineageNode)`` pairs recorded as inputs of a run."""
         from keel.store import LineageNode
 
-        graph = self.store.lineage.upstream(LineageNode("run", self.resolve_run_id(run_id)), max_depth=1)
+        graph = self.store.lineage.upstream(
+            LineageNode("run", self.resolve_run_id(run_id)), max_depth=1
+        )
         return [(e.relation, e.source) for e in graph.edges]
 
     # -- artifacts ------------------------------------------------------------------
@@ -322,8 +350,9 @@ class Client:
         self.store.tracking.record_artifact(run_id, record)
         return record
 
-    def log_artifact(self, run_id: str, local_path: str | Path,
-                     artifact_path: str | None = None) -> ArtifactRecord:
+    def log_artifact(
+        self, run_id: str, local_path: str | Path, artifact_path: str | None = None
+    ) -> ArtifactRecord:
         """Store a local file as ``<artifact_path>/<file name>``."""
         path = Path(local_path)
         if not path.is_file():
@@ -332,8 +361,9 @@ class Client:
         check_artifact_path(name)
         return self._record(run_id, name, self.artifacts.put_file(path))
 
-    def log_artifacts(self, run_id: str, local_dir: str | Path,
-                      artifact_path: str | None = None) -> list[ArtifactRecord]:
+    def log_artifacts(
+        self, run_id: str, local_dir: str | Path, artifact_path: str | None = None
+    ) -> list[ArtifactRecord]:
         """Store every file under a local folder, keeping relative paths."""
         root = Path(local_dir)
         if not root.is_dir():
@@ -355,8 +385,9 @@ class Client:
         """Store text (UTF-8) as an artifact."""
         return self.log_bytes(run_id, text.encode("utf-8"), artifact_file)
 
-    def log_dict(self, run_id: str, dictionary: Mapping[str, Any],
-                 artifact_file: str) -> ArtifactRecord:
+    def log_dict(
+        self, run_id: str, dictionary: Mapping[str, Any], artifact_file: str
+    ) -> ArtifactRecord:
         """Store a dict as JSON (or YAML when the name ends in .yaml/.yml)."""
         if artifact_file.endswith((".yaml", ".yml")):
             import yaml
@@ -384,7 +415,9 @@ class Client:
             prefix = path.rstrip("/")
         run_id = self.resolve_run_id(run_id)
         records = self.store.tracking.list_artifacts(run_id, prefix)
-        return [r for r in records if not prefix or r.path == prefix or r.path.startswith(prefix + "/")]
+        return [
+            r for r in records if not prefix or r.path == prefix or r.path.startswith(prefix + "/")
+        ]
 
     def load_artifact_bytes(self, run_id: str, artifact_file: str) -> bytes:
         """The verified bytes of one artifact."""
@@ -402,8 +435,7 @@ class Client:
             f"{', '.join(names[:20]) or 'none'}"
         )
 
-    def download_artifacts(self, run_id: str, path: str = "",
-                           dst_path: str | Path = ".") -> Path:
+    def download_artifacts(self, run_id: str, path: str = "", dst_path: str | Path = ".") -> Path:
         """Copy an artifact (or a folder of them) to ``dst_path``, verifying each sha256.
 
         Returns the local path of the file or folder.
@@ -413,7 +445,9 @@ class Client:
             raise NotFoundError(f"run {run_id} has no artifact under {path or '/'!r}")
         dst = Path(dst_path)
         for record in records:
-            self.artifacts.download(record.sha256, dst / record.path, name=f"artifact {record.path!r}")
+            self.artifacts.download(
+                record.sha256, dst / record.path, name=f"artifact {record.path!r}"
+            )
         return dst / path if path else dst
 
 
@@ -422,7 +456,7 @@ def _flush_at_exit(ref: weakref.ReferenceType[Client]) -> None:
     if client is not None and client._buffer is not None:
         try:
             client._buffer.close()
-        except Exception:  # noqa: BLE001 - nothing can be reported at exit
+        except Exception:
             pass
 
 
@@ -447,7 +481,15 @@ def runs_to_frame(runs: Sequence[Run]) -> pd.DataFrame:
         rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:
-        frame = pd.DataFrame(columns=["run_id", "experiment_id", "run_name", "status",
-                                      "start_time", "end_time", "parent_run_id"])
+        frame = pd.DataFrame(
+            columns=[
+                "run_id",
+                "experiment_id",
+                "run_name",
+                "status",
+                "start_time",
+                "end_time",
+                "parent_run_id",
+            ]
+        )
     return frame
-

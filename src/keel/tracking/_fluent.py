@@ -46,7 +46,9 @@ __all__ = [
 ]
 
 _client: contextvars.ContextVar[Client | None] = contextvars.ContextVar("keel_client", default=None)
-_runs: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar("keel_runs", default=())
+_runs: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar(
+    "keel_runs", default=()
+)
 
 _MAX_ERROR = 20_000
 
@@ -137,7 +139,10 @@ class ActiveRun:
             self._previous_sigterm = None
 
     def _restore_signal(self) -> None:
-        if self._previous_sigterm is not None and threading.current_thread() is threading.main_thread():
+        if (
+            self._previous_sigterm is not None
+            and threading.current_thread() is threading.main_thread()
+        ):
             signal.signal(signal.SIGTERM, self._previous_sigterm)
             self._previous_sigterm = None
 
@@ -187,11 +192,15 @@ def start_run(
             raise RunStateError(f"run {run.id} has ended ({run.status}); it cannot be resumed")
     else:
         if experiment is None and stack:
-            experiment_name = client.store.tracking.get_experiment(stack[-1].info.experiment_id).name
+            experiment_name = client.store.tracking.get_experiment(
+                stack[-1].info.experiment_id
+            ).name
         else:
             experiment_name = experiment or os.environ.get("KEEL_EXPERIMENT", "default")
         run = client.create_run(
-            experiment_name, run_name=run_name, tags=tags,
+            experiment_name,
+            run_name=run_name,
+            tags=tags,
             parent_run_id=stack[-1].id if stack else None,
         )
     active = ActiveRun(client, run)
@@ -209,7 +218,7 @@ def _end_runs_at_exit() -> None:
     for active in reversed(_runs.get()):
         try:
             active.end(RunStatus.FINISHED)
-        except Exception:  # noqa: BLE001 - nothing can be reported at exit
+        except Exception:
             pass
 
 
@@ -235,7 +244,9 @@ def end_run(status: RunStatus | str = RunStatus.FINISHED) -> None:
         run.end(RunStatus(status))
 
 
-def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None) -> None:
+def log_metric(
+    key: str, value: float, step: int | None = None, timestamp: int | None = None
+) -> None:
     """Log one metric value to the active run (non-blocking)."""
     run = _require_run()
     run.client.log_metric(run.id, key, value, step, timestamp)
@@ -309,7 +320,7 @@ def log_figure(figure: Any, artifact_file: str) -> ArtifactRecord:
 
 def search_runs(
     experiment: str | Sequence[str] | None = None,
-    filter: str | None = None,  # noqa: A002 - the name users know from MLflow
+    filter: str | None = None,
     order_by: Sequence[str] = (),
     max_results: int = 1000,
 ) -> pd.DataFrame:

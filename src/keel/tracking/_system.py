@@ -12,8 +12,18 @@ from pathlib import Path
 
 __all__ = ["system_tags"]
 
-_PACKAGES = ("keel", "numpy", "pandas", "scikit-learn", "scipy", "pyarrow", "xgboost",
-             "lightgbm", "torch", "skops")
+_PACKAGES = (
+    "keel",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "scipy",
+    "pyarrow",
+    "xgboost",
+    "lightgbm",
+    "torch",
+    "skops",
+)
 
 
 def _git(args: list[str], cwd: Path) -> str | None:

@@ -143,7 +143,9 @@ class Database:
             conn = conn.execution_options(keel_write=True)
             with conn.begin():
                 if not self.is_sqlite:
-                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+                    conn.execute(
+                        sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK}
+                    )
                 # Another process may have migrated while we waited for the lock.
                 current = set(MigrationContext.configure(conn).get_current_heads())
                 if current != wanted:

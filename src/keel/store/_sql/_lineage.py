@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -14,8 +14,8 @@ from keel.store._sql._lineage_rows import LineageEdgeRow, LineageNodeRow
 
 __all__ = ["SqlLineageStore"]
 
-_nodes = LineageNodeRow.__table__
-_edges = LineageEdgeRow.__table__
+_nodes = cast(sa.Table, LineageNodeRow.__table__)
+_edges = cast(sa.Table, LineageEdgeRow.__table__)
 
 
 class SqlLineageStore(LineageStore):
@@ -25,11 +25,9 @@ class SqlLineageStore(LineageStore):
         self._db = db
 
     def _insert(self, table: sa.Table) -> Any:
-        if self._db.is_sqlite:
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert
-        return insert(table)
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        return sqlite.insert(table) if self._db.is_sqlite else postgresql.insert(table)
 
     def add_edges(self, edges: Sequence[LineageEdge]) -> None:
         if not edges:
@@ -53,8 +51,14 @@ class SqlLineageStore(LineageStore):
             conn.execute(
                 self._insert(_edges).on_conflict_do_nothing(),
                 [
-                    {"src_kind": e.source.kind, "src_id": e.source.id, "dst_kind": e.target.kind,
-                     "dst_id": e.target.id, "relation": e.relation, "created_at": e.created_at or now}
+                    {
+                        "src_kind": e.source.kind,
+                        "src_id": e.source.id,
+                        "dst_kind": e.target.kind,
+                        "dst_id": e.target.id,
+                        "relation": e.relation,
+                        "created_at": e.created_at or now,
+                    }
                     for e in edges
                 ],
             )
@@ -67,8 +71,11 @@ class SqlLineageStore(LineageStore):
             for _ in range(max_depth):
                 if not frontier:
                     break
-                near_kind, near_id = (_edges.c.dst_kind, _edges.c.dst_id) if up else (
-                    _edges.c.src_kind, _edges.c.src_id)
+                near_kind, near_id = (
+                    (_edges.c.dst_kind, _edges.c.dst_id)
+                    if up
+                    else (_edges.c.src_kind, _edges.c.src_id)
+                )
                 cond = sa.or_(*[sa.and_(near_kind == k, near_id == i) for k, i in frontier])
                 rows = conn.execute(sa.select(_edges).where(cond)).all()
                 frontier = []
@@ -90,7 +97,9 @@ class SqlLineageStore(LineageStore):
             return LineageNode(kind, id_, labels.get((kind, id_), ""))
 
         edges = tuple(
-            LineageEdge(node(r.src_kind, r.src_id), node(r.dst_kind, r.dst_id), r.relation, r.created_at)
+            LineageEdge(
+                node(r.src_kind, r.src_id), node(r.dst_kind, r.dst_id), r.relation, r.created_at
+            )
             for r in raw_edges
         )
         return LineageGraph(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -11,10 +13,10 @@ from keel.store._sql._tracking_rows import LatestMetricRow, ParamRow, RunRow, Ru
 
 __all__ = ["filter_clause", "order_clauses"]
 
-_runs = RunRow.__table__
-_latest = LatestMetricRow.__table__
-_params = ParamRow.__table__
-_tags = RunTagRow.__table__
+_runs = cast(sa.Table, RunRow.__table__)
+_latest = cast(sa.Table, LatestMetricRow.__table__)
+_params = cast(sa.Table, ParamRow.__table__)
+_tags = cast(sa.Table, RunTagRow.__table__)
 
 _ATTRIBUTE_COLUMNS = {
     "run_id": _runs.c.id,
@@ -55,9 +57,7 @@ def _apply(column: ColumnElement[object], op: str, value: object) -> ColumnEleme
 
 def _check_types(cmp: Comparison) -> None:
     values = cmp.value if isinstance(cmp.value, tuple) else (cmp.value,)
-    numeric = cmp.kind == "metrics" or (
-        cmp.kind == "attributes" and cmp.key in _NUMERIC_ATTRIBUTES
-    )
+    numeric = cmp.kind == "metrics" or (cmp.kind == "attributes" and cmp.key in _NUMERIC_ATTRIBUTES)
     where = f"{cmp.kind}.{cmp.key}" if cmp.kind != "attributes" else cmp.key
     if numeric:
         if cmp.op in ("like", "ilike"):
@@ -97,6 +97,7 @@ def _comparison(cmp: Comparison) -> ColumnElement[bool]:
         # "metrics.x = null" means "x was never logged"; "!= null" that it was.
         exists = sa.exists().where(table.c.run_id == _runs.c.id, table.c.key == cmp.key)
         return ~exists if cmp.op == "=" else exists
+    value_cond: ColumnElement[bool]
     if cmp.kind == "metrics":
         value_cond = _apply(table.c.value, cmp.op, cmp.value) & table.c.is_nan.is_(False)
     else:
@@ -119,9 +120,9 @@ def order_clauses(
     query: sa.Select[tuple[object, ...]], keys: list[OrderKey]
 ) -> sa.Select[tuple[object, ...]]:
     """Add ORDER BY terms (missing values last) to a query over ``runs``."""
-    terms: list[ColumnElement[object]] = []
+    terms: list[ColumnElement[Any]] = []
     for i, key in enumerate(keys):
-        column: ColumnElement[object]
+        column: ColumnElement[Any]
         if key.kind == "attributes":
             column = _ATTRIBUTE_COLUMNS[key.key]
         else:

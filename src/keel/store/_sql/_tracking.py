@@ -7,7 +7,7 @@ import math
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -31,14 +31,14 @@ from keel.store._sql._tracking_rows import (
 
 __all__ = ["SqlTrackingStore", "now_ms"]
 
-_experiments = ExperimentRow.__table__
-_experiment_tags = ExperimentTagRow.__table__
-_runs = RunRow.__table__
-_params = ParamRow.__table__
-_tags = RunTagRow.__table__
-_metrics = MetricRow.__table__
-_latest = LatestMetricRow.__table__
-_artifacts = ArtifactRow.__table__
+_experiments = cast(sa.Table, ExperimentRow.__table__)
+_experiment_tags = cast(sa.Table, ExperimentTagRow.__table__)
+_runs = cast(sa.Table, RunRow.__table__)
+_params = cast(sa.Table, ParamRow.__table__)
+_tags = cast(sa.Table, RunTagRow.__table__)
+_metrics = cast(sa.Table, MetricRow.__table__)
+_latest = cast(sa.Table, LatestMetricRow.__table__)
+_artifacts = cast(sa.Table, ArtifactRow.__table__)
 
 _MAX_KEY = 250
 _MAX_NAME = 256
@@ -85,11 +85,9 @@ class SqlTrackingStore(TrackingStore):
     # -- dialect helpers ----------------------------------------------------------
 
     def _insert(self, table: sa.Table) -> Any:
-        if self._db.is_sqlite:
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert
-        return insert(table)
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        return sqlite.insert(table) if self._db.is_sqlite else postgresql.insert(table)
 
     # -- experiments --------------------------------------------------------------
 
@@ -108,7 +106,10 @@ class SqlTrackingStore(TrackingStore):
                 if exp.tags:
                     conn.execute(
                         _experiment_tags.insert(),
-                        [{"experiment_id": exp.id, "key": k, "value": str(v)} for k, v in exp.tags.items()],
+                        [
+                            {"experiment_id": exp.id, "key": k, "value": str(v)}
+                            for k, v in exp.tags.items()
+                        ],
                     )
         except sa.exc.IntegrityError:
             raise ConflictError(
@@ -128,7 +129,9 @@ class SqlTrackingStore(TrackingStore):
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         with self._db.read() as conn:
-            row = conn.execute(sa.select(_experiments).where(_experiments.c.id == experiment_id)).first()
+            row = conn.execute(
+                sa.select(_experiments).where(_experiments.c.id == experiment_id)
+            ).first()
             if row is None:
                 raise NotFoundError(f"experiment id {experiment_id!r} does not exist")
             return self._experiment_from_row(conn, row)
@@ -169,7 +172,9 @@ class SqlTrackingStore(TrackingStore):
         run_id = _new_id()
         name = name or f"run-{run_id[:8]}"
         if len(name) > _MAX_NAME:
-            raise InvalidArgumentError(f"run name is {len(name)} characters; the limit is {_MAX_NAME}")
+            raise InvalidArgumentError(
+                f"run name is {len(name)} characters; the limit is {_MAX_NAME}"
+            )
         tags = {k: str(v) for k, v in (tags or {}).items()}
         for key in tags:
             _check_key("tag", key)
@@ -201,9 +206,18 @@ class SqlTrackingStore(TrackingStore):
                 f"cannot create a run: {what} {parent_run_id or experiment_id!r} does not exist"
             ) from None
         return Run(
-            id=run_id, experiment_id=experiment_id, name=name, status=RunStatus.RUNNING,
-            start_time=start, end_time=None, parent_run_id=parent_run_id, user=user,
-            error=None, params={}, metrics={}, tags=tags,
+            id=run_id,
+            experiment_id=experiment_id,
+            name=name,
+            status=RunStatus.RUNNING,
+            start_time=start,
+            end_time=None,
+            parent_run_id=parent_run_id,
+            user=user,
+            error=None,
+            params={},
+            metrics={},
+            tags=tags,
         )
 
     def _load_runs(self, conn: Connection, rows: Sequence[Any]) -> list[Run]:
@@ -220,10 +234,18 @@ class SqlTrackingStore(TrackingStore):
                 metrics[r.run_id][r.key] = _metric_value(r.value, r.is_nan)
         return [
             Run(
-                id=row.id, experiment_id=row.experiment_id, name=row.name,
-                status=RunStatus(row.status), start_time=row.start_time, end_time=row.end_time,
-                parent_run_id=row.parent_run_id, user=row.user, error=row.error,
-                params=params[row.id], metrics=metrics[row.id], tags=tags[row.id],
+                id=row.id,
+                experiment_id=row.experiment_id,
+                name=row.name,
+                status=RunStatus(row.status),
+                start_time=row.start_time,
+                end_time=row.end_time,
+                parent_run_id=row.parent_run_id,
+                user=row.user,
+                error=row.error,
+                params=params[row.id],
+                metrics=metrics[row.id],
+                tags=tags[row.id],
             )
             for row in rows
         ]
@@ -236,9 +258,11 @@ class SqlTrackingStore(TrackingStore):
             return self._load_runs(conn, [row])[0]
 
     def _missing_run_message(self, conn: Connection, run_id: str) -> str:
-        recent = conn.execute(
-            sa.select(_runs.c.id).order_by(_runs.c.start_time.desc()).limit(2000)
-        ).scalars().all()
+        recent = (
+            conn.execute(sa.select(_runs.c.id).order_by(_runs.c.start_time.desc()).limit(2000))
+            .scalars()
+            .all()
+        )
         near = difflib.get_close_matches(run_id, recent, n=3, cutoff=0.3)
         hint = f"; nearest: {', '.join(near)}" if near else "; list runs with: keel runs list"
         return f"run {run_id!r} does not exist{hint}"
@@ -249,9 +273,11 @@ class SqlTrackingStore(TrackingStore):
             with self._db.read() as conn:
                 raise NotFoundError(self._missing_run_message(conn, prefix))
         with self._db.read() as conn:
-            found = conn.execute(
-                sa.select(_runs.c.id).where(_runs.c.id.startswith(prefix)).limit(5)
-            ).scalars().all()
+            found = (
+                conn.execute(sa.select(_runs.c.id).where(_runs.c.id.startswith(prefix)).limit(5))
+                .scalars()
+                .all()
+            )
             if len(found) == 1:
                 return str(found[0])
             if not found:
@@ -311,8 +337,12 @@ class SqlTrackingStore(TrackingStore):
             value = float(m.value)
             nan = math.isnan(value)
             row = {
-                "run_id": run_id, "key": m.key, "step": int(m.step),
-                "timestamp": int(m.timestamp), "value": None if nan else value, "is_nan": nan,
+                "run_id": run_id,
+                "key": m.key,
+                "step": int(m.step),
+                "timestamp": int(m.timestamp),
+                "value": None if nan else value,
+                "is_nan": nan,
             }
             metric_rows.append(row)
             best = latest.get(m.key)
@@ -370,14 +400,18 @@ class SqlTrackingStore(TrackingStore):
                     f"param {key!r} of run {run_id} is already {old!r} and cannot change to "
                     f"{params[key]!r}; log the new value under another name or start a new run"
                 )
-        new = [{"run_id": run_id, "key": k, "value": v} for k, v in params.items() if k not in existing]
+        new = [
+            {"run_id": run_id, "key": k, "value": v} for k, v in params.items() if k not in existing
+        ]
         if new:
             conn.execute(_params.insert(), new)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         with self._db.read() as conn:
             rows = conn.execute(
-                sa.select(_metrics.c.step, _metrics.c.timestamp, _metrics.c.value, _metrics.c.is_nan)
+                sa.select(
+                    _metrics.c.step, _metrics.c.timestamp, _metrics.c.value, _metrics.c.is_nan
+                )
                 .where(_metrics.c.run_id == run_id, _metrics.c.key == key)
                 .order_by(_metrics.c.step, _metrics.c.timestamp, _metrics.c.id)
             ).all()
@@ -398,7 +432,9 @@ class SqlTrackingStore(TrackingStore):
             )
         expr = parse_filter(filter_string or "")
         keys = parse_order_by(list(order_by))
-        query: sa.Select[Any] = sa.select(_runs).where(_runs.c.experiment_id.in_(list(experiment_ids)))
+        query: sa.Select[Any] = sa.select(_runs).where(
+            _runs.c.experiment_id.in_(list(experiment_ids))
+        )
         if expr is not None:
             query = query.where(filter_clause(expr))
         query = order_clauses(query, keys).limit(max_results)
@@ -422,8 +458,11 @@ class SqlTrackingStore(TrackingStore):
                     },
                 ),
                 {
-                    "run_id": run_id, "path": record.path, "sha256": record.sha256,
-                    "size": record.size, "created_at": record.created_at,
+                    "run_id": run_id,
+                    "path": record.path,
+                    "sha256": record.sha256,
+                    "size": record.size,
+                    "created_at": record.created_at,
                 },
             )
 

@@ -79,7 +79,9 @@ class MetricRow(Base):
 
     __tablename__ = "metrics"
     __table_args__ = (sa.Index("ix_metrics_run_key_step", "run_id", "key", "step"),)
-    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     run_id: Mapped[str] = mapped_column(_ID, sa.ForeignKey("runs.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(_KEY)
     step: Mapped[int] = mapped_column(sa.BigInteger)

@@ -33,22 +33,31 @@ def upgrade() -> None:
     )
     op.create_table(
         "experiment_tags",
-        sa.Column("experiment_id", _ID, sa.ForeignKey("experiments.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column(
+            "experiment_id",
+            _ID,
+            sa.ForeignKey("experiments.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("key", _KEY, primary_key=True),
         sa.Column("value", sa.Text, nullable=False),
     )
     op.create_table(
         "runs",
         sa.Column("id", _ID, primary_key=True),
-        sa.Column("experiment_id", _ID, sa.ForeignKey("experiments.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "experiment_id",
+            _ID,
+            sa.ForeignKey("experiments.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("name", sa.String(256), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("start_time", sa.BigInteger, nullable=False),
         sa.Column("end_time", sa.BigInteger, nullable=True),
-        sa.Column("parent_run_id", _ID, sa.ForeignKey("runs.id", ondelete="SET NULL"),
-                  nullable=True),
+        sa.Column(
+            "parent_run_id", _ID, sa.ForeignKey("runs.id", ondelete="SET NULL"), nullable=True
+        ),
         sa.Column("user", sa.String(256), nullable=False),
         sa.Column("error", sa.Text, nullable=True),
     )
@@ -57,8 +66,9 @@ def upgrade() -> None:
     for table in ("run_params", "run_tags"):
         op.create_table(
             table,
-            sa.Column("run_id", _ID, sa.ForeignKey("runs.id", ondelete="CASCADE"),
-                      primary_key=True),
+            sa.Column(
+                "run_id", _ID, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+            ),
             sa.Column("key", _KEY, primary_key=True),
             sa.Column("value", sa.Text, nullable=False),
         )
@@ -94,6 +104,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("run_artifacts", "latest_metrics", "metrics", "run_tags", "run_params",
-                  "runs", "experiment_tags", "experiments"):
+    for table in (
+        "run_artifacts",
+        "latest_metrics",
+        "metrics",
+        "run_tags",
+        "run_params",
+        "runs",
+        "experiment_tags",
+        "experiments",
+    ):
         op.drop_table(table)
