@@ -1,0 +1,122 @@
+"""Loading registered models: every sha256 verified before anything is deserialised."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from keel.errors import InvalidArgumentError
+from keel.registry._formats import deserialize
+from keel.registry._signature import example_to_frame
+from keel.registry._uri import ModelRef, resolve_version
+from keel.store import AuditEntry, ModelStateError, ModelVersion, ModelVersionStatus
+
+__all__ = ["get_version", "load", "load_input_example", "load_version", "read_files"]
+
+
+def _client(client: Any) -> Any:
+    if client is not None:
+        return client
+    from keel.tracking import get_client
+
+    return get_client()
+
+
+def get_version(uri: str | ModelRef, *, client: Any = None) -> ModelVersion:
+    """The :class:`ModelVersion` a URI names (``iris/3``, ``iris@champion``, ``iris@latest``).
+
+    Example::
+
+        >>> keel.models.get("iris@champion").metrics["f1_macro"]
+        0.96
+    """
+    return resolve_version(_client(client).store, uri)
+
+
+def read_files(version: ModelVersion, *, client: Any = None) -> dict[str, bytes]:
+    """The bytes of every file of a version, each checked against its recorded sha256.
+
+    Raises:
+        ArtifactCorruptedError: a file was changed (the message names it).
+        NotFoundError: a file's bytes are missing from the artifact store.
+    """
+    client = _client(client)
+    return {
+        f.path: client.artifacts.get_bytes(f.sha256, name=f"file {f.path!r} of model {version.uri}")
+        for f in version.files
+    }
+
+
+def load_version(
+    version: ModelVersion, *, allow_pickle: bool = False, client: Any = None, serve: bool = True
+) -> Any:
+    """Deserialise a version after verifying every file (see :func:`load`)."""
+    client = _client(client)
+    if serve and version.status is not ModelVersionStatus.READY:
+        raise ModelStateError(
+            f"model {version.uri} is archived; archived versions cannot be promoted or served. "
+            f"Use another version (keel models versions {version.name})"
+        )
+    files = read_files(version, client=client)  # all verified before any deserialising
+    descriptor_file = version.file("descriptor")
+    model_file = version.file("model")
+    if descriptor_file is None or model_file is None:
+        raise InvalidArgumentError(f"model {version.uri} has no descriptor or model file recorded")
+    descriptor = json.loads(files[descriptor_file.path])
+    if descriptor.get("format") != version.format:
+        raise InvalidArgumentError(
+            f"model {version.uri}: its descriptor says format {descriptor.get('format')!r} but "
+            f"{version.format!r} was registered; register the model again"
+        )
+    if version.format == "pickle" and allow_pickle:
+        client.store.governance.append(
+            AuditEntry(
+                actor=client.settings.resolved_actor(),
+                action="model_version.load_pickle",
+                object_type="model_version",
+                object_id=version.uri,
+                before=None,
+                after={"sha256": model_file.sha256},
+                reason="allow_pickle=True",
+            )
+        )
+    return deserialize(
+        descriptor, files[model_file.path], allow_pickle=allow_pickle, what=f"model {version.uri}"
+    )
+
+
+def load(uri: str, *, allow_pickle: bool = False, client: Any = None) -> Any:
+    """Load a registered model by URI, verifying every file's sha256 first.
+
+    skops files are loaded trusting exactly the types recorded when they were saved;
+    pickles are refused unless ``allow_pickle=True`` (and then the load is audited).
+
+    Args:
+        uri: ``name@champion``, ``name/3`` or ``name@latest``.
+        allow_pickle: allow a pickled model to be loaded (it can run arbitrary code).
+        client: the Client to use.
+
+    Raises:
+        NotFoundError: the model, version or alias does not exist (lists what does).
+        ArtifactCorruptedError: a file was changed since registration (names it).
+        ModelStateError: the version is archived.
+        UnsafeFormatError: the model is a pickle and ``allow_pickle`` is false.
+
+    Example::
+
+        >>> model = keel.models.load("iris@champion")
+        >>> model.predict(X.head(1))
+    """
+    client = _client(client)
+    return load_version(get_version(uri, client=client), allow_pickle=allow_pickle, client=client)
+
+
+def load_input_example(version: ModelVersion, *, client: Any = None) -> Any:
+    """The version's input example (DataFrame or array), or ``None`` when it has none."""
+    record = version.file("input_example")
+    if record is None:
+        return None
+    data = _client(client).artifacts.get_bytes(
+        record.sha256, name=f"file {record.path!r} of model {version.uri}"
+    )
+    return example_to_frame(json.loads(data))

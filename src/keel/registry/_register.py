@@ -1,0 +1,274 @@
+"""Logging a model to a run and registering it as a numbered ModelVersion."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from keel.errors import InvalidArgumentError, NotFoundError
+from keel.registry._formats import serialize
+from keel.registry._onnx import DEFAULT_TOLERANCE, export_onnx
+from keel.registry._signature import example_to_frame, example_to_json, infer_signature
+from keel.store import LineageEdge, LineageNode, ModelFile, ModelVersion, ModelVersionDraft
+
+__all__ = ["DESCRIPTOR", "LoggedModel", "log_model", "register"]
+
+#: the descriptor file of a logged model (shared with keel.sklearn.log_model)
+DESCRIPTOR = "keel-model.json"
+_LIBRARIES = ("scikit-learn", "skops", "xgboost", "lightgbm", "torch", "numpy", "keel")
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedModel:
+    """A model written to a run: where, its descriptor, and the version when registered."""
+
+    run_id: str
+    artifact_path: str
+    descriptor: dict[str, Any]
+    version: ModelVersion | None = None
+
+
+def _client(client: Any) -> Any:
+    if client is not None:
+        return client
+    from keel.tracking import get_client
+
+    return get_client()
+
+
+def _library_versions(flavor: str) -> dict[str, str]:
+    from importlib import metadata
+
+    wanted = {
+        "sklearn": ("scikit-learn", "skops"),
+        "xgboost": ("xgboost",),
+        "lightgbm": ("lightgbm",),
+        "torch": ("torch",),
+    }.get(flavor, ())
+    versions = {}
+    for pkg in (*wanted, "numpy", "keel"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def log_model(
+    model: Any,
+    name: str | None = None,
+    artifact_path: str = "model",
+    input_example: Any = None,
+    signature: dict[str, Any] | None = None,
+    *,
+    format: str | None = None,
+    init_kwargs: dict[str, Any] | None = None,
+    onnx: bool = True,
+    onnx_tolerance: float = DEFAULT_TOLERANCE,
+    run_id: str | None = None,
+    client: Any = None,
+) -> LoggedModel:
+    """Log a fitted model to the active run in a safe format, and register it when named.
+
+    Writes under ``<artifact_path>/``: the model file (skops, XGBoost JSON, LightGBM text
+    or a torch state dict), ``model.onnx`` when an ONNX export reproduces the model on
+    the input example, ``input_example.json`` and the descriptor ``keel-model.json``
+    (format, trusted types, signature, ONNX parity, library versions).
+
+    Args:
+        model: a fitted scikit-learn-API estimator, XGBoost/LightGBM model or torch module.
+        name: register the logged model as the next version of this model name.
+        artifact_path: folder inside the run's artifacts.
+        input_example: a few rows the model predicts on (DataFrame or array); used for
+            the signature, the ONNX parity check and latency gates.
+        signature: the signature, when not inferred (see :func:`infer_signature`).
+        format: force a format (``"pickle"`` for objects no safe format can hold).
+        init_kwargs: constructor arguments of a torch module (read from its attributes
+            when not given).
+        onnx: try an ONNX export.
+        onnx_tolerance: the largest absolute difference at which the export is kept.
+        run_id: log to this run instead of the active one.
+        client: the Client to use (the fluent API's by default).
+
+    Returns:
+        A :class:`LoggedModel` (with ``version`` set when ``name`` was given).
+
+    Example::
+
+        >>> with keel.start_run(experiment="iris"):
+        ...     keel.log_model(RandomForestClassifier().fit(X, y), name="iris",
+        ...                    input_example=X.head(5))
+    """
+    client = _client(client)
+    if run_id is None:
+        from keel.tracking import active_run
+
+        active = active_run()
+        if active is None:
+            raise InvalidArgumentError(
+                "log_model needs a run: call it inside `with keel.start_run():` or pass run_id"
+            )
+        run_id = active.id
+    base = artifact_path.strip("/")
+    if not base:
+        raise InvalidArgumentError("artifact_path must name a folder such as 'model'")
+    if name is not None:
+        from keel.store._registry import check_model_name
+
+        check_model_name(name)
+    saved = serialize(model, format, init_kwargs)
+    if signature is None:
+        if input_example is not None:
+            signature = infer_signature(input_example, model)
+        else:
+            names = getattr(model, "feature_names_in_", None)
+            signature = {
+                "inputs": [
+                    {"name": str(n), "type": "unknown"}
+                    for n in (names if names is not None else [])
+                ],
+                "outputs": infer_signature([[0.0]], model)["outputs"],
+            }
+    descriptor: dict[str, Any] = {
+        "format": saved.format,
+        "flavor": saved.flavor,
+        "file": saved.file,
+        **saved.fields,
+        "library_versions": _library_versions(saved.flavor),
+        "signature": signature,
+    }
+    onnx_bytes = None
+    if onnx and saved.flavor != "pickle":
+        onnx_bytes, descriptor["onnx"] = export_onnx(
+            model, saved.flavor, input_example, onnx_tolerance
+        )
+    client.log_bytes(run_id, saved.data, f"{base}/{saved.file}")
+    if onnx_bytes is not None:
+        client.log_bytes(run_id, onnx_bytes, f"{base}/model.onnx")
+    if input_example is not None:
+        client.log_dict(run_id, example_to_json(input_example), f"{base}/input_example.json")
+        descriptor["input_example"] = "input_example.json"
+    client.log_dict(run_id, descriptor, f"{base}/{DESCRIPTOR}")
+    version = register(run_id, name, artifact_path=base, client=client) if name else None
+    return LoggedModel(run_id, base, descriptor, version)
+
+
+def _roles(base: str, descriptor: dict[str, Any]) -> dict[str, str]:
+    roles = {f"{base}/{DESCRIPTOR}": "descriptor", f"{base}/{descriptor.get('file')}": "model"}
+    if descriptor.get("input_example"):
+        roles[f"{base}/{descriptor['input_example']}"] = "input_example"
+    onnx = descriptor.get("onnx") or {}
+    if onnx.get("kept") and onnx.get("file"):
+        roles[f"{base}/{onnx['file']}"] = "onnx"
+    return roles
+
+
+def register(
+    run_id: str,
+    name: str,
+    artifact_path: str = "model",
+    *,
+    description: str = "",
+    client: Any = None,
+) -> ModelVersion:
+    """Register the model a run logged under ``artifact_path`` as the next version of ``name``.
+
+    The version records every file with its sha256, the signature, the input example,
+    the run's metrics, the model card (when the run has one) and the dataset versions
+    the run was trained on (from lineage); a ``run -> model_version`` lineage edge and
+    an audit event are written.
+
+    Raises:
+        NotFoundError: the run has no model under ``artifact_path``.
+
+    Example::
+
+        >>> v = keel.models.register(run.id, "iris")
+        >>> v.uri
+        'iris/1'
+    """
+    from keel.store._registry import check_model_name
+
+    client = _client(client)
+    check_model_name(name)
+    run = client.get_run(run_id)
+    base = artifact_path.strip("/")
+    artifacts = client.list_artifacts(run.id)
+    by_path = {a.path: a for a in artifacts}
+    if f"{base}/{DESCRIPTOR}" not in by_path:
+        logged = sorted(
+            {a.path.rsplit("/", 1)[0] for a in artifacts if a.path.endswith("/" + DESCRIPTOR)}
+        )
+        raise NotFoundError(
+            f"run {run.id} has no model under {base!r}; "
+            + (
+                f"it has models under: {', '.join(logged)}"
+                if logged
+                else "log one first with keel.log_model(model) inside the run"
+            )
+        )
+    descriptor = json.loads(client.load_artifact_bytes(run.id, f"{base}/{DESCRIPTOR}"))
+    roles = _roles(base, descriptor)
+    missing = [p for p in roles if p not in by_path]
+    if missing:
+        raise NotFoundError(
+            f"the model under {base!r} in run {run.id} is incomplete: {', '.join(missing)} "
+            "is missing; log the model again"
+        )
+    files = [ModelFile(p, by_path[p].sha256, by_path[p].size, role) for p, role in roles.items()]
+    card_paths = [
+        a.path
+        for a in artifacts
+        if a.path.rsplit("/", 1)[-1] in ("model_card.md", "model_card.json")
+    ]
+    files += [
+        ModelFile(p, by_path[p].sha256, by_path[p].size, "model_card")
+        for p in card_paths
+        if p not in roles
+    ]
+    signature = descriptor.get("signature")
+    if not signature and descriptor.get("input_example"):
+        # Logged by keel.sklearn.log_model: infer from the example and the recorded classes.
+        example = example_to_frame(
+            json.loads(client.load_artifact_bytes(run.id, f"{base}/{descriptor['input_example']}"))
+        )
+        signature = infer_signature(example)
+        if descriptor.get("classes") is not None:
+            signature["outputs"] = {"type": "label", "classes": descriptor["classes"]}
+    graph = client.store.lineage.upstream(LineageNode("run", run.id), max_depth=1)
+    trained_on = sorted(
+        {
+            e.source.id
+            for e in graph.edges
+            if e.source.kind == "dataset_version" and e.relation == "trained_on"
+        }
+    )
+    evaluated_on = sorted(
+        {
+            e.source.id
+            for e in graph.edges
+            if e.source.kind == "dataset_version" and e.relation == "evaluated_on"
+        }
+    )
+    details = {k: v for k, v in descriptor.items() if k not in ("signature",)}
+    details["artifact_path"] = base
+    details["evaluated_on"] = evaluated_on
+    details["run_artifacts"] = sorted(by_path)
+    draft = ModelVersionDraft(
+        name=name,
+        run_id=run.id,
+        flavor=descriptor.get("flavor") or "sklearn",
+        format=descriptor["format"],
+        files=tuple(files),
+        signature=signature or {},
+        metrics=dict(run.metrics),
+        datasets=tuple(trained_on),
+        details=details,
+        description=description,
+    )
+    version = client.store.registry.create_version(draft, client.settings.resolved_actor())
+    client.store.lineage.add_edges(
+        [LineageEdge(LineageNode("run", run.id, run.name), version.lineage_node(), "produced")]
+    )
+    return version
