@@ -76,7 +76,8 @@ def main() -> int:
     print(
         f"\nreloaded the random forest from the store: predicts {model.predict(X_test.head(3)).tolist()}"
     )
-    print("\nLook at it again with:")
+    venv = "" if sys.prefix == sys.base_prefix else f" (first: . {sys.prefix}/bin/activate)"
+    print(f"\nLook at it again with{venv}:")
     print(f"  keel runs list --experiment {EXPERIMENT}")
     print(f"  keel runs show {rf[:8]}")
     print(f"  keel runs compare {rf[:8]} {lr[:8]}")
