@@ -67,6 +67,7 @@ _EXPORTS: dict[str, str] = {
     "set_tags": "keel.tracking",
     "start_run": "keel.tracking",
     "step": "keel.pipelines",
+    "train": "keel.training",
 }
 
 _SUBMODULES = ("models", "pipelines", "sklearn")

@@ -1,0 +1,325 @@
+"""Hyperparameter search with Optuna: TPE (with pruning), random and grid sampling.
+
+Every trial is a nested run under the training run. Trials run in parallel through
+keel's local process executor (:class:`keel.compute.LocalProcessExecutor`, spawned
+workers), which share one Optuna study through a ``JournalStorage`` on a file in a
+temporary folder, so workers see each other's trials (TPE learns from all of them,
+grid points are not repeated). Each worker opens its own keel Client on the same
+store and artifact root. Scripts that search with ``n_jobs > 1`` need the usual
+``if __name__ == "__main__":`` guard, as with any spawned process pool.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from keel.training._space import (
+    CategoricalParam,
+    FloatParam,
+    IntParam,
+    LogParam,
+    SearchConfig,
+    grid_values,
+)
+
+__all__ = ["SearchOutcome", "TrialJob", "run_search"]
+
+_PRIMITIVE = (bool, int, float, str, type(None))
+
+
+@dataclass
+class TrialJob:
+    """Everything a worker needs to run its share of the trials."""
+
+    storage_path: str
+    study_name: str
+    n_trials: int
+    worker: int
+    config: SearchConfig
+    estimator: Any
+    X: Any
+    y: Any
+    splits: list[tuple[Any, Any]] | None
+    task: str
+    metric: str
+    greater_is_better: bool
+    experiment: str
+    parent_run_id: str
+    store_uri: str | None
+    artifact_root: str | None
+    deadline: float | None
+    model_n_jobs: int | None = None
+    classes: Any = None
+
+
+@dataclass
+class SearchOutcome:
+    """What the search found."""
+
+    best_params: dict[str, Any]
+    best_score: float
+    n_trials: int
+    n_complete: int
+    n_pruned: int
+    n_failed: int
+    scores: list[float | None]
+    importances: dict[str, float] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+    executor: str = "in-process"
+
+
+def _choice_keys(choices: list[Any]) -> tuple[list[Any], bool]:
+    if all(isinstance(c, _PRIMITIVE) for c in choices):
+        return choices, False
+    return [str(i) for i in range(len(choices))], True
+
+
+def suggest(trial: Any, config: SearchConfig) -> dict[str, Any]:
+    """Draw one value per parameter of the space from an Optuna trial."""
+    params: dict[str, Any] = {}
+    for name, spec in config.space.items():
+        if isinstance(spec, IntParam):
+            params[name] = trial.suggest_int(
+                name, spec.low, spec.high, step=spec.step, log=spec.log
+            )
+        elif isinstance(spec, FloatParam):
+            params[name] = trial.suggest_float(
+                name, spec.low, spec.high, step=spec.step, log=spec.log
+            )
+        elif isinstance(spec, LogParam):
+            params[name] = trial.suggest_float(name, spec.low, spec.high, log=True)
+        elif isinstance(spec, CategoricalParam):
+            keys, indexed = _choice_keys(spec.choices)
+            key = trial.suggest_categorical(name, keys)
+            params[name] = spec.choices[int(key)] if indexed else key
+    return params
+
+
+def decode_params(config: SearchConfig, raw: dict[str, Any]) -> dict[str, Any]:
+    """Map an Optuna trial's stored params back to estimator values."""
+    out = dict(raw)
+    for name, spec in config.space.items():
+        if isinstance(spec, CategoricalParam) and name in out:
+            _, indexed = _choice_keys(spec.choices)
+            if indexed:
+                out[name] = spec.choices[int(out[name])]
+    return out
+
+
+def _sampler(config: SearchConfig, seed: int) -> Any:
+    import optuna
+
+    if config.method == "grid":
+        grid = {}
+        for name, spec in config.space.items():
+            values = grid_values(name, spec)
+            grid[name] = _choice_keys(values)[0] if isinstance(spec, CategoricalParam) else values
+        return optuna.samplers.GridSampler(grid, seed=seed)
+    if config.method == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, config.trials() // 3 + 1))
+
+
+def _pruner(config: SearchConfig) -> Any:
+    import optuna
+
+    if config.method == "tpe" and config.pruning:
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+    return optuna.pruners.NopPruner()
+
+
+def _storage(path: str) -> Any:
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    return JournalStorage(JournalFileBackend(path))
+
+
+def _objective(job: TrialJob, client: Any) -> Any:
+    import optuna
+    from sklearn.base import clone
+
+    from keel.store import Metric, RunStatus
+    from keel.training._estimators import set_n_jobs_default
+    from keel.training._evaluate import split_metrics
+
+    def objective(trial: Any) -> float:
+        if job.deadline is not None and time.time() > job.deadline:
+            trial.study.stop()
+            raise optuna.TrialPruned("timeout reached")
+        params = suggest(trial, job.config)
+        run = client.create_run(
+            job.experiment,
+            run_name=f"trial-{trial.number}",
+            parent_run_id=job.parent_run_id,
+            tags={"keel.trial.number": trial.number, "keel.search.method": job.config.method},
+        )
+        now = int(time.time() * 1000)
+        try:
+            client.log_batch(run.id, params=params)
+            scores: list[float] = []
+            steps = job.splits if job.splits is not None else [(None, None)]
+            for fold, (tr, va) in enumerate(steps):
+                model = clone(job.estimator).set_params(**params)
+                set_n_jobs_default(model, job.model_n_jobs)
+                if tr is None:  # clustering: fit and score on all rows
+                    model.fit(job.X)
+                    values, _, _ = split_metrics(job.task, [job.metric], model, job.X, job.y)
+                else:
+                    y_tr = job.y.iloc[tr]
+                    model.fit(job.X.iloc[tr], y_tr)
+                    values, _, _ = split_metrics(
+                        job.task, [job.metric], model, job.X.iloc[va], job.y.iloc[va], job.classes
+                    )
+                score = values.get(job.metric, math.nan)
+                scores.append(score)
+                mean = float(sum(scores) / len(scores))
+                client.log_batch(
+                    run.id, metrics=[Metric(f"cv_fold.{job.metric}", score, fold, now)]
+                )
+                trial.report(mean, fold)
+                if trial.should_prune():
+                    client.log_batch(run.id, tags={"keel.trial.state": "pruned"})
+                    client.end_run(run.id, RunStatus.FINISHED)
+                    raise optuna.TrialPruned(f"pruned after fold {fold}")
+            mean = float(sum(scores) / len(scores))
+            std = float((sum((s - mean) ** 2 for s in scores) / len(scores)) ** 0.5)
+            client.log_batch(
+                run.id,
+                metrics=[
+                    Metric(f"cv.{job.metric}_mean", mean, 0, now),
+                    Metric(f"cv.{job.metric}_std", std, 0, now),
+                ],
+                tags={"keel.trial.state": "complete"},
+            )
+            client.end_run(run.id, RunStatus.FINISHED)
+            if not math.isfinite(mean):
+                raise ValueError(f"metric {job.metric} could not be computed for {params}")
+            return mean
+        except optuna.TrialPruned:
+            raise
+        except Exception as exc:
+            import traceback
+
+            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
+            client.end_run(run.id, RunStatus.FAILED, error=traceback.format_exc()[-20000:])
+            raise
+
+    return objective
+
+
+def run_trials(job: TrialJob, client: Any = None) -> int:
+    """Run ``job.n_trials`` trials of the shared study; returns how many ran.
+
+    Called in a worker process (with ``client=None``: it opens its own), or in-process.
+    """
+    import optuna
+
+    from keel.tracking import Client
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    own = client is None
+    if own:
+        client = Client(job.store_uri, job.artifact_root)
+    try:
+        study = optuna.load_study(
+            study_name=job.study_name,
+            storage=_storage(job.storage_path),
+            sampler=_sampler(job.config, job.config.random_state + job.worker),
+            pruner=_pruner(job.config),
+        )
+        before = len(study.trials)
+        study.optimize(
+            _objective(job, client),
+            n_trials=job.n_trials,
+            catch=(Exception,),
+            gc_after_trial=False,
+        )
+        return len(study.trials) - before
+    finally:
+        if own:
+            client.close()
+
+
+def _param_importances(study: Any) -> dict[str, float]:
+    import optuna
+
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if len(complete) < 3 or not complete[0].params:
+        return {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            raw = optuna.importance.get_param_importances(study)
+    except (ValueError, RuntimeError, ZeroDivisionError):
+        return {}
+    return {str(k): float(v) for k, v in raw.items()}
+
+
+def run_search(base: TrialJob, client: Any) -> SearchOutcome:
+    """Create the study, run its trials on ``n_jobs`` workers, and summarise it.
+
+    Raises:
+        KeelError: every trial failed (the first error is quoted).
+    """
+    import optuna
+
+    from keel.errors import KeelError
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    config = base.config
+    total = config.trials()
+    n_workers = max(1, min(config.n_jobs, total))
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="keel-search-") as tmp:
+        path = str(Path(tmp) / "journal.log")
+        direction = "maximize" if base.greater_is_better else "minimize"
+        optuna.create_study(study_name=base.study_name, storage=_storage(path), direction=direction)
+        shares = [
+            total // n_workers + (1 if i < total % n_workers else 0) for i in range(n_workers)
+        ]
+        jobs = [
+            TrialJob(**{**base.__dict__, "storage_path": path, "n_trials": n, "worker": i})
+            for i, n in enumerate(shares)
+        ]
+        if n_workers == 1:
+            run_trials(jobs[0], client)
+            executor = "in-process"
+        else:
+            from keel.compute import LocalProcessExecutor
+
+            client.flush()
+            with LocalProcessExecutor(max_workers=n_workers) as pool:
+                futures = [pool.submit(run_trials, job) for job in jobs]
+                for future in futures:
+                    future.result()
+            executor = f"keel.compute.LocalProcessExecutor({n_workers})"
+        study = optuna.load_study(study_name=base.study_name, storage=_storage(path))
+        states = optuna.trial.TrialState
+        trials = sorted(study.trials, key=lambda t: t.number)
+        complete = [t for t in trials if t.state == states.COMPLETE]
+        if not complete:
+            failed = [t for t in trials if t.state == states.FAIL]
+            reason = failed[0].user_attrs.get("error", "unknown") if failed else "none completed"
+            raise KeelError(
+                f"all {len(trials)} search trials failed or were pruned; first failure: {reason}"
+            )
+        outcome = SearchOutcome(
+            best_params=decode_params(config, study.best_trial.params),
+            best_score=float(study.best_value),
+            n_trials=len(trials),
+            n_complete=len(complete),
+            n_pruned=sum(t.state == states.PRUNED for t in trials),
+            n_failed=sum(t.state == states.FAIL for t in trials),
+            scores=[t.value if t.state == states.COMPLETE else None for t in trials],
+            importances=_param_importances(study),
+            wall_seconds=time.perf_counter() - started,
+            executor=executor,
+        )
+    return outcome
