@@ -272,15 +272,16 @@ def pipelines_run(
         )
     console.print(_dag_tree(run))
     if run.status.value != "FINISHED":
-        from keel.cli._render import print_error
+        from keel.pipelines import PipelineFailedError
 
         failed = [s for s in run.steps if s.status.value == "FAILED"]
         detail = "; ".join(f"{s.name}: {s.error}" for s in failed)
-        print_error(
+        # A KeelError: the console script prints it as one line and exits 1.
+        raise PipelineFailedError(
             f"pipeline {run.pipeline_name!r} failed ({detail}); details: "
-            f"keel pipelines show {run.id[:12]} --logs"
+            f"keel pipelines show {run.id[:12]} --logs",
+            run,
         )
-        raise typer.Exit(1)
     console.print(f"details: keel pipelines show {run.id[:12]}", highlight=False)
 
 
