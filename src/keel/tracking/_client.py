@@ -91,6 +91,9 @@ class Client:
         self._artifacts: ArtifactStore | None = None
         self._buffer: MetricBuffer | None = None
         self._lock = threading.Lock()
+        # experiment name -> id; experiments are never renamed or deleted, so a cached
+        # id stays right (create_run drops it and retries if the store says otherwise)
+        self._experiment_ids: dict[str, str] = {}
 
     # -- lazily opened parts ----------------------------------------------------------
 
@@ -147,6 +150,7 @@ class Client:
             self._store.close()
             self._store = None
             self._buffer = None
+        self._experiment_ids.clear()
 
     # -- experiments ----------------------------------------------------------------
 
@@ -188,13 +192,32 @@ class Client:
         parent_run_id: str | None = None,
     ) -> Run:
         """Start a run in the experiment (created if missing), with system tags recorded."""
-        exp = self.store.tracking.get_or_create_experiment(experiment)
         user = self.settings.resolved_actor()
         all_tags = system_tags(user)
         all_tags.update({k: str(v) for k, v in (tags or {}).items()})
-        return self.store.tracking.create_run(
-            exp.id, name=run_name, tags=all_tags, parent_run_id=parent_run_id, user=user
-        )
+        cached = experiment in self._experiment_ids
+        exp_id = self._experiment_id(experiment)
+        try:
+            return self.store.tracking.create_run(
+                exp_id, name=run_name, tags=all_tags, parent_run_id=parent_run_id, user=user
+            )
+        except NotFoundError:
+            if not cached:
+                raise
+            # The store no longer has the cached experiment (a reset database, say).
+            self._experiment_ids.pop(experiment, None)
+            return self.store.tracking.create_run(
+                self._experiment_id(experiment), name=run_name, tags=all_tags,
+                parent_run_id=parent_run_id, user=user,
+            )
+
+    def _experiment_id(self, name: str) -> str:
+        # Saves a read transaction per run: runs are created by the hundred in searches.
+        exp_id = self._experiment_ids.get(name)
+        if exp_id is None:
+            exp_id = self.store.tracking.get_or_create_experiment(name).id
+            self._experiment_ids[name] = exp_id
+        return exp_id
 
     def get_run(self, run_id: str) -> Run:
         """A run by id or unique id prefix."""
