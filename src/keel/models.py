@@ -13,6 +13,15 @@ Example::
 
 from __future__ import annotations
 
+from keel.gates import (
+    Policy,
+    PromotionOutcome,
+    check_promotion,
+    delete_alias,
+    load_policy,
+    promote,
+    rollback,
+)
 from keel.registry import (
     LoggedModel,
     ModelLineage,
@@ -34,8 +43,12 @@ get = get_version
 __all__ = [
     "LoggedModel",
     "ModelLineage",
+    "Policy",
+    "PromotionOutcome",
     "alias_history",
     "archive",
+    "check_promotion",
+    "delete_alias",
     "get",
     "get_version",
     "infer_signature",
@@ -44,6 +57,9 @@ __all__ = [
     "list_versions",
     "load",
     "load_input_example",
+    "load_policy",
     "log_model",
+    "promote",
     "register",
+    "rollback",
 ]

@@ -1,0 +1,337 @@
+"""Promotion through a policy, forced promotion, rollback and alias deletion.
+
+A promotion is two steps: :func:`check_promotion` reads the alias (its holder and
+revision) and evaluates every check into a :class:`GateResult`; :func:`apply_promotion`
+then moves the alias in one transaction, only if its revision is unchanged (optimistic
+concurrency): when two promotions race, one wins and the other gets a ``ConflictError``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from keel.errors import InvalidArgumentError, NotFoundError
+from keel.gates._checks import GateContext, evaluate_check
+from keel.gates._policy import Policy, load_policy
+from keel.store import Alias, GateResult, ModelStateError, ModelVersion, ModelVersionStatus
+from keel.store._registry import check_alias_name
+
+__all__ = [
+    "PromotionOutcome",
+    "PromotionPlan",
+    "apply_promotion",
+    "check_promotion",
+    "delete_alias",
+    "promote",
+    "rollback",
+]
+
+
+def _client(client: Any) -> Any:
+    if client is not None:
+        return client
+    from keel.tracking import get_client
+
+    return get_client()
+
+
+@dataclass(frozen=True, slots=True)
+class PromotionPlan:
+    """A checked promotion, not yet applied.
+
+    Attributes:
+        candidate: the version to promote.
+        alias: the alias to move.
+        holder: the version holding the alias when checked (``None`` if unset).
+        expected_revision: the alias revision seen (0 when it did not exist).
+        gate: the evaluated gate result (``None`` for a no-op).
+    """
+
+    candidate: ModelVersion
+    alias: str
+    holder: int | None
+    expected_revision: int
+    gate: GateResult | None
+
+    @property
+    def noop(self) -> bool:
+        """Whether the candidate already holds the alias."""
+        return self.holder == self.candidate.version
+
+
+@dataclass(frozen=True, slots=True)
+class PromotionOutcome:
+    """What a promotion did: ``promoted``, ``forced``, ``rejected`` or ``noop``."""
+
+    status: str
+    name: str
+    version: int
+    alias: str
+    message: str
+    gate: GateResult | None = None
+    previous: int | None = None
+
+    @property
+    def moved(self) -> bool:
+        """Whether the alias now points to the version because of this call."""
+        return self.status in ("promoted", "forced")
+
+
+def _as_policy(policy: Policy | str | Path | None) -> Policy:
+    if policy is None:
+        return Policy((), name="none", source="<none>")
+    if isinstance(policy, Policy):
+        return policy
+    return load_policy(policy)
+
+
+def _current(client: Any, name: str, alias: str) -> Alias | None:
+    try:
+        return client.store.registry.get_alias(name, alias)  # type: ignore[no-any-return]
+    except NotFoundError:
+        client.store.registry.get_model(name)  # a missing model is still an error
+        return None
+
+
+def check_promotion(
+    name: str, version: int, to: str, policy: Policy | str | Path | None, *, client: Any = None
+) -> PromotionPlan:
+    """Evaluate every check of ``policy`` for promoting ``name/version`` to ``to``.
+
+    Raises:
+        NotFoundError: the model or version does not exist (lists what does).
+        ModelStateError: the version is archived.
+        PolicyError: the policy file is malformed.
+    """
+    client = _client(client)
+    check_alias_name(to)
+    parsed = _as_policy(policy)
+    candidate = client.store.registry.get_version(name, int(version))
+    if candidate.status is not ModelVersionStatus.READY:
+        raise ModelStateError(
+            f"version {candidate.version} of {name!r} is archived; archived versions cannot be "
+            "promoted or served"
+        )
+    current = _current(client, name, to)
+    holder = None if current is None else current.version
+    revision = 0 if current is None else current.revision
+    if holder == candidate.version:
+        return PromotionPlan(candidate, to, holder, revision, None)
+    ctx = GateContext(
+        client=client,
+        candidate=candidate,
+        alias=to,
+        holder=None if holder is None else client.store.registry.get_version(name, holder),
+    )
+    checks = tuple(evaluate_check(c, ctx) for c in parsed.checks)
+    gate = GateResult(
+        id=uuid.uuid4().hex,
+        name=name,
+        version=candidate.version,
+        alias=to,
+        passed=all(c.passed for c in checks),
+        checks=checks,
+        policy=parsed.to_dict(),
+        created_at=time.time_ns() // 1_000_000,
+        actor=client.settings.resolved_actor(),
+    )
+    return PromotionPlan(candidate, to, holder, revision, gate)
+
+
+def apply_promotion(
+    plan: PromotionPlan, *, force: bool = False, reason: str | None = None, client: Any = None
+) -> PromotionOutcome:
+    """Move the alias if the gate passed (or ``force`` by an admin); record the outcome.
+
+    Raises:
+        ConflictError: the alias moved since the plan was checked.
+        PermissionDeniedError: ``force`` by a user who is not an admin.
+    """
+    client = _client(client)
+    name, number, alias = plan.candidate.name, plan.candidate.version, plan.alias
+    if plan.noop:
+        return PromotionOutcome(
+            "noop",
+            name,
+            number,
+            alias,
+            f"version {number} already holds {name}@{alias}; nothing to do",
+        )
+    assert plan.gate is not None
+    gate = plan.gate
+    if force:
+        from keel.governance import require_admin
+
+        if not reason or not reason.strip():
+            raise InvalidArgumentError('a forced promotion needs a reason: --reason "..."')
+        actor = require_admin(f"forcing a promotion of {name}/{number}", client=client)
+        gate = GateResult(
+            gate.id,
+            gate.name,
+            gate.version,
+            gate.alias,
+            gate.passed,
+            gate.checks,
+            gate.policy,
+            gate.created_at,
+            actor,
+            forced=True,
+            reason=reason,
+        )
+        client.store.registry.move_alias(
+            name, alias, number, plan.expected_revision, "force_promote", actor, reason, gate
+        )
+        failed = ", ".join(c.check for c in gate.failed_checks) or "none"
+        return PromotionOutcome(
+            "forced",
+            name,
+            number,
+            alias,
+            f"forced {name}/{number} to @{alias} (failed checks: {failed}); reason: {reason}",
+            gate,
+            plan.holder,
+        )
+    if not gate.passed:
+        client.store.registry.record_gate_result(gate)
+        failed = "; ".join(f"{c.check}: {c.detail}" for c in gate.failed_checks)
+        return PromotionOutcome(
+            "rejected",
+            name,
+            number,
+            alias,
+            f"{name}/{number} was not promoted to @{alias}: {failed}",
+            gate,
+            plan.holder,
+        )
+    client.store.registry.move_alias(
+        name, alias, number, plan.expected_revision, "promote", gate.actor, reason, gate
+    )
+    before = f" (was version {plan.holder})" if plan.holder is not None else ""
+    return PromotionOutcome(
+        "promoted",
+        name,
+        number,
+        alias,
+        f"{name}@{alias} now points to version {number}{before}; "
+        f"{len(gate.checks)} check(s) passed",
+        gate,
+        plan.holder,
+    )
+
+
+def promote(
+    name: str,
+    version: int,
+    to: str = "champion",
+    policy: Policy | str | Path | None = None,
+    *,
+    force: bool = False,
+    reason: str | None = None,
+    client: Any = None,
+) -> PromotionOutcome:
+    """Promote ``name/version`` to an alias through a policy.
+
+    Every check is evaluated and stored as a :class:`GateResult`; the alias moves only
+    if all pass. ``force=True`` (admins only, with a ``reason``) moves it anyway; the
+    failed checks and the reason are audited. Promoting to an alias the version already
+    holds is a no-op that says so.
+
+    Args:
+        name: the model.
+        version: the version number to promote.
+        to: the alias (``champion``, ``challenger``, ...).
+        policy: a :class:`Policy` or the path of a policy YAML file (``None``: no checks).
+        force: override failing checks (admin only).
+        reason: why (required with ``force``).
+
+    Returns:
+        A :class:`PromotionOutcome` (``status`` promoted, forced, rejected or noop).
+
+    Raises:
+        ConflictError: another promotion moved the alias meanwhile.
+
+    Example::
+
+        >>> out = keel.models.promote("iris", 2, to="champion", policy="policy.yaml")
+        >>> out.status, [c.verdict for c in out.gate.checks]
+        ('promoted', ['pass', 'pass'])
+    """
+    client = _client(client)
+    if force:
+        from keel.governance import require_admin
+
+        if not reason or not reason.strip():
+            raise InvalidArgumentError('a forced promotion needs a reason: --reason "..."')
+        require_admin(f"forcing a promotion of {name}/{version}", client=client)
+    plan = check_promotion(name, version, to, policy, client=client)
+    return apply_promotion(plan, force=force, reason=reason, client=client)
+
+
+def _holders(history: list[Any]) -> list[int]:
+    stack: list[int] = []
+    for move in history:
+        if move.action == "rollback":
+            if stack:
+                stack.pop()
+        elif move.action == "delete":
+            stack = []
+        elif move.to_version is not None:
+            stack.append(move.to_version)
+    return stack
+
+
+def rollback(
+    name: str, alias: str = "champion", *, reason: str | None = None, client: Any = None
+) -> PromotionOutcome:
+    """Move ``alias`` back to the version that held it before the current holder.
+
+    Successive rollbacks walk further back through the alias's history.
+
+    Raises:
+        NotFoundError: the alias does not exist.
+        ConflictError: it has no previous holder, or it moved meanwhile.
+        ModelStateError: the previous holder has been archived.
+
+    Example::
+
+        >>> keel.models.rollback("iris", "champion").version
+        1
+    """
+    from keel.errors import ConflictError
+
+    client = _client(client)
+    registry = client.store.registry
+    current = registry.get_alias(name, alias)
+    stack = _holders(registry.alias_history(name, alias))
+    if len(stack) < 2 or stack[-1] != current.version:
+        raise ConflictError(
+            f"{name}@{alias} (version {current.version}) has no previous holder to roll back "
+            f"to; promote a version instead (keel models promote {name} --version N --to {alias})"
+        )
+    target = stack[-2]
+    registry.move_alias(
+        name, alias, target, current.revision, "rollback", client.settings.resolved_actor(), reason
+    )
+    return PromotionOutcome(
+        "rolled_back",
+        name,
+        target,
+        alias,
+        f"{name}@{alias} rolled back from version {current.version} to version {target}",
+        None,
+        current.version,
+    )
+
+
+def delete_alias(name: str, alias: str, *, reason: str | None = None, client: Any = None) -> None:
+    """Delete an alias (admins only; audited)."""
+    from keel.governance import require_admin
+
+    client = _client(client)
+    actor = require_admin(f"deleting {name}@{alias}", client=client)
+    current = client.store.registry.get_alias(name, alias)
+    client.store.registry.delete_alias(name, alias, current.revision, actor, reason)
