@@ -124,6 +124,10 @@ HTTP_STATUS: dict[str, int] = {
     StoreError.code: 503,
     MissingExtraError.code: 501,
     "INVALID_TRAINING_INPUT": 400,  # keel.training.TrainingInputError
+    "MODEL_STATE": 409,  # keel.store.ModelStateError (archived version)
+    "INVALID_POLICY": 400,  # keel.gates.PolicyError
+    "UNSAFE_FORMAT": 400,  # keel.registry.UnsafeFormatError (pickle without allow_pickle)
+    "PERMISSION_DENIED": 403,  # keel.governance.PermissionDeniedError
 }
 
 
