@@ -96,6 +96,21 @@ def _unsupported(value: Any, where: str) -> StepOutputError:
     )
 
 
+def datasets_api() -> Any:
+    """The ``keel.datasets`` module (register, get)."""
+    import importlib
+
+    try:
+        return importlib.import_module("keel.datasets")
+    except ModuleNotFoundError:  # pragma: no cover - while keel.datasets is being built
+        from keel.errors import MissingExtraError
+
+        raise MissingExtraError(
+            "table outputs become dataset versions, which needs keel.datasets; it is not "
+            "available in this installation"
+        ) from None
+
+
 def _put(client: Client, data: bytes, kind: str, name: str, label: str, py: str) -> StepOutput:
     obj = client.artifacts.put_bytes(data)
     return StepOutput(name, kind, obj.sha256, obj.sha256, label, py)
@@ -138,9 +153,7 @@ def store_value(
         )
     table = _table_type(value)
     if table is not None:
-        from keel import datasets
-
-        dv = datasets.register(value, dataset_name)
+        dv = datasets_api().register(value, dataset_name)
         node = dv.lineage_node()
         return StepOutput(
             output_name, "dataset", node.id, str(dv.content_hash), f"{dv.name}@{dv.version}", table
@@ -201,9 +214,7 @@ def load_value(out: StepOutput, client: Client, annotation: Any = None) -> Any:
     if out.kind == "none":
         return None
     if out.kind == "dataset":
-        from keel import datasets
-
-        dv = datasets.get(out.label)
+        dv = datasets_api().get(out.label)
         if dv.lineage_node().id != out.ref:  # pragma: no cover - versions are immutable
             raise InvalidArgumentError(
                 f"dataset version {out.label} is not the one step output recorded ({out.ref})"
@@ -239,11 +250,10 @@ def output_is_available(out: StepOutput, client: Client) -> bool:
     if out.kind == "none":
         return True
     if out.kind == "dataset":
-        from keel import datasets
         from keel.errors import KeelError
 
         try:
-            datasets.get(out.label)
+            datasets_api().get(out.label)
         except KeelError:
             return False
         return True

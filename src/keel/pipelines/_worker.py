@@ -166,8 +166,15 @@ def _split_outputs(step: Step, result: Any) -> dict[str, Any]:
 
 def dataset_name(pipeline_name: str, step_name: str, output: str) -> str:
     """The dataset name a table output is registered under: ``pipeline.step[.output]``."""
-    base = f"{pipeline_name}.{step_name}"
-    return base if output == "return" else f"{base}.{output}"
+    import re
+
+    base = (
+        f"{pipeline_name}.{step_name}"
+        if output == "return"
+        else (f"{pipeline_name}.{step_name}.{output}")
+    )
+    # dataset names are lowercase letters, digits, '.', '_' and '-'
+    return re.sub(r"[^a-z0-9._-]", "-", base.lower())
 
 
 def run_step(task: StepTask) -> StepResult:
