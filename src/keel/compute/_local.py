@@ -58,9 +58,7 @@ class SequentialExecutor(Executor):
         future.set_running_or_notify_cancel()
         try:
             future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # the future carries it, like a worker's would
-            if not isinstance(exc, Exception):
-                raise
+        except Exception as exc:  # the future carries it, as a worker's future would
             future.set_exception(exc)
         return future
 

@@ -182,7 +182,7 @@ class Step:
         allow_pickle: bool = False,
     ) -> None:
         if isinstance(fn, Step):
-            fn = fn.fn
+            fn = fn.function
         if not callable(fn) or not inspect.isfunction(fn):
             raise InvalidArgumentError(
                 f"@keel.step decorates plain functions; got {fn!r} ({type(fn).__name__})"
@@ -231,7 +231,7 @@ class Step:
                     f"step {step_name!r}: inputs[{param!r}] must be 'step' or 'step.output'; "
                     f"got {target!r}"
                 )
-        self.fn = fn
+        self.fn: Callable[..., Any] = fn
         self.name = step_name
         self.inputs: dict[str, str] = wiring
         self.outputs = out_names
@@ -243,6 +243,11 @@ class Step:
         self.signature = signature
         self._code_hash: str | None = None
         functools.update_wrapper(self, fn)
+
+    @property
+    def function(self) -> Callable[..., Any]:
+        """The wrapped function (the same as :attr:`fn`)."""
+        return self.fn
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)

@@ -98,7 +98,7 @@ def _captured(buffer: _LogBuffer) -> Iterator[None]:
     if root.level > logging.INFO or root.level == logging.NOTSET:
         root.setLevel(logging.INFO)
     try:
-        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):  # type: ignore[type-var]
+        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
             yield
     finally:
         root.removeHandler(handler)

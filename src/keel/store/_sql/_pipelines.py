@@ -7,7 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -27,8 +27,8 @@ from keel.store._sql._pipelines_rows import PipelineRunRow, StepRunRow
 
 __all__ = ["SqlPipelineStore"]
 
-_runs = PipelineRunRow.__table__
-_steps = StepRunRow.__table__
+_runs = cast(sa.Table, PipelineRunRow.__table__)
+_steps = cast(sa.Table, StepRunRow.__table__)
 
 _MAX_NAME = 256
 _MAX_RESULTS = 10_000
