@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import time
 import uuid
@@ -39,6 +40,32 @@ _tags = cast(sa.Table, RunTagRow.__table__)
 _metrics = cast(sa.Table, MetricRow.__table__)
 _latest = cast(sa.Table, LatestMetricRow.__table__)
 _artifacts = cast(sa.Table, ArtifactRow.__table__)
+
+# Statements of the hot paths (run creation, logging, ending, loading), built once:
+# building a statement and its cache key costs more than running it on SQLite.
+_RUN_STATUS = sa.select(_runs.c.status).where(_runs.c.id == sa.bindparam("run_id"))
+_RUN_BY_ID = sa.select(_runs).where(_runs.c.id == sa.bindparam("run_id"))
+_INSERT_RUN = _runs.insert()
+_INSERT_TAGS = _tags.insert()
+_INSERT_PARAMS = _params.insert()
+_INSERT_METRICS = _metrics.insert()
+_END_RUN = (
+    _runs.update()
+    .where(_runs.c.id == sa.bindparam("b_run_id"), _runs.c.status == RunStatus.RUNNING.value)
+    .values(
+        status=sa.bindparam("b_status"),
+        end_time=sa.bindparam("b_end_time"),
+        error=sa.bindparam("b_error"),
+    )
+)
+_EXISTING_PARAMS = sa.select(_params.c.key, _params.c.value).where(
+    _params.c.run_id == sa.bindparam("run_id"),
+    _params.c.key.in_(sa.bindparam("keys", expanding=True)),
+)
+_IDS: sa.BindParameter[str] = sa.bindparam("ids", expanding=True)
+_PARAMS_OF = sa.select(_params).where(_params.c.run_id.in_(_IDS))
+_TAGS_OF = sa.select(_tags).where(_tags.c.run_id.in_(_IDS))
+_LATEST_OF = sa.select(_latest).where(_latest.c.run_id.in_(_IDS))
 
 _MAX_KEY = 250
 _MAX_NAME = 256
@@ -88,6 +115,35 @@ class SqlTrackingStore(TrackingStore):
         from sqlalchemy.dialects import postgresql, sqlite
 
         return sqlite.insert(table) if self._db.is_sqlite else postgresql.insert(table)
+
+    @functools.cached_property
+    def _upsert_tags(self) -> Any:
+        stmt = self._insert(_tags)
+        return stmt.on_conflict_do_update(
+            index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
+        )
+
+    @functools.cached_property
+    def _upsert_latest(self) -> Any:
+        # A value replaces the latest one only if its (step, timestamp) is not older.
+        stmt = self._insert(_latest)
+        newer = sa.or_(
+            stmt.excluded.step > _latest.c.step,
+            sa.and_(
+                stmt.excluded.step == _latest.c.step,
+                stmt.excluded.timestamp >= _latest.c.timestamp,
+            ),
+        )
+        return stmt.on_conflict_do_update(
+            index_elements=["run_id", "key"],
+            set_={
+                "step": stmt.excluded.step,
+                "timestamp": stmt.excluded.timestamp,
+                "value": stmt.excluded.value,
+                "is_nan": stmt.excluded.is_nan,
+            },
+            where=newer,
+        )
 
     # -- experiments --------------------------------------------------------------
 
@@ -182,7 +238,7 @@ class SqlTrackingStore(TrackingStore):
         try:
             with self._db.write() as conn:
                 conn.execute(
-                    _runs.insert(),
+                    _INSERT_RUN,
                     {
                         "id": run_id,
                         "experiment_id": experiment_id,
@@ -197,7 +253,7 @@ class SqlTrackingStore(TrackingStore):
                 )
                 if tags:
                     conn.execute(
-                        _tags.insert(),
+                        _INSERT_TAGS,
                         [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
                     )
         except sa.exc.IntegrityError:
@@ -226,11 +282,12 @@ class SqlTrackingStore(TrackingStore):
         tags: dict[str, dict[str, str]] = {i: {} for i in ids}
         metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
         for chunk in _chunks(ids):
-            for r in conn.execute(sa.select(_params).where(_params.c.run_id.in_(chunk))):
+            bound = {"ids": list(chunk)}
+            for r in conn.execute(_PARAMS_OF, bound):
                 params[r.run_id][r.key] = r.value
-            for r in conn.execute(sa.select(_tags).where(_tags.c.run_id.in_(chunk))):
+            for r in conn.execute(_TAGS_OF, bound):
                 tags[r.run_id][r.key] = r.value
-            for r in conn.execute(sa.select(_latest).where(_latest.c.run_id.in_(chunk))):
+            for r in conn.execute(_LATEST_OF, bound):
                 metrics[r.run_id][r.key] = _metric_value(r.value, r.is_nan)
         return [
             Run(
@@ -252,10 +309,13 @@ class SqlTrackingStore(TrackingStore):
 
     def get_run(self, run_id: str) -> Run:
         with self._db.read() as conn:
-            row = conn.execute(sa.select(_runs).where(_runs.c.id == run_id)).first()
-            if row is None:
-                raise NotFoundError(self._missing_run_message(conn, run_id))
-            return self._load_runs(conn, [row])[0]
+            return self._get_run(conn, run_id)
+
+    def _get_run(self, conn: Connection, run_id: str) -> Run:
+        row = conn.execute(_RUN_BY_ID, {"run_id": run_id}).first()
+        if row is None:
+            raise NotFoundError(self._missing_run_message(conn, run_id))
+        return self._load_runs(conn, [row])[0]
 
     def _missing_run_message(self, conn: Connection, run_id: str) -> str:
         recent = (
@@ -288,7 +348,7 @@ class SqlTrackingStore(TrackingStore):
         )
 
     def _require_running(self, conn: Connection, run_id: str) -> None:
-        status = conn.execute(sa.select(_runs.c.status).where(_runs.c.id == run_id)).scalar()
+        status = conn.execute(_RUN_STATUS, {"run_id": run_id}).scalar()
         if status is None:
             raise NotFoundError(self._missing_run_message(conn, run_id))
         if status != RunStatus.RUNNING.value:
@@ -308,13 +368,21 @@ class SqlTrackingStore(TrackingStore):
         if not status.is_terminal:
             raise InvalidArgumentError("end_run needs a final status: FINISHED, FAILED or KILLED")
         with self._db.write() as conn:
-            self._require_running(conn, run_id)
-            conn.execute(
-                _runs.update()
-                .where(_runs.c.id == run_id)
-                .values(status=status.value, end_time=end_time or now_ms(), error=error)
-            )
-        return self.get_run(run_id)
+            # One statement both checks that the run is RUNNING and ends it; only when
+            # nothing changed do we look at why (missing run or already ended).
+            changed = conn.execute(
+                _END_RUN,
+                {
+                    "b_run_id": run_id,
+                    "b_status": status.value,
+                    "b_end_time": end_time or now_ms(),
+                    "b_error": error,
+                },
+            ).rowcount
+            if changed != 1:
+                self._require_running(conn, run_id)
+            # Read back in the same transaction: no second BEGIN/COMMIT.
+            return self._get_run(conn, run_id)
 
     # -- params, tags, metrics -----------------------------------------------------
 
@@ -355,44 +423,17 @@ class SqlTrackingStore(TrackingStore):
             if params:
                 self._insert_params(conn, run_id, params)
             if tags:
-                stmt = self._insert(_tags)
                 conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
-                    ),
+                    self._upsert_tags,
                     [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
                 )
             if metric_rows:
-                conn.execute(_metrics.insert(), metric_rows)
-                stmt = self._insert(_latest)
-                newer = sa.or_(
-                    stmt.excluded.step > _latest.c.step,
-                    sa.and_(
-                        stmt.excluded.step == _latest.c.step,
-                        stmt.excluded.timestamp >= _latest.c.timestamp,
-                    ),
-                )
-                conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["run_id", "key"],
-                        set_={
-                            "step": stmt.excluded.step,
-                            "timestamp": stmt.excluded.timestamp,
-                            "value": stmt.excluded.value,
-                            "is_nan": stmt.excluded.is_nan,
-                        },
-                        where=newer,
-                    ),
-                    list(latest.values()),
-                )
+                conn.execute(_INSERT_METRICS, metric_rows)
+                conn.execute(self._upsert_latest, list(latest.values()))
 
     def _insert_params(self, conn: Connection, run_id: str, params: dict[str, str]) -> None:
         existing = dict(
-            conn.execute(
-                sa.select(_params.c.key, _params.c.value).where(
-                    _params.c.run_id == run_id, _params.c.key.in_(list(params))
-                )
-            ).all()
+            conn.execute(_EXISTING_PARAMS, {"run_id": run_id, "keys": list(params)}).all()
         )
         for key, old in existing.items():
             if old != params[key]:
@@ -404,7 +445,7 @@ class SqlTrackingStore(TrackingStore):
             {"run_id": run_id, "key": k, "value": v} for k, v in params.items() if k not in existing
         ]
         if new:
-            conn.execute(_params.insert(), new)
+            conn.execute(_INSERT_PARAMS, new)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         with self._db.read() as conn:
