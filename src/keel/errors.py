@@ -128,6 +128,8 @@ HTTP_STATUS: dict[str, int] = {
     "INVALID_POLICY": 400,  # keel.gates.PolicyError
     "UNSAFE_FORMAT": 400,  # keel.registry.UnsafeFormatError (pickle without allow_pickle)
     "PERMISSION_DENIED": 403,  # keel.governance.PermissionDeniedError
+    "PROMOTION_REJECTED": 409,  # keel.gates.PromotionRejectedError
+    "AUDIT_CHAIN_BROKEN": 500,  # keel.governance.AuditChainBrokenError
     "PIPELINE_FAILED": 422,  # keel.pipelines.PipelineFailedError (a step failed)
     "STEP_OUTPUT_INVALID": 400,  # keel.pipelines.StepOutputError (unsafe output type)
 }

@@ -57,6 +57,13 @@ def _register() -> None:
 
     app.add_typer(pipelines_app, name="pipelines")
 
+    from keel.cli import _audit, _lineage, _models
+
+    app.add_typer(_models.models_app, name="models")
+    app.add_typer(_audit.audit_app, name="audit")
+    app.add_typer(_audit.roles_app, name="roles")
+    app.command("lineage")(_lineage.lineage)
+
 
 _register()
 

@@ -22,6 +22,7 @@ from keel.gates._policy import (
 from keel.gates._promote import (
     PromotionOutcome,
     PromotionPlan,
+    PromotionRejectedError,
     apply_promotion,
     check_promotion,
     delete_alias,
@@ -37,6 +38,7 @@ __all__ = [
     "PolicyError",
     "PromotionOutcome",
     "PromotionPlan",
+    "PromotionRejectedError",
     "apply_promotion",
     "check_promotion",
     "delete_alias",

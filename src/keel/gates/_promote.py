@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from keel.errors import InvalidArgumentError, NotFoundError
+from keel.errors import ConflictError, InvalidArgumentError, NotFoundError
 from keel.gates._checks import GateContext, evaluate_check
 from keel.gates._policy import Policy, load_policy
 from keel.store import Alias, GateResult, ModelStateError, ModelVersion, ModelVersionStatus
@@ -23,12 +23,19 @@ from keel.store._registry import check_alias_name
 __all__ = [
     "PromotionOutcome",
     "PromotionPlan",
+    "PromotionRejectedError",
     "apply_promotion",
     "check_promotion",
     "delete_alias",
     "promote",
     "rollback",
 ]
+
+
+class PromotionRejectedError(ConflictError):
+    """A promotion's checks failed (raised by the CLI; the SDK returns the outcome)."""
+
+    code = "PROMOTION_REJECTED"
 
 
 def _client(client: Any) -> Any:

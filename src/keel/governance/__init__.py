@@ -9,7 +9,7 @@ Example::
 
 from __future__ import annotations
 
-from keel.governance._audit import list_events, parse_since, verify
+from keel.governance._audit import AuditChainBrokenError, list_events, parse_since, verify
 from keel.governance._roles import (
     PermissionDeniedError,
     grant_role,
@@ -20,6 +20,7 @@ from keel.governance._roles import (
 )
 
 __all__ = [
+    "AuditChainBrokenError",
     "PermissionDeniedError",
     "grant_role",
     "is_admin",

@@ -5,10 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from keel.errors import InvalidArgumentError
+from keel.errors import InvalidArgumentError, KeelError
 from keel.store import AuditEvent, ChainVerification
 
-__all__ = ["list_events", "parse_since", "verify"]
+__all__ = ["AuditChainBrokenError", "list_events", "parse_since", "verify"]
+
+
+class AuditChainBrokenError(KeelError):
+    """The audit chain does not verify: events were changed, deleted or reordered."""
+
+    code = "AUDIT_CHAIN_BROKEN"
 
 
 def _client(client: Any) -> Any:
