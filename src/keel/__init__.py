@@ -70,7 +70,7 @@ _EXPORTS: dict[str, str] = {
     "train": "keel.training",
 }
 
-_SUBMODULES = ("models", "pipelines", "sklearn")
+_SUBMODULES = ("datasets", "models", "pipelines", "sklearn")
 
 __all__ = ["__version__", *sorted(_EXPORTS), *_SUBMODULES]
 

@@ -16,6 +16,12 @@ from keel.store._audit import (
     GovernanceStore,
     RoleGrant,
 )
+from keel.store._datasets import (
+    DatasetStore,
+    DatasetSummary,
+    DatasetVersionRecord,
+    NewDatasetVersion,
+)
 from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunStatus
 from keel.store._filter import parse_filter, parse_order_by
 from keel.store._interfaces import Store, TrackingStore
@@ -51,6 +57,9 @@ __all__ = [
     "AuditEvent",
     "ChainVerification",
     "CheckResult",
+    "DatasetStore",
+    "DatasetSummary",
+    "DatasetVersionRecord",
     "Experiment",
     "GateResult",
     "GovernanceStore",
@@ -64,6 +73,7 @@ __all__ = [
     "ModelVersion",
     "ModelVersionDraft",
     "ModelVersionStatus",
+    "NewDatasetVersion",
     "PipelineRun",
     "PipelineRunStatus",
     "PipelineStore",

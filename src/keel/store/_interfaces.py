@@ -10,6 +10,7 @@ import abc
 from collections.abc import Mapping, Sequence
 
 from keel.store._audit import GovernanceStore
+from keel.store._datasets import DatasetStore
 from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunStatus
 from keel.store._lineage import LineageStore
 from keel.store._pipelines import PipelineStore
@@ -71,8 +72,13 @@ class TrackingStore(abc.ABC):
         status: RunStatus,
         end_time: int | None = None,
         error: str | None = None,
+        metrics: Sequence[Metric] = (),
     ) -> Run:
-        """Mark a run as ended; ``RunStateError`` if it already ended."""
+        """Mark a run as ended; ``RunStateError`` if it already ended.
+
+        ``metrics`` (the client's last buffered values) are written in the same
+        transaction, so ending a run costs one commit, not two.
+        """
 
     @abc.abstractmethod
     def log_batch(
@@ -128,6 +134,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def tracking(self) -> TrackingStore:
         """Experiments and runs."""
+
+    @property
+    @abc.abstractmethod
+    def datasets(self) -> DatasetStore:
+        """Named, numbered, immutable dataset versions."""
 
     @property
     @abc.abstractmethod

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from keel.store._audit import GovernanceStore
+from keel.store._datasets import DatasetStore
 from keel.store._interfaces import Store, TrackingStore
 from keel.store._lineage import LineageStore
 from keel.store._pipelines import PipelineStore
 from keel.store._registry import RegistryStore
 from keel.store._sql._audit import SqlGovernanceStore
 from keel.store._sql._database import Database, safe_uri
+from keel.store._sql._datasets import SqlDatasetStore
 from keel.store._sql._lineage import SqlLineageStore
 from keel.store._sql._pipelines import SqlPipelineStore
 from keel.store._sql._registry import SqlRegistryStore
@@ -31,6 +33,7 @@ class SqlStore(Store):
         self.database = Database(uri, sqlite_synchronous=sqlite_synchronous)
         self._tracking = SqlTrackingStore(self.database)
         self._lineage = SqlLineageStore(self.database)
+        self._datasets = SqlDatasetStore(self.database)
         self._registry = SqlRegistryStore(self.database)
         self._governance = SqlGovernanceStore(self.database)
         self._pipelines = SqlPipelineStore(self.database)
@@ -46,6 +49,10 @@ class SqlStore(Store):
     @property
     def lineage(self) -> LineageStore:
         return self._lineage
+
+    @property
+    def datasets(self) -> DatasetStore:
+        return self._datasets
 
     @property
     def registry(self) -> RegistryStore:

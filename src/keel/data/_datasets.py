@@ -1,0 +1,286 @@
+"""Registering and reading dataset versions: ``keel.datasets.register / get / list / versions``."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from keel.data._errors import DatasetValidationError
+from keel.data._names import check_name, parse_ref
+from keel.data._progress import StageProgress
+from keel.data._version import DatasetVersion
+from keel.errors import InvalidArgumentError
+from keel.store import DatasetSummary, LineageNode, NewDatasetVersion
+
+if TYPE_CHECKING:
+    from keel.data._expectations import Expectations
+    from keel.data._report import ValidationReport
+    from keel.tracking import Client
+
+__all__ = ["get", "get_by_id", "list_datasets", "register", "versions"]
+
+
+def _client() -> Client:
+    from keel.tracking import get_client
+
+    return get_client()
+
+
+def _check_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
+    if tags is None:
+        return {}
+    if not isinstance(tags, Mapping):
+        raise InvalidArgumentError(
+            f"tags must be a mapping of strings to strings, not {type(tags).__name__}"
+        )
+    out: dict[str, str] = {}
+    for key, value in tags.items():
+        if not isinstance(key, str) or not key or len(key) > 250:
+            raise InvalidArgumentError(
+                f"tag name {key!r} is invalid: use a non-empty string of at most 250 characters"
+            )
+        out[key] = str(value)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Derivation:
+    """What a derived version records: parents, how it was made, and lineage edges."""
+
+    parent_ids: tuple[str, ...]
+    derivation: Mapping[str, Any]
+    upstream: tuple[tuple[LineageNode, str], ...]
+    source_uri: str
+
+
+def register(
+    source: object,
+    name: str,
+    *,
+    description: str | None = None,
+    expectations: Expectations | Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    allow_invalid: bool = False,
+    tags: Mapping[str, str] | None = None,
+    format: str | None = None,
+    column_types: Mapping[str, str] | None = None,
+    progress: bool = False,
+) -> DatasetVersion:
+    """Register data as a new immutable version of the dataset ``name``.
+
+    The data is normalised to Parquet (streamed through DuckDB, so files larger than
+    memory work), profiled, checked against ``expectations`` and stored in the
+    artifact store under its sha256. Registering content that ``name`` already has
+    returns that existing version.
+
+    Args:
+        source: a path or fsspec URL to a CSV, TSV, JSON Lines, JSON array or Parquet
+            file (optionally ``.gz``/``.zst``), or a pandas/polars DataFrame, an Arrow
+            table or a DuckDB relation.
+        name: the dataset name (``^[a-z0-9][a-z0-9._-]{0,127}$``).
+        description: free text stored with the version.
+        expectations: an :class:`~keel.data.Expectations`, its dict form, or the path of
+            a YAML file with it.
+        allow_invalid: register data that fails its expectations anyway, marked
+            ``valid=False``, instead of raising.
+        tags: string key/values stored with the version.
+        format: ``csv``, ``tsv``, ``jsonl``, ``json`` or ``parquet`` when the file's
+            suffix does not tell.
+        column_types: read these CSV columns as the given logical type
+            (``string``, ``integer``, ``float``, ``boolean``, ``timestamp``, ``date``).
+        progress: show a progress bar on stderr.
+
+    Returns:
+        The new (or identical existing) :class:`~keel.data.DatasetVersion`.
+
+    Raises:
+        InvalidArgumentError: the name or an argument is invalid.
+        DatasetSourceError: the source cannot be read (missing, empty, ragged, ...).
+        DatasetValidationError: the data fails its expectations (``.report`` says how).
+
+    Example::
+
+        >>> v = keel.datasets.register("data/iris.csv", "iris")
+        >>> v.version, v.num_rows
+        (1, 150)
+    """
+    check_name(name)
+    tag_map = _check_tags(tags)
+    expect = _load_expectations(expectations)
+    return _register(
+        source,
+        name,
+        description=description,
+        expectations=expect,
+        allow_invalid=allow_invalid,
+        tags=tag_map,
+        format=format,
+        column_types=column_types,
+        progress=progress,
+    )
+
+
+def _load_expectations(
+    expectations: Expectations | Mapping[str, Any] | str | os.PathLike[str] | None,
+) -> Expectations | None:
+    if expectations is None:
+        return None
+    from keel.data._expectations import load_expectations
+
+    return load_expectations(expectations)
+
+
+def _register(
+    source: object,
+    name: str,
+    *,
+    description: str | None = None,
+    expectations: Expectations | None = None,
+    allow_invalid: bool = False,
+    tags: Mapping[str, str] | None = None,
+    format: str | None = None,
+    column_types: Mapping[str, str] | None = None,
+    progress: bool = False,
+    derived: _Derivation | None = None,
+    client: Client | None = None,
+) -> DatasetVersion:
+    from keel.data._ingest import connect_duckdb, ingest
+    from keel.data._profile import profile_parquet, schema_of
+
+    client = client or _client()
+    tmp_root = client.settings.home.absolute() / "tmp"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    label = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "data"
+    with (
+        StageProgress(progress) as bar,
+        tempfile.TemporaryDirectory(dir=tmp_root, prefix="dataset-") as tmp,
+    ):
+        dest = Path(tmp) / "data.parquet"
+        bar.stage(f"reading {Path(label).name if derived is None else name}")
+        result = ingest(source, dest, format=format, column_types=column_types, progress=bar.update)
+        bar.stage("profiling")
+        con = connect_duckdb(Path(tmp))
+        try:
+            columns = schema_of(dest)
+            profile = profile_parquet(con, dest, columns)
+            for col in columns:
+                col["nullable"] = profile["columns"][col["name"]]["nulls"] > 0
+            report: ValidationReport | None = None
+            if expectations is not None:
+                from keel.data._validate import validate_parquet
+
+                bar.stage("validating")
+                report = validate_parquet(con, dest, expectations, columns, profile)
+        finally:
+            con.close()
+        if report is not None and not report.passed and not allow_invalid:
+            raise DatasetValidationError(
+                f"dataset {name!r} fails its expectations, so nothing was registered: "
+                f"{report.summary()}; fix the data, or pass allow_invalid=True "
+                "(CLI: --allow-invalid) to register it marked invalid",
+                report,
+            )
+        bar.stage("storing")
+        stored = client.artifacts.put_file(dest)
+    if derived is None:
+        upstream: tuple[tuple[LineageNode, str], ...] = ()
+        if isinstance(source, (str, os.PathLike)):
+            upstream = (
+                (LineageNode("source", result.source_uri, result.source_label), "ingested_into"),
+            )
+        parent_ids: tuple[str, ...] = ()
+        derivation = None
+        source_uri = result.source_uri
+    else:
+        upstream, parent_ids = derived.upstream, derived.parent_ids
+        derivation, source_uri = derived.derivation, derived.source_uri
+    new = NewDatasetVersion(
+        name=name,
+        content_hash=stored.sha256,
+        size_bytes=stored.size,
+        num_rows=result.num_rows,
+        schema={"columns": columns},
+        profile=profile,
+        source_uri=source_uri,
+        created_by=client.settings.resolved_actor(),
+        created_at=time.time_ns() // 1_000_000,
+        valid=report.passed if report is not None else True,
+        validation=report.to_dict() if report is not None else None,
+        description=description,
+        tags=dict(tags or {}),
+        parent_ids=parent_ids,
+        derivation=derivation,
+    )
+    record, _created = client.store.datasets.create_version(new, upstream)
+    return DatasetVersion.from_record(record, client.artifacts)
+
+
+def get(ref: str | DatasetVersion) -> DatasetVersion:
+    """A dataset version by reference.
+
+    Args:
+        ref: ``"name"`` (latest), ``"name@3"``, ``"name@latest"`` or
+            ``"name@sha256:<hash or unique prefix>"``; a ``DatasetVersion`` is returned as is.
+
+    Raises:
+        NotFoundError: no such dataset or version (the message lists what exists).
+
+    Example::
+
+        >>> keel.datasets.get("iris@2").to_pandas()
+    """
+    if isinstance(ref, DatasetVersion):
+        return ref
+    parsed = parse_ref(ref)
+    client = _client()
+    store = client.store.datasets
+    if parsed.hash_prefix is not None:
+        record = store.find_version_by_hash(parsed.name, parsed.hash_prefix)
+    else:
+        record = store.get_version(parsed.name, parsed.version)
+    return DatasetVersion.from_record(record, client.artifacts)
+
+
+def get_by_id(version_id: str) -> DatasetVersion:
+    """A dataset version by its id (``DatasetVersion.id``).
+
+    Example::
+
+        >>> keel.datasets.get_by_id(v.id) == v
+        True
+    """
+    client = _client()
+    return DatasetVersion.from_record(
+        client.store.datasets.get_version_by_id(version_id), client.artifacts
+    )
+
+
+def list_datasets() -> list[DatasetSummary]:
+    """Every dataset with its latest version, sorted by name (``keel.datasets.list()``).
+
+    Example::
+
+        >>> [d.name for d in keel.datasets.list()]
+        ['iris', 'iris-test', 'iris-train']
+    """
+    return _client().store.datasets.list_datasets()
+
+
+def versions(name: str) -> list[DatasetVersion]:
+    """Every version of ``name``, oldest first.
+
+    Example::
+
+        >>> [v.version for v in keel.datasets.versions("iris")]
+        [1, 2]
+    """
+    check_name(name)
+    client = _client()
+    return [
+        DatasetVersion.from_record(r, client.artifacts)
+        for r in client.store.datasets.list_versions(name)
+    ]
