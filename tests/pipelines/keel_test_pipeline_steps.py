@@ -8,8 +8,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
 
 import keel
+from keel.datasets import DatasetVersion
 from keel.pipelines import SourceFile
 
 # -- a small DAG of plain values ------------------------------------------------------
@@ -164,3 +168,40 @@ def shout(read_text: str) -> str:
 
 
 files = keel.Pipeline("files", [read_text, shout])
+
+# -- tables -------------------------------------------------------------------------------
+
+
+@keel.step
+def frame(rows: int = 6) -> pd.DataFrame:
+    return pd.DataFrame({"x": list(range(rows)), "label": ["a", "b"] * (rows // 2)})
+
+
+@keel.step
+def as_polars(frame: pl.DataFrame) -> pl.DataFrame:
+    assert isinstance(frame, pl.DataFrame)
+    return frame.filter(pl.col("x") > 1)
+
+
+@keel.step
+def as_arrow(as_polars: pa.Table) -> pa.Table:
+    assert isinstance(as_polars, pa.Table)
+    return as_polars.select(["x"])
+
+
+@keel.step
+def as_version(frame: DatasetVersion) -> DatasetVersion:
+    assert isinstance(frame, DatasetVersion)
+    return frame
+
+
+@keel.step
+def as_default(as_polars, as_version) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    # unannotated: a table comes back as the type its step returned
+    return {
+        "as_polars": type(as_polars).__module__.split(".")[0],
+        "as_version": type(as_version).__name__,
+    }
+
+
+tables = keel.Pipeline("tables", [frame, as_polars, as_arrow, as_version, as_default])

@@ -194,3 +194,29 @@ def test_steps_defined_in_a_function_run_sequentially_only(client: Any) -> None:
     assert load_output(pipe.run(), "two") == 2
     with pytest.raises(InvalidArgumentError, match="define them at module level"):
         pipe.run(executor="process")
+
+
+def test_tables_become_dataset_versions_and_come_back_as_annotated(
+    steps: ModuleType, client: Any
+) -> None:
+    from keel.datasets import get
+
+    run = steps.tables.run(executor="process", max_workers=2)
+    frame = run.step("frame").output()
+    assert frame.kind == "dataset" and frame.label == "tables.frame@1"
+    assert frame.python_type == "pandas"
+    assert get("tables.frame").to_pandas().shape == (6, 2)
+    assert get("tables.as_arrow").num_rows == 4
+    # a returned DatasetVersion is recorded as that same version, not copied
+    assert run.step("as_version").output().ref == frame.ref
+    assert load_output(run, "as_default") == {"as_polars": "polars", "as_version": "DatasetVersion"}
+    assert load_output(run, "as_arrow").num_rows == 4
+    # lineage: dataset version -> step run -> dataset version
+    up = client.store.lineage.upstream(
+        LineageNode("dataset_version", run.step("as_arrow").output().ref)
+    )
+    assert LineageNode("dataset_version", frame.ref) in up.nodes
+    # new content is a new version of the same dataset
+    again = steps.tables.run(params={"rows": 8})
+    assert set(again.executed) == {"frame", "as_polars", "as_arrow", "as_version", "as_default"}
+    assert again.step("frame").output().label == "tables.frame@2"

@@ -148,7 +148,7 @@ def store_value(
             "dataset",
             node.id,
             str(value.content_hash),
-            f"{value.name}@{value.version}",
+            value.ref,
             "dataset_version",
         )
     table = _table_type(value)
@@ -214,11 +214,7 @@ def load_value(out: StepOutput, client: Client, annotation: Any = None) -> Any:
     if out.kind == "none":
         return None
     if out.kind == "dataset":
-        dv = datasets_api().get(out.label)
-        if dv.lineage_node().id != out.ref:  # pragma: no cover - versions are immutable
-            raise InvalidArgumentError(
-                f"dataset version {out.label} is not the one step output recorded ({out.ref})"
-            )
+        dv = datasets_api().get_by_id(out.ref)
         want = _want_table(annotation) or out.python_type
         if want == "dataset_version":
             return dv
@@ -253,7 +249,7 @@ def output_is_available(out: StepOutput, client: Client) -> bool:
         from keel.errors import KeelError
 
         try:
-            datasets_api().get(out.label)
+            datasets_api().get_by_id(out.ref)
         except KeelError:
             return False
         return True
