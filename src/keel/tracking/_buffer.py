@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Callable
+from typing import TypeVar
 
 from keel.errors import KeelError, StoreError
 from keel.store import Metric, TrackingStore
 
 __all__ = ["MetricBuffer"]
+
+_T = TypeVar("_T")
 
 # Past this many queued values the caller writes synchronously (back-pressure), so a
 # slow store cannot make memory grow without bound.
@@ -109,6 +113,30 @@ class MetricBuffer:
                     raise
         if self._error is not None:
             self._raise_error()
+
+    def flush_with(self, run_id: str, write: Callable[[list[Metric]], _T]) -> _T:
+        """Take the run's queued values and hand them to ``write`` (which stores them).
+
+        Used to end a run: the store writes the last values and the end in one
+        transaction. No background flush of the run is in flight meanwhile, so no
+        value can reach the store after ``write`` has ended the run. When the store
+        is unreachable (``StoreError``) the values stay queued.
+        """
+        with self._flush_lock:
+            with self._lock:
+                rows = self._pending.pop(run_id, [])
+                self._count -= len(rows)
+            try:
+                result = write([Metric(*row) for row in rows])
+            except StoreError:
+                if rows:
+                    with self._lock:
+                        self._pending[run_id][:0] = rows
+                        self._count += len(rows)
+                raise
+        if self._error is not None:
+            self._raise_error()
+        return result
 
     def pending(self) -> int:
         """How many values are queued and not yet stored."""

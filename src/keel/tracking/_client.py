@@ -207,8 +207,11 @@ class Client:
             # The store no longer has the cached experiment (a reset database, say).
             self._experiment_ids.pop(experiment, None)
             return self.store.tracking.create_run(
-                self._experiment_id(experiment), name=run_name, tags=all_tags,
-                parent_run_id=parent_run_id, user=user,
+                self._experiment_id(experiment),
+                name=run_name,
+                tags=all_tags,
+                parent_run_id=parent_run_id,
+                user=user,
             )
 
     def _experiment_id(self, name: str) -> str:
@@ -233,10 +236,16 @@ class Client:
     def end_run(
         self, run_id: str, status: RunStatus | str = RunStatus.FINISHED, error: str | None = None
     ) -> Run:
-        """Flush the run's metrics and mark it ended."""
-        if self._buffer is not None:
-            self._buffer.flush(run_id)
-        return self.store.tracking.end_run(run_id, RunStatus(status), error=error)
+        """Flush the run's metrics and mark it ended (one transaction for both)."""
+        status = RunStatus(status)
+        if self._buffer is None:
+            return self.store.tracking.end_run(run_id, status, error=error)
+        return self._buffer.flush_with(
+            run_id,
+            lambda metrics: self.store.tracking.end_run(
+                run_id, status, error=error, metrics=metrics
+            ),
+        )
 
     def log_metric(
         self,

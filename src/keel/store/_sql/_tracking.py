@@ -103,6 +103,32 @@ def _metric_value(value: float | None, is_nan: bool) -> float:
     return float(value)
 
 
+def _metric_rows(
+    run_id: str, metrics: Sequence[Metric]
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Rows for the metrics table, and the newest row of each key (checked keys)."""
+    metric_rows: list[dict[str, Any]] = []
+    latest: dict[str, dict[str, Any]] = {}
+    for m in metrics:
+        value = float(m.value)
+        nan = math.isnan(value)
+        row = {
+            "run_id": run_id,
+            "key": m.key,
+            "step": int(m.step),
+            "timestamp": int(m.timestamp),
+            "value": None if nan else value,
+            "is_nan": nan,
+        }
+        metric_rows.append(row)
+        best = latest.get(m.key)
+        if best is None or (row["step"], row["timestamp"]) >= (best["step"], best["timestamp"]):
+            latest[m.key] = row
+    for key in latest:
+        _check_key("metric", key)
+    return metric_rows, latest
+
+
 class SqlTrackingStore(TrackingStore):
     """:class:`TrackingStore` over SQLAlchemy Core (SQLite or PostgreSQL)."""
 
@@ -363,10 +389,12 @@ class SqlTrackingStore(TrackingStore):
         status: RunStatus,
         end_time: int | None = None,
         error: str | None = None,
+        metrics: Sequence[Metric] = (),
     ) -> Run:
         status = RunStatus(status)
         if not status.is_terminal:
             raise InvalidArgumentError("end_run needs a final status: FINISHED, FAILED or KILLED")
+        metric_rows, latest = _metric_rows(run_id, metrics)
         with self._db.write() as conn:
             # One statement both checks that the run is RUNNING and ends it; only when
             # nothing changed do we look at why (missing run or already ended).
@@ -381,6 +409,8 @@ class SqlTrackingStore(TrackingStore):
             ).rowcount
             if changed != 1:
                 self._require_running(conn, run_id)
+            if metric_rows:
+                self._write_metrics(conn, metric_rows, latest)
             # Read back in the same transaction: no second BEGIN/COMMIT.
             return self._get_run(conn, run_id)
 
@@ -399,25 +429,7 @@ class SqlTrackingStore(TrackingStore):
             _check_key("param", key)
         for key in tags:
             _check_key("tag", key)
-        metric_rows: list[dict[str, Any]] = []
-        latest: dict[str, dict[str, Any]] = {}
-        for m in metrics:
-            value = float(m.value)
-            nan = math.isnan(value)
-            row = {
-                "run_id": run_id,
-                "key": m.key,
-                "step": int(m.step),
-                "timestamp": int(m.timestamp),
-                "value": None if nan else value,
-                "is_nan": nan,
-            }
-            metric_rows.append(row)
-            best = latest.get(m.key)
-            if best is None or (row["step"], row["timestamp"]) >= (best["step"], best["timestamp"]):
-                latest[m.key] = row
-        for key in latest:
-            _check_key("metric", key)
+        metric_rows, latest = _metric_rows(run_id, metrics)
         with self._db.write() as conn:
             self._require_running(conn, run_id)
             if params:
@@ -428,8 +440,16 @@ class SqlTrackingStore(TrackingStore):
                     [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
                 )
             if metric_rows:
-                conn.execute(_INSERT_METRICS, metric_rows)
-                conn.execute(self._upsert_latest, list(latest.values()))
+                self._write_metrics(conn, metric_rows, latest)
+
+    def _write_metrics(
+        self,
+        conn: Connection,
+        metric_rows: list[dict[str, Any]],
+        latest: dict[str, dict[str, Any]],
+    ) -> None:
+        conn.execute(_INSERT_METRICS, metric_rows)
+        conn.execute(self._upsert_latest, list(latest.values()))
 
     def _insert_params(self, conn: Connection, run_id: str, params: dict[str, str]) -> None:
         existing = dict(
