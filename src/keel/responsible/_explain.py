@@ -150,7 +150,7 @@ def explain(
                 raise
             kind = "permutation"
             explainer = build_explainer(kind, final, Xb, task)
-            result = explainer(Xs)
+            result = _run(explainer, kind, Xs)
     values = np.asarray(result.values, dtype=float)
     axes = tuple(i for i in range(values.ndim) if i != 1)
     mean_abs = np.abs(values).mean(axis=axes)
@@ -176,6 +176,14 @@ def explain(
         mean_abs={n: float(v) for n, v in zip(out_names, mean_abs, strict=False)},
         recipe=recipe,
     )
+
+
+def _run(explainer: Any, kind: str, X: Any) -> Any:
+    if kind == "tree":
+        return explainer(X, check_additivity=False)
+    if kind == "permutation":
+        return explainer(X[:100], silent=True)
+    return explainer(X)
 
 
 def _version(package: str) -> str:

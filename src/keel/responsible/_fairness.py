@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,7 +141,10 @@ class MitigatedModel:
         import numpy as np
 
         Xt = self.prep.transform(X) if self.prep is not None else X
-        out = self.mitigator.predict(Xt, sensitive_features=sensitive_features, random_state=0)
+        if hasattr(self.mitigator, "predictors_"):  # ExponentiatedGradient: a randomised mix
+            out = self.mitigator.predict(Xt, random_state=0)
+        else:
+            out = self.mitigator.predict(Xt, sensitive_features=sensitive_features, random_state=0)
         return np.where(np.asarray(out) == 1, self.classes_[1], self.classes_[0])
 
 
@@ -173,7 +177,7 @@ def mitigate(
             else ("balanced_accuracy_score")
         )
         opt = ThresholdOptimizer(
-            estimator=_ProbaAdapter(model, classes),
+            estimator=_proba_adapter(model),
             constraints=spec["constraint"],
             objective=objective,
             prefit=True,
@@ -197,26 +201,35 @@ def mitigate(
         DemographicParity() if spec["constraint"] == "demographic_parity" else (EqualizedOdds())
     )
     eg = ExponentiatedGradient(clone(final), constraints=constraint, max_iter=30)
-    eg.fit(Xt, y_bin, sensitive_features=sensitive)
+    with warnings.catch_warnings():
+        # fairlearn 0.13 grows and recasts Series in ways pandas 3 deprecates
+        import pandas as pd
+
+        category = getattr(pd.errors, "Pandas4Warning", FutureWarning)
+        warnings.simplefilter("ignore", category)
+        eg.fit(Xt, y_bin, sensitive_features=sensitive)
     return MitigatedModel(eg, prep, classes)
 
 
-class _ProbaAdapter:
-    """A prefit model seen by ThresholdOptimizer: probabilities of the positive class
-    in column 1, whatever the original label values."""
+def _proba_adapter(model: Any) -> Any:
+    """Wrap a prefit model for ThresholdOptimizer: probabilities of the positive class in
+    column 1 and labels 0/1, whatever the original label values."""
+    from sklearn.base import BaseEstimator
 
-    def __init__(self, model: Any, classes: Any) -> None:
-        self.model = model
-        self.classes_ = [0, 1]
+    class ProbaAdapter(BaseEstimator):  # type: ignore[misc]
+        def __init__(self, model: Any = None) -> None:
+            self.model = model
 
-    def fit(self, X: Any, y: Any, **kwargs: Any) -> _ProbaAdapter:  # never called (prefit)
-        return self
+        def fit(self, X: Any, y: Any, **kwargs: Any) -> ProbaAdapter:  # prefit: never refit
+            return self
 
-    def predict(self, X: Any) -> Any:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+        def predict(self, X: Any) -> Any:
+            return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
-    def predict_proba(self, X: Any) -> Any:
-        return self.model.predict_proba(X)
+        def predict_proba(self, X: Any) -> Any:
+            return self.model.predict_proba(X)
 
-    def __sklearn_is_fitted__(self) -> bool:
-        return True
+        def __sklearn_is_fitted__(self) -> bool:
+            return True
+
+    return ProbaAdapter(model)

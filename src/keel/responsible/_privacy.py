@@ -131,7 +131,10 @@ def make_private(
     Xt = np.asarray(Xt, dtype=float)
     cls = getattr(dp, target)
     accepted = set(inspect.signature(cls).parameters) - {"unused_args", "accountant"}
-    kwargs = {k: v for k, v in original.get_params(deep=False).items() if k in accepted}
+    # None means "sklearn's default" and diffprivlib's defaults differ (max_depth=5)
+    kwargs = {
+        k: v for k, v in original.get_params(deep=False).items() if k in accepted and v is not None
+    }
     kwargs["epsilon"] = config.epsilon
     kwargs["random_state"] = config.random_state
     kwargs["accountant"] = BudgetAccountant()

@@ -191,7 +191,14 @@ def make_plan(
     primary = (
         metric or (search_config.metric if search_config else None) or default_metric(resolved_task)
     )
-    check_metrics([primary], resolved_task)
+    if resolved_task == "decomposition":
+        if metric is not None or not isinstance(evaluation, bool):
+            raise TrainingInputError(
+                "a decomposition (PCA) has no metrics to choose; it logs explained variance"
+            )
+        primary = ""
+    else:
+        check_metrics([primary], resolved_task)
     if search_config is not None and search_config.metric is not None:
         check_metrics([search_config.metric], resolved_task, "search metric")
     if isinstance(evaluation, bool):
@@ -204,7 +211,7 @@ def make_plan(
             )
         evaluate = True
         names = check_metrics(list(evaluation), resolved_task, "evaluation metric")
-    if primary not in names:
+    if primary and primary not in names:
         names = [primary, *names]
     splitter = None
     splits = None

@@ -55,5 +55,8 @@ class TrainingResult:
         return get_client().get_run(self.run_id)
 
     def __repr__(self) -> str:
-        shown = {k: round(v, 4) for k, v in list(self.metrics.items())[:4]}
+        keys = [
+            k for k in self.metrics if k.startswith(("cv.", "test.")) and not k.endswith("_std")
+        ] or list(self.metrics)
+        shown = {k: round(self.metrics[k], 4) for k in keys[:4]}
         return f"TrainingResult(run_id={self.run_id!r}, task={self.task!r}, metrics={shown})"
