@@ -39,6 +39,13 @@ def _now_ms() -> int:
 
 
 def _as_float(key: str, value: Any) -> float:
+    # Fast path for the common types: the ABC check below costs more than the rest
+    # of queueing a value.
+    kind = type(value)
+    if kind is float:
+        return value  # type: ignore[no-any-return]
+    if kind is int:
+        return float(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         try:
             import numpy as np
