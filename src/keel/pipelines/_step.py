@@ -119,18 +119,15 @@ def code_hash(fn: Callable[..., Any]) -> str:
     except (OSError, TypeError, SyntaxError):
         text = "bytecode:" + _code_fingerprint(fn.__code__)
     else:
-        node = next(
-            (
-                n
-                for n in ast.walk(tree)
-                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == fn.__name__
-            ),
-            None,
-        )
+        # getsource returns the block starting at the function's own "def" (decorators
+        # included), so the first statement is the function.
+        first = tree.body[0] if tree.body else None
+        node = first if isinstance(first, ast.FunctionDef | ast.AsyncFunctionDef) else None
         if node is None:  # a lambda or an alias: hash the whole snippet
             text = "source:" + ast.dump(tree)
         else:
             node.decorator_list = []
+            node.name = ""  # renaming is not a change of code (the step name is keyed apart)
             node.body = _strip_docstring(node.body)
             text = "source:" + ast.dump(node, include_attributes=False)
     return hashlib.sha256(text.encode()).hexdigest()
