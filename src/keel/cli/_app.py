@@ -51,6 +51,10 @@ def _register() -> None:
     app.add_typer(_tracking.experiments_app, name="experiments")
     app.add_typer(_tracking.runs_app, name="runs")
     app.add_typer(_db.db_app, name="db")
+
+    from keel.cli._datasets import datasets_app
+
+    app.add_typer(datasets_app, name="datasets")
     app.command("doctor")(_db.doctor)
 
     from keel.cli._pipelines import pipelines_app
@@ -63,6 +67,10 @@ def _register() -> None:
     app.add_typer(_audit.audit_app, name="audit")
     app.add_typer(_audit.roles_app, name="roles")
     app.command("lineage")(_lineage.lineage)
+
+    from keel.cli._train import train_command
+
+    app.command("train")(train_command)
 
 
 _register()

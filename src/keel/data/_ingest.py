@@ -210,7 +210,9 @@ def _check_column_names(names: list[str], where: str) -> None:
 # -- CSV ----------------------------------------------------------------------------------
 
 
-def _sniff_delimiter(con: duckdb.DuckDBPyConnection, src: _FileSource) -> tuple[str, str]:
+def _sniff_delimiter(
+    con: duckdb.DuckDBPyConnection, src: _FileSource, head: bytes
+) -> tuple[str, str]:
     """DuckDB's guess of (delimiter, quote); the format's default when it cannot tell."""
     import duckdb
 
@@ -225,7 +227,13 @@ def _sniff_delimiter(con: duckdb.DuckDBPyConnection, src: _FileSource) -> tuple[
     if row is None:
         return default, '"'
     delim, quote = row
-    return (delim or default), (quote if quote and quote != "(empty)" else '"')
+    quote = quote if quote and quote != "(empty)" else '"'
+    # A ragged file can make the sniffer settle on a delimiter that never occurs in the
+    # header (one wide column); the format's own delimiter is then the better guess.
+    first_line = head.split(b"\n", 1)[0].decode("utf-8", "replace")
+    if not delim or (delim not in first_line and default in first_line):
+        return default, quote
+    return delim, quote
 
 
 def _decoded_lines(src: _FileSource) -> Iterator[str]:
@@ -300,11 +308,14 @@ def _csv_error(src: _FileSource, exc: Exception, delimiter: str, quote: str) -> 
 
 
 def _csv_relation(
-    con: duckdb.DuckDBPyConnection, src: _FileSource, column_types: Mapping[str, str] | None
+    con: duckdb.DuckDBPyConnection,
+    src: _FileSource,
+    head: bytes,
+    column_types: Mapping[str, str] | None,
 ) -> tuple[duckdb.DuckDBPyRelation, str, str]:
     import duckdb
 
-    delimiter, quote = _sniff_delimiter(con, src)
+    delimiter, quote = _sniff_delimiter(con, src, head)
     header = _raw_header(src, delimiter, quote)
     _check_column_names(header, f"{src.display} line 1 (header)")
     options = [f"delim={_sql_str(delimiter)}", "header=true", "strict_mode=true"]
@@ -564,11 +575,13 @@ def _stream_relation(
     on_error: Callable[[Exception], DatasetSourceError],
 ) -> int:
     import duckdb
+    import pyarrow as pa
 
     try:
         reader = rel.to_arrow_reader(ROW_GROUP_ROWS)
         return write_parquet(reader, dest, on_rows)
-    except duckdb.Error as exc:
+    except (duckdb.Error, pa.ArrowException, OSError) as exc:
+        # DuckDB's errors surface as Arrow errors once the stream has started.
         raise on_error(exc) from None
 
 
@@ -630,7 +643,7 @@ def ingest(
             con.register_filesystem(src.fs)
         on_rows = _row_progress(src, head, progress)
         if src.format in ("csv", "tsv"):
-            rel, delimiter, quote = _csv_relation(con, src, column_types)
+            rel, delimiter, quote = _csv_relation(con, src, head, column_types)
             rows = _stream_relation(
                 rel, dest, on_rows, lambda exc: _csv_error(src, exc, delimiter, quote)
             )

@@ -84,7 +84,8 @@ class ValidationReport:
         parts = []
         for c in self.failures:
             where = f"column {c.column!r} " if c.column else ""
-            parts.append(f"{where}{c.check}: {c.failures} failing ({c.message})".rstrip(" ()"))
+            detail = f" ({c.message})" if c.message else ""
+            parts.append(f"{where}{c.check}: {c.failures} failing{detail}")
         return "; ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:

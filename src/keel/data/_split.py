@@ -1,0 +1,223 @@
+"""Train/validation/test splits as derived dataset versions, with lineage to the parent.
+
+Rows are assigned with DuckDB SQL over the parent's Parquet file, so splitting a large
+dataset needs no more memory than ingesting it:
+
+* random (default): rows ordered by a seeded hash of their row number, then cut at
+  the cumulative fractions;
+* ``stratify=col``: the same within each value of ``col``, so every split keeps the
+  class proportions;
+* ``group=col``: whole groups (e.g. all rows of one customer) go to one split; groups
+  are ordered by a seeded hash of their value and cut at the cumulative row fractions;
+* ``time=col``: rows ordered by ``col`` (ties by row number; nulls last); the first
+  split gets the earliest rows, the last split the latest.
+
+The same seed on the same data gives the same splits (with the same DuckDB version).
+"""
+
+# DuckDB SQL is built from quoted identifiers and literals (_q/_sql_str), never raw input.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from keel.data._names import check_name
+from keel.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from keel.data._version import DatasetVersion
+
+__all__ = ["DEFAULT_FRACTIONS", "split"]
+
+DEFAULT_FRACTIONS: Mapping[str, float] = {"train": 0.7, "validation": 0.15, "test": 0.15}
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _check_fractions(fractions: Mapping[str, float]) -> list[tuple[str, float]]:
+    if not isinstance(fractions, Mapping) or not fractions:
+        raise InvalidArgumentError(
+            f"fractions must be a non-empty mapping such as {dict(DEFAULT_FRACTIONS)}; got {fractions!r}"
+        )
+    items = []
+    for key, value in fractions.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value <= 1:
+            raise InvalidArgumentError(
+                f"fraction of split {key!r} is {value!r}; use a number in (0, 1]"
+            )
+        items.append((str(key), float(value)))
+    total = sum(v for _, v in items)
+    if not math.isclose(total, 1.0, abs_tol=1e-6):
+        raise InvalidArgumentError(
+            f"split fractions {dict(items)} add up to {total:g}; they must add up to 1"
+        )
+    return items
+
+
+def split(
+    ref: str | DatasetVersion,
+    fractions: Mapping[str, float] | None = None,
+    *,
+    seed: int = 0,
+    stratify: str | None = None,
+    group: str | None = None,
+    time: str | None = None,
+    progress: bool = False,
+) -> dict[str, DatasetVersion]:
+    """Split a dataset version into derived versions named ``<name>-<split>``.
+
+    Args:
+        ref: the parent (``"iris@2"`` or a ``DatasetVersion``).
+        fractions: split name -> fraction of rows, adding up to 1 (default
+            train 0.7, validation 0.15, test 0.15). Split names become name suffixes.
+        seed: seed of the row (or group) shuffle.
+        stratify: keep the proportions of this column's values in every split.
+        group: keep all rows with the same value of this column in one split.
+        time: split by this column's order (earliest rows in the first split).
+        progress: show progress on stderr.
+
+    Returns:
+        Split name -> the registered child version (``parent_ids`` = the parent's id,
+        lineage edge ``parent -[split_into]-> child``).
+
+    Raises:
+        InvalidArgumentError: bad fractions, an unknown column, more than one of
+            stratify/group/time, or a split that would be empty.
+
+    Example::
+
+        >>> parts = keel.datasets.split("iris", {"train": 0.8, "test": 0.2}, seed=7,
+        ...                             stratify="species")
+        >>> parts["train"].name, parts["train"].num_rows
+        ('iris-train', 120)
+    """
+    from keel.data._datasets import _client, _Derivation, _register, get
+    from keel.data._ingest import connect_duckdb, write_parquet
+
+    items = _check_fractions(fractions if fractions is not None else DEFAULT_FRACTIONS)
+    chosen = [(k, v) for k, v in (("stratify", stratify), ("group", group), ("time", time)) if v]
+    if len(chosen) > 1:
+        raise InvalidArgumentError(
+            f"pass at most one of stratify, group and time; got {', '.join(k for k, _ in chosen)}"
+        )
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise InvalidArgumentError(f"seed must be an integer, not {seed!r}")
+    parent = get(ref)
+    for key, value in chosen:
+        if value not in parent.schema:
+            raise InvalidArgumentError(
+                f"{key}={value!r} is not a column of {parent.ref}; columns are {parent.columns}"
+            )
+    names = {key: check_name(f"{parent.name}-{key}") for key, _ in items}
+    mode, column = chosen[0] if chosen else ("random", None)
+
+    table = f"read_parquet({_sql_str(str(parent.local_path()))}, file_row_number=true)"
+    shuffle = f"hash(file_row_number, {int(seed)})"
+    cum = [sum(v for _, v in items[: i + 1]) for i in range(len(items))]
+    cum[-1] = 1.0
+    if mode == "group":
+        g = _q(str(column))
+        assign = f"""
+            WITH groups AS (
+                SELECT {g} AS g, count(*) AS size, hash({g}, {int(seed)}) AS h FROM {table} GROUP BY {g}
+            ), placed AS (
+                SELECT g, (sum(size) OVER (ORDER BY h, g ROWS UNBOUNDED PRECEDING) - size / 2.0)
+                       / sum(size) OVER () AS pos FROM groups
+            )
+            SELECT t.file_row_number AS r, {_bucket("p.pos", cum, strict=True)} AS s
+            FROM {table} t JOIN placed p ON t.{g} IS NOT DISTINCT FROM p.g
+        """
+    else:
+        if mode == "stratify":
+            order = f"PARTITION BY {_q(str(column))} ORDER BY {shuffle}"
+            size = f"count(*) OVER (PARTITION BY {_q(str(column))})"
+        elif mode == "time":
+            order = f"ORDER BY {_q(str(column))} NULLS LAST, file_row_number"
+            size = "count(*) OVER ()"
+        else:
+            order = f"ORDER BY {shuffle}"
+            size = "count(*) OVER ()"
+        assign = f"""
+            SELECT r, {_bucket("k", cum, size_col="n")} AS s FROM (
+                SELECT file_row_number AS r, row_number() OVER ({order}) - 1 AS k, {size} AS n
+                FROM {table}
+            )
+        """
+    client = _client()
+    tmp_root = client.settings.home.absolute() / "tmp"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    results: dict[str, DatasetVersion] = {}
+    with tempfile.TemporaryDirectory(dir=tmp_root, prefix="split-") as tmp:
+        con = connect_duckdb(Path(tmp))
+        try:
+            con.execute(f"CREATE TEMP TABLE keel_assign AS {assign}")
+            counts = dict(con.execute("SELECT s, count(*) FROM keel_assign GROUP BY s").fetchall())
+            for i, (key, fraction) in enumerate(items):
+                if not counts.get(i):
+                    raise InvalidArgumentError(
+                        f"split {key!r} of {parent.ref} would be empty ({parent.num_rows} rows, "
+                        f"fraction {fraction:g}{', ' + mode + '=' + str(column) if column else ''}); "
+                        "use more data or larger fractions"
+                    )
+            paths = {}
+            for i, (key, _) in enumerate(items):
+                path = Path(tmp) / f"{key}.parquet"
+                rel = con.sql(
+                    f"SELECT t.* EXCLUDE (file_row_number) FROM {table} t "
+                    f"SEMI JOIN (SELECT r FROM keel_assign WHERE s = {i}) a ON t.file_row_number = a.r "
+                    "ORDER BY t.file_row_number"
+                )
+                write_parquet(rel.to_arrow_reader(), path)
+                paths[key] = path
+        finally:
+            con.close()
+        for key, fraction in items:
+            derivation = {
+                "kind": "split",
+                "split": key,
+                "fractions": dict(items),
+                "fraction": fraction,
+                "seed": seed,
+                "mode": mode,
+                "column": column,
+                "parent": parent.ref,
+            }
+            results[key] = _register(
+                paths[key],
+                names[key],
+                description=f"{key} split of {parent.ref}",
+                format="parquet",
+                progress=progress,
+                client=client,
+                derived=_Derivation(
+                    parent_ids=(parent.id,),
+                    derivation=derivation,
+                    upstream=((parent.lineage_node(), "split_into"),),
+                    source_uri=f"dataset:{parent.ref}#{key}",
+                ),
+            )
+    return results
+
+
+def _bucket(
+    value: str, cum: list[float], *, size_col: str | None = None, strict: bool = False
+) -> str:
+    """A CASE expression giving the split index of a row from its rank or position."""
+    whens = []
+    for i, c in enumerate(cum[:-1]):
+        if size_col is not None:
+            whens.append(f"WHEN {value} < round({c!r} * {size_col}) THEN {i}")
+        else:
+            whens.append(f"WHEN {value} {'<' if strict else '<='} {c!r} THEN {i}")
+    return f"CASE {' '.join(whens)} ELSE {len(cum) - 1} END" if whens else "0"
