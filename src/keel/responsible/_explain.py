@@ -144,7 +144,7 @@ def explain(
         warnings.simplefilter("ignore")
         try:
             explainer = build_explainer(kind, final, Xb, task)
-            result = explainer(Xs, check_additivity=False) if kind == "tree" else explainer(Xs)
+            result = _run(explainer, kind, Xs)
         except Exception:
             if kind == "permutation":
                 raise
@@ -172,7 +172,7 @@ def explain(
         kind=kind,
         feature_names=out_names,
         values=values,
-        data=Xs,
+        data=Xs[: len(values)],
         mean_abs={n: float(v) for n, v in zip(out_names, mean_abs, strict=False)},
         recipe=recipe,
     )

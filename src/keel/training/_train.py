@@ -130,10 +130,8 @@ def train(
 def _register(prepared: Any, name: str) -> Any:
     if prepared.dataset is not None:
         return prepared.dataset
-    try:
-        from keel import datasets
-    except ImportError:  # TODO(training): remove once keel.datasets lands
-        return None
+    from keel import datasets
+
     return datasets.register(prepared.frame, name=name)
 
 
