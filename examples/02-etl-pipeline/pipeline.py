@@ -7,9 +7,10 @@ Run it (from the repository root)::
     keel pipelines run examples/02-etl-pipeline/pipeline.py:pipeline -p test_size=0.3
     keel pipelines run examples/02-etl-pipeline/pipeline.py:pipeline -x process
 
-Each table a step returns becomes a dataset version (``wine-etl.clean``,
-``wine-etl.split.train``...), and the lineage from ``data/wine_raw.csv`` to the splits
-is recorded as the steps run.
+Each table a step returns becomes a dataset version (``wine-etl.load``,
+``wine-etl.clean``); ``split`` returns the versions ``keel.datasets.split`` derives
+(``wine-etl.clean-train``...). The lineage from ``data/wine_raw.csv`` to the splits is
+recorded as the steps run.
 """
 
 from __future__ import annotations
@@ -21,11 +22,15 @@ from typing import Any
 import pandas as pd
 
 import keel
+import keel.datasets
+from keel.datasets import DatasetVersion
 from keel.pipelines import SourceFile
 
 log = logging.getLogger("wine-etl")
 
-RAW_CSV = str(Path(__file__).parent / "data" / "wine_raw.csv")
+HERE = Path(__file__).parent
+RAW_CSV = str(HERE / "data" / "wine_raw.csv")
+EXPECTATIONS = str(HERE / "expectations.yaml")
 MEASUREMENTS = [
     "alcohol",
     "malic_acid",
@@ -41,7 +46,6 @@ MEASUREMENTS = [
     "od280_od315",
     "proline",
 ]
-CULTIVARS = ["barbera", "barolo", "grignolino"]
 # Plausible ranges of each measurement; readings outside them are sensor faults.
 PLAUSIBLE = {"alcohol": (8.0, 16.0), "proline": (200.0, 2000.0), "magnesium": (50.0, 200.0)}
 
@@ -55,27 +59,21 @@ def load(path: SourceFile = RAW_CSV) -> pd.DataFrame:
 
 
 @keel.step
-def validate(load: pd.DataFrame, min_rows: int = 100) -> dict[str, Any]:
-    """Check what must hold before cleaning; fail the run if it does not."""
-    missing = sorted({*MEASUREMENTS, "cultivar"} - set(load.columns))
-    if missing:
-        raise ValueError(f"the raw export lacks columns {missing}")
-    if len(load) < min_rows:
-        raise ValueError(f"the raw export has {len(load)} rows; expected at least {min_rows}")
-    unknown = sorted(set(load["cultivar"].dropna()) - set(CULTIVARS))
-    if unknown:
-        raise ValueError(f"unknown cultivars {unknown}; expected {CULTIVARS}")
-    report = {
-        "rows": len(load),
-        "duplicates": int(load.duplicated().sum()),
-        "missing": {c: int(n) for c, n in load[MEASUREMENTS].isna().sum().items() if n},
+def validate(load: DatasetVersion, expectations: SourceFile = EXPECTATIONS) -> dict[str, Any]:
+    """Check the raw data against expectations.yaml; fail the run if a check fails."""
+    report = keel.datasets.validate(load, expectations)
+    print(report.summary())
+    if not report.passed:
+        raise ValueError(f"{load.ref} fails its expectations: {report.summary()}")
+    df = load.to_pandas()
+    return {
+        "rows": len(df),
+        "duplicates": int(df.duplicated().sum()),
+        "missing": {c: int(n) for c, n in df[MEASUREMENTS].isna().sum().items() if n},
         "implausible": {
-            col: int(((load[col] < lo) | (load[col] > hi)).sum())
-            for col, (lo, hi) in PLAUSIBLE.items()
+            col: int(((df[col] < lo) | (df[col] > hi)).sum()) for col, (lo, hi) in PLAUSIBLE.items()
         },
     }
-    print(f"validation report: {report}")
-    return report
 
 
 @keel.step
@@ -96,25 +94,11 @@ def clean(load: pd.DataFrame, validate: dict[str, Any]) -> pd.DataFrame:
 
 @keel.step(outputs=("train", "valid", "test"))
 def split(
-    clean: pd.DataFrame, test_size: float = 0.2, valid_size: float = 0.1, seed: int = 42
-) -> dict[str, pd.DataFrame]:
-    """Stratified train/validation/test split by cultivar."""
-    from sklearn.model_selection import train_test_split
-
-    rest, test = train_test_split(
-        clean, test_size=test_size, stratify=clean["cultivar"], random_state=seed
-    )
-    train, valid = train_test_split(
-        rest,
-        test_size=valid_size / (1 - test_size),
-        stratify=rest["cultivar"],
-        random_state=seed,
-    )
-    return {
-        "train": train.reset_index(drop=True),
-        "valid": valid.reset_index(drop=True),
-        "test": test.reset_index(drop=True),
-    }
+    clean: DatasetVersion, test_size: float = 0.2, valid_size: float = 0.1, seed: int = 42
+) -> dict[str, DatasetVersion]:
+    """Stratified train/validation/test splits: derived dataset versions of ``clean``."""
+    fractions = {"train": 1 - test_size - valid_size, "valid": valid_size, "test": test_size}
+    return keel.datasets.split(clean, fractions, seed=seed, stratify="cultivar")
 
 
 @keel.step(inputs={"train": "split.train", "test": "split.test"})

@@ -60,7 +60,7 @@ def test_runs_caches_reruns_what_changed_and_records_lineage(
 ) -> None:
     target = f"{example / 'pipeline.py'}:pipeline"
     out = keel_cli("pipelines", "run", target)
-    assert "wine-etl" in out and "wine-etl.split.train@1" in out
+    assert "wine-etl" in out and "wine-etl.clean-train@1" in out
     first = _latest(keel_home)
     assert first.status.value == "FINISHED" and first.executed == STEPS
 
@@ -91,10 +91,12 @@ def test_runs_caches_reruns_what_changed_and_records_lineage(
     parts = {o.name: get_by_id(o.ref).to_pandas() for o in split.outputs}
     assert sum(len(p) for p in parts.values()) == 178  # 183 rows less 5 duplicates
     assert all(p.notna().all().all() for p in parts.values())
-    assert abs(len(parts["test"]) / 178 - 0.3) < 0.02
+    assert abs(len(parts["test"]) / 178 - 0.3) < 0.05
     with open_store(f"sqlite:///{keel_home / 'keel.db'}") as store:
         graph = store.lineage.upstream(LineageNode("dataset_version", split.output("train").ref))
     raw_uri = (example / "data" / "wine_raw.csv").absolute().as_uri()
     assert LineageNode("source", raw_uri) in graph.nodes
     labels = {n.label for n in graph.nodes}
     assert {"wine-etl.load", "wine-etl.clean", "wine-etl.split", "wine-etl.clean@2"} <= labels
+    # keel.datasets.split's own edge, next to the pipeline's
+    assert "split_into" in {e.relation for e in graph.edges}
