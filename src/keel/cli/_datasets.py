@@ -167,12 +167,14 @@ def head_cmd(
 
     v = ds.get(ref)
     df = v.head(n)
-    table = Table(title=f"{v.ref} (first {len(df)} of {v.num_rows:,} rows)", title_justify="left")
+    out = _console()
+    out.print(f"{v.ref} (first {len(df)} of {v.num_rows:,} rows)", highlight=False)
+    table = Table()
     for col in df.columns:
         table.add_column(str(col), overflow="fold")
     for row in df.itertuples(index=False):
         table.add_row(*[_cell(x) for x in row])
-    _console().print(table)
+    out.print(table)
 
 
 @datasets_app.command("split")
