@@ -116,7 +116,7 @@ def _read_table(ref: str) -> Any:
         return pd.read_csv(ref)
     if lower.endswith(".parquet"):
         return pd.read_parquet(ref)
-    import keel.datasets as datasets  # type: ignore[import-not-found,unused-ignore]
+    import keel.datasets as datasets
 
     version = datasets.get(ref)
     for method in ("to_pandas", "read", "load"):
@@ -251,7 +251,7 @@ def _check_latency(check: Check, ctx: GateContext) -> CheckResult:
             with torch.no_grad():
                 return model(x)
 
-        rows = tensors  # type: ignore[assignment]
+        rows = tensors
     for i in range(_LATENCY_WARMUP):
         predict(rows[i % len(rows)])
     times = []
@@ -278,7 +278,8 @@ def _check_latency(check: Check, ctx: GateContext) -> CheckResult:
 
 def _check_artifacts(check: Check, ctx: GateContext) -> CheckResult:
     run_files = list(ctx.candidate.details.get("run_artifacts") or [])
-    present, missing = [], []
+    present: list[str] = []
+    missing: list[str] = []
     for item in check.options["artifacts"]:
         if item == "model_card":
             ok = ctx.candidate.file("model_card") is not None
@@ -308,7 +309,7 @@ def _check_training_data(check: Check, ctx: GateContext) -> CheckResult:
             "dataset_version -trained_on-> run edge)",
         )
     try:
-        import keel.datasets as datasets  # type: ignore[import-not-found,unused-ignore]
+        import keel.datasets as datasets
     except ImportError:
         return CheckResult(
             check.describe(),

@@ -12,13 +12,16 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keel.errors import ConflictError, InvalidArgumentError, NotFoundError
 from keel.gates._checks import GateContext, evaluate_check
 from keel.gates._policy import Policy, load_policy
 from keel.store import Alias, GateResult, ModelStateError, ModelVersion, ModelVersionStatus
 from keel.store._registry import check_alias_name
+
+if TYPE_CHECKING:
+    from keel.tracking import Client
 
 __all__ = [
     "PromotionOutcome",
@@ -38,9 +41,9 @@ class PromotionRejectedError(ConflictError):
     code = "PROMOTION_REJECTED"
 
 
-def _client(client: Any) -> Any:
+def _client(client: Any) -> Client:
     if client is not None:
-        return client
+        return client  # type: ignore[no-any-return]
     from keel.tracking import get_client
 
     return get_client()

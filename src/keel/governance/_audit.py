@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keel.errors import InvalidArgumentError, KeelError
 from keel.store import AuditEvent, ChainVerification
+
+if TYPE_CHECKING:
+    from keel.tracking import Client
 
 __all__ = ["AuditChainBrokenError", "list_events", "parse_since", "verify"]
 
@@ -17,9 +20,9 @@ class AuditChainBrokenError(KeelError):
     code = "AUDIT_CHAIN_BROKEN"
 
 
-def _client(client: Any) -> Any:
+def _client(client: Any) -> Client:
     if client is not None:
-        return client
+        return client  # type: ignore[no-any-return]
     from keel.tracking import get_client
 
     return get_client()

@@ -7,10 +7,13 @@ to anyone (it is audited like every grant); after that only admins grant or revo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keel.errors import ConflictError, KeelError
 from keel.store import RoleGrant
+
+if TYPE_CHECKING:
+    from keel.tracking import Client
 
 __all__ = [
     "PermissionDeniedError",
@@ -28,9 +31,9 @@ class PermissionDeniedError(KeelError):
     code = "PERMISSION_DENIED"
 
 
-def _client(client: Any) -> Any:
+def _client(client: Any) -> Client:
     if client is not None:
-        return client
+        return client  # type: ignore[no-any-return]
     from keel.tracking import get_client
 
     return get_client()
@@ -66,7 +69,8 @@ def grant_role(user: str, role: str = "admin", *, client: Any = None) -> RoleGra
     admins = [g for g in client.store.governance.list_roles() if g.role == "admin"]
     if admins:
         require_admin(f"granting {role!r}", client=client)
-    return client.store.governance.grant_role(user, role, actor)
+    grant: RoleGrant = client.store.governance.grant_role(user, role, actor)
+    return grant
 
 
 def revoke_role(user: str, role: str = "admin", *, client: Any = None) -> None:

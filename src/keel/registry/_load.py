@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keel.errors import InvalidArgumentError
 from keel.registry._formats import deserialize
@@ -11,12 +11,15 @@ from keel.registry._signature import example_to_frame
 from keel.registry._uri import ModelRef, resolve_version
 from keel.store import AuditEntry, ModelStateError, ModelVersion, ModelVersionStatus
 
+if TYPE_CHECKING:
+    from keel.tracking import Client
+
 __all__ = ["get_version", "load", "load_input_example", "load_version", "read_files"]
 
 
-def _client(client: Any) -> Any:
+def _client(client: Any) -> Client:
     if client is not None:
-        return client
+        return client  # type: ignore[no-any-return]
     from keel.tracking import get_client
 
     return get_client()

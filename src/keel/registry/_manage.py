@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keel.registry._uri import parse_model_uri
 from keel.store import AliasMove, ModelVersion, RegisteredModel
 
+if TYPE_CHECKING:
+    from keel.tracking import Client
+
 __all__ = ["alias_history", "archive", "list_models", "list_versions"]
 
 
-def _client(client: Any) -> Any:
+def _client(client: Any) -> Client:
     if client is not None:
-        return client
+        return client  # type: ignore[no-any-return]
     from keel.tracking import get_client
 
     return get_client()
@@ -45,9 +48,10 @@ def archive(uri: str, *, reason: str | None = None, client: Any = None) -> Model
         number = resolve_version(client.store, ref).version
     else:
         number = ref.version
-    return client.store.registry.archive_version(
+    archived: ModelVersion = client.store.registry.archive_version(
         ref.name, number, client.settings.resolved_actor(), reason
     )
+    return archived
 
 
 def alias_history(name: str, alias: str | None = None, *, client: Any = None) -> list[AliasMove]:

@@ -20,7 +20,7 @@ DEFAULT_TOLERANCE = 1e-4
 
 def onnx_session(data: bytes) -> Any:
     """An onnxruntime session on CPU for ONNX bytes."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
     if hasattr(ort, "disable_telemetry_events"):
         ort.disable_telemetry_events()
@@ -42,8 +42,8 @@ def _float_matrix(example: Any) -> Any:
 
 
 def _sklearn_onnx(model: Any, n_features: int) -> bytes:
-    from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import FloatTensorType
+    from skl2onnx import convert_sklearn  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    from skl2onnx.common.data_types import FloatTensorType  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
     candidates = [model]
     steps = getattr(model, "steps", None)
@@ -59,8 +59,8 @@ def _sklearn_onnx(model: Any, n_features: int) -> bytes:
 
 
 def _boosting_onnx(model: Any, flavor: str, n_features: int) -> bytes:
-    import onnxmltools
-    from onnxmltools.convert.common.data_types import FloatTensorType
+    import onnxmltools  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    from onnxmltools.convert.common.data_types import FloatTensorType  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
     types = [("input", FloatTensorType([None, n_features]))]
     if flavor == "xgboost":
@@ -76,7 +76,7 @@ def _torch_onnx(model: Any, x32: Any) -> bytes:
     buf = io.BytesIO()
     sample = torch.from_numpy(x32[:1])
     try:
-        import onnxscript  # noqa: F401 - the new exporter needs it
+        import onnxscript  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
 
         dynamo = True
     except ImportError:
@@ -87,7 +87,7 @@ def _torch_onnx(model: Any, x32: Any) -> bytes:
         kwargs["external_data"] = False
     else:
         kwargs["dynamic_axes"] = {"input": {0: "batch"}, "output": {0: "batch"}}
-    torch.onnx.export(model, (sample,), buf, dynamo=dynamo, **kwargs)
+    torch.onnx.export(model, (sample,), buf, dynamo=dynamo, **kwargs)  # type: ignore[arg-type]
     return buf.getvalue()
 
 

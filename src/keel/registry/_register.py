@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keel.errors import InvalidArgumentError, NotFoundError
 from keel.registry._formats import serialize
 from keel.registry._onnx import DEFAULT_TOLERANCE, export_onnx
 from keel.registry._signature import example_to_frame, example_to_json, infer_signature
 from keel.store import LineageEdge, LineageNode, ModelFile, ModelVersion, ModelVersionDraft
+
+if TYPE_CHECKING:
+    from keel.tracking import Client
 
 __all__ = ["DESCRIPTOR", "LoggedModel", "log_model", "register"]
 
@@ -29,9 +32,9 @@ class LoggedModel:
     version: ModelVersion | None = None
 
 
-def _client(client: Any) -> Any:
+def _client(client: Any) -> Client:
     if client is not None:
-        return client
+        return client  # type: ignore[no-any-return]
     from keel.tracking import get_client
 
     return get_client()
@@ -271,4 +274,5 @@ def register(
     client.store.lineage.add_edges(
         [LineageEdge(LineageNode("run", run.id, run.name), version.lineage_node(), "produced")]
     )
-    return version
+    registered: ModelVersion = version
+    return registered

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -34,9 +34,9 @@ from keel.store._sql._database import Database
 
 __all__ = ["SqlGovernanceStore", "append_event", "lock_chain"]
 
-_events = AuditEventRow.__table__
-_head = AuditHeadRow.__table__
-_roles = RoleRow.__table__
+_events = cast(sa.Table, AuditEventRow.__table__)
+_head = cast(sa.Table, AuditHeadRow.__table__)
+_roles = cast(sa.Table, RoleRow.__table__)
 _MAX_ACTOR = 256
 
 

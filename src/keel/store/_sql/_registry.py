@@ -11,7 +11,7 @@ import difflib
 import json
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -46,12 +46,12 @@ from keel.store._sql._registry_rows import (
 
 __all__ = ["SqlRegistryStore"]
 
-_models = RegisteredModelRow.__table__
-_versions = ModelVersionRow.__table__
-_files = ModelFileRow.__table__
-_aliases = ModelAliasRow.__table__
-_history = AliasHistoryRow.__table__
-_gates = GateResultRow.__table__
+_models = cast(sa.Table, RegisteredModelRow.__table__)
+_versions = cast(sa.Table, ModelVersionRow.__table__)
+_files = cast(sa.Table, ModelFileRow.__table__)
+_aliases = cast(sa.Table, ModelAliasRow.__table__)
+_history = cast(sa.Table, AliasHistoryRow.__table__)
+_gates = cast(sa.Table, GateResultRow.__table__)
 
 
 def _now_ms() -> int:
