@@ -109,3 +109,9 @@ def test_unreachable_store_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KEEL_STORE_URI", "postgresql://nobody@127.0.0.1:1/none")
     proc = run_cli("runs", "list", check=False)
     assert proc.returncode == 1 and "cannot open the metadata store" in proc.stderr
+
+
+def test_doctor_exits_1_when_a_check_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEEL_STORE_URI", "postgresql://nobody@127.0.0.1:1/none")
+    proc = run_cli("doctor", check=False)
+    assert proc.returncode == 1 and "fail" in proc.stdout

@@ -82,7 +82,8 @@ def main() -> None:
 
     debug = "--debug" in sys.argv or os.environ.get("KEEL_DEBUG") == "1"
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns typer.Exit's code instead of exiting.
+        code = app(standalone_mode=False)
     except KeelError as exc:
         if debug:
             raise
@@ -111,3 +112,4 @@ def main() -> None:
             f"unexpected error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
         )
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

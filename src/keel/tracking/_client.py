@@ -112,13 +112,23 @@ class Client:
         return self._settings
 
     @property
+    def store_uri(self) -> str:
+        """The metadata store URI this client uses (another process can open the same)."""
+        return self._store_uri or self.settings.resolved_store_uri()
+
+    @property
+    def artifact_root(self) -> str:
+        """The artifact root this client uses."""
+        return self._artifact_root or self.settings.resolved_artifact_root()
+
+    @property
     def store(self) -> Store:
         """The metadata store (opened on first use)."""
         if self._store is None:
             with self._lock:
                 if self._store is None:
                     store = open_store(
-                        self._store_uri or self.settings.resolved_store_uri(),
+                        self.store_uri,
                         sqlite_synchronous=self.settings.sqlite_synchronous,
                     )
                     store.open()
@@ -129,9 +139,7 @@ class Client:
     def artifacts(self) -> ArtifactStore:
         """The artifact store."""
         if self._artifacts is None:
-            self._artifacts = ArtifactStore(
-                self._artifact_root or self.settings.resolved_artifact_root()
-            )
+            self._artifacts = ArtifactStore(self.artifact_root)
         return self._artifacts
 
     @property
