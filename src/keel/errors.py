@@ -132,6 +132,8 @@ HTTP_STATUS: dict[str, int] = {
     "AUDIT_CHAIN_BROKEN": 500,  # keel.governance.AuditChainBrokenError
     "PIPELINE_FAILED": 422,  # keel.pipelines.PipelineFailedError (a step failed)
     "STEP_OUTPUT_INVALID": 400,  # keel.pipelines.StepOutputError (unsafe output type)
+    "INVALID_DATASET_SOURCE": 400,  # keel.data.DatasetSourceError (unreadable file or frame)
+    "DATASET_VALIDATION_FAILED": 422,  # keel.data.DatasetValidationError (expectations failed)
 }
 
 

@@ -210,3 +210,12 @@ def test_bad_expectations_file(client, baseline, tmp_path: Path) -> None:
 def test_source_error_is_a_keel_error_with_a_code() -> None:
     assert issubclass(DatasetSourceError, keel.KeelError)
     assert DatasetSourceError.code == "INVALID_DATASET_SOURCE"
+
+
+def test_error_codes_map_to_http_statuses() -> None:
+    from keel.data import DatasetValidationError
+    from keel.errors import HTTP_STATUS, error_for_code
+
+    assert HTTP_STATUS[DatasetSourceError.code] == 400
+    assert HTTP_STATUS[DatasetValidationError.code] == 422
+    assert error_for_code("INVALID_DATASET_SOURCE") is DatasetSourceError
