@@ -69,6 +69,10 @@ def load_frame(data: Any, what: str = "data") -> tuple[pd.DataFrame, Any]:
     )
 
 
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
 def _column_list(value: str | Sequence[str] | None, what: str) -> list[str]:
     if value is None:
         return []
@@ -166,7 +170,7 @@ def prepare(
             classes = y.unique()
             if len(classes) < 2:
                 raise TrainingInputError(
-                    f"target {target!r} has only one class ({classes[0]!r}) in {label}; "
+                    f"target {target!r} has only one class ({_plain(classes[0])!r}) in {label}; "
                     "a classifier needs at least two"
                 )
         elif task == "regression":

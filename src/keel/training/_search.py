@@ -256,6 +256,9 @@ def _param_importances(study: Any) -> dict[str, float]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            # fANOVA warns when every trial scores the same: the importances are then equal
+            warnings.filterwarnings("ignore", message="Target and region quantiles",
+                                    category=UserWarning)
             raw = optuna.importance.get_param_importances(study)
     except (ValueError, RuntimeError, ZeroDivisionError):
         return {}
