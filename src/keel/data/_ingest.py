@@ -479,7 +479,7 @@ def to_arrow_table(obj: object) -> pa.Table:
                 "object columns a single type"
             ) from None
     elif module == "duckdb" and hasattr(obj, "to_arrow_table"):
-        table = obj.to_arrow_table()  # type: ignore[attr-defined]
+        table = obj.to_arrow_table()
     else:
         raise DatasetSourceError(
             f"cannot register a {_describe(obj)}: pass a file path or URL (CSV, TSV, JSON "

@@ -241,18 +241,18 @@ def validate_parquet(
             else:
                 row_level[name] = ce
 
-    for check in expectations.checks:
-        if check.sql is None:
+    for custom in expectations.checks:
+        if custom.sql is None:
             continue
-        label = f"sql({check.name})"
+        label = f"sql({custom.name})"
         out.declare(None, label)
-        condition = f"NOT coalesce(({check.sql}), false)"
+        condition = f"NOT coalesce(({custom.sql}), false)"
         try:
             failing = int(_scalar(con, f"SELECT count(*) FROM {table} WHERE {condition}"))
         except Exception as exc:
             first = str(exc).splitlines()[0]
             raise InvalidArgumentError(
-                f"SQL check {check.name!r} ({check.sql!r}) does not run: {first}; write a DuckDB "
+                f"SQL check {custom.name!r} ({custom.sql!r}) does not run: {first}; write a DuckDB "
                 "boolean expression over the column names"
             ) from None
         if failing:
@@ -261,7 +261,7 @@ def validate_parquet(
                 label,
                 failing,
                 _rows(con, table, condition),
-                f"{failing} rows fail {check.sql!r}",
+                f"{failing} rows fail {custom.sql!r}",
             )
 
     python_checks = [c for c in expectations.checks if c.fn is not None]
@@ -383,7 +383,7 @@ def _run_pandera(schema: Any, chunk: pd.DataFrame, out: _Outcomes) -> None:
             out.fail(col, str(check), 1, [], message)
             continue
         examples = [
-            {"row": i, **{k: _plain(v) for k, v in chunk.loc[i].items()}}
+            {"row": i, **{str(k): _plain(v) for k, v in chunk.loc[i].items()}}
             for i in unique[:_EXAMPLES]
         ]
         out.fail(col, str(check), len(unique), examples)

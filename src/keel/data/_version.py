@@ -229,7 +229,8 @@ class DatasetVersion:
 
             >>> df = keel.datasets.get("iris").to_pandas()
         """
-        return self.to_arrow(columns).to_pandas()
+        df: pd.DataFrame = self.to_arrow(columns).to_pandas()
+        return df
 
     def to_polars(self, columns: Sequence[str] | None = None) -> pl.DataFrame:
         """The data as a polars DataFrame (needs ``pip install 'keel[data]'``)."""
@@ -275,7 +276,8 @@ class DatasetVersion:
                 batches.append(batch.slice(0, remaining))
                 remaining -= batch.num_rows
             schema = f.schema_arrow
-        return pa.Table.from_batches(batches, schema=schema).to_pandas()
+        df: pd.DataFrame = pa.Table.from_batches(batches, schema=schema).to_pandas()
+        return df
 
 
 def _verify(path: Path, expected: str, name: str) -> None:

@@ -7,7 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -26,10 +26,10 @@ from keel.store._sql._lineage_rows import LineageEdgeRow, LineageNodeRow
 
 __all__ = ["SqlDatasetStore"]
 
-_datasets = DatasetRow.__table__
-_versions = DatasetVersionRow.__table__
-_nodes = LineageNodeRow.__table__
-_edges = LineageEdgeRow.__table__
+_datasets = cast(sa.Table, DatasetRow.__table__)
+_versions = cast(sa.Table, DatasetVersionRow.__table__)
+_nodes = cast(sa.Table, LineageNodeRow.__table__)
+_edges = cast(sa.Table, LineageEdgeRow.__table__)
 
 
 def _now_ms() -> int:
@@ -69,11 +69,9 @@ class SqlDatasetStore(DatasetStore):
         self._db = db
 
     def _insert(self, table: sa.Table) -> Any:
-        if self._db.is_sqlite:
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert
-        return insert(table)
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        return sqlite.insert(table) if self._db.is_sqlite else postgresql.insert(table)
 
     # -- writing ----------------------------------------------------------------------
 
