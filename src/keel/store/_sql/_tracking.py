@@ -63,9 +63,13 @@ _EXISTING_PARAMS = sa.select(_params.c.key, _params.c.value).where(
     _params.c.key.in_(sa.bindparam("keys", expanding=True)),
 )
 _IDS: sa.BindParameter[str] = sa.bindparam("ids", expanding=True)
-_PARAMS_OF = sa.select(_params).where(_params.c.run_id.in_(_IDS))
-_TAGS_OF = sa.select(_tags).where(_tags.c.run_id.in_(_IDS))
-_LATEST_OF = sa.select(_latest).where(_latest.c.run_id.in_(_IDS))
+_PARAMS_OF = sa.select(_params.c.run_id, _params.c.key, _params.c.value).where(
+    _params.c.run_id.in_(_IDS)
+)
+_TAGS_OF = sa.select(_tags.c.run_id, _tags.c.key, _tags.c.value).where(_tags.c.run_id.in_(_IDS))
+_LATEST_OF = sa.select(_latest.c.run_id, _latest.c.key, _latest.c.value, _latest.c.is_nan).where(
+    _latest.c.run_id.in_(_IDS)
+)
 
 _MAX_KEY = 250
 _MAX_NAME = 256
@@ -310,13 +314,15 @@ class SqlTrackingStore(TrackingStore):
         tags: dict[str, dict[str, str]] = {i: {} for i in ids}
         metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
         for chunk in _chunks(ids):
+            # fetchall() and tuple unpacking: iterating a result row by row through
+            # Row attributes was most of the cost of a search returning many runs.
             bound = {"ids": list(chunk)}
-            for r in conn.execute(_PARAMS_OF, bound):
-                params[r.run_id][r.key] = r.value
-            for r in conn.execute(_TAGS_OF, bound):
-                tags[r.run_id][r.key] = r.value
-            for r in conn.execute(_LATEST_OF, bound):
-                metrics[r.run_id][r.key] = _metric_value(r.value, r.is_nan)
+            for run_id, key, text in conn.execute(_PARAMS_OF, bound).fetchall():
+                params[run_id][key] = text
+            for run_id, key, text in conn.execute(_TAGS_OF, bound).fetchall():
+                tags[run_id][key] = text
+            for run_id, key, value, is_nan in conn.execute(_LATEST_OF, bound).fetchall():
+                metrics[run_id][key] = math.nan if is_nan else float(value)
         return [
             Run(
                 id=row.id,
