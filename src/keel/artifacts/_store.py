@@ -115,6 +115,16 @@ class ArtifactStore:
         """Store bytes."""
         return self.put_stream(io.BytesIO(data))
 
+    def local_path(self, sha256: str) -> Path | None:
+        """The object's path on the local disk, to read in place; ``None`` for remote roots.
+
+        The bytes are not re-verified: callers that read in place verify what they read
+        (e.g. Parquet readers check page checksums) or call :meth:`get_bytes` instead.
+        """
+        if not self._is_local():
+            return None
+        return Path(self._object_path(sha256))
+
     def exists(self, sha256: str) -> bool:
         """Whether an object with this sha256 is stored."""
         return bool(self.fs.exists(self._object_path(sha256)))
