@@ -101,12 +101,24 @@ def build_explainer(kind: str, final: Any, background: Any, task: str) -> Any:
         return shap.TreeExplainer(final)
     if kind == "linear":
         return shap.LinearExplainer(final, shap.maskers.Independent(background))
-    fn = (
+    predict = (
         final.predict_proba
         if task == "classification" and hasattr(final, "predict_proba")
-        else (final.predict)
+        else final.predict
     )
+    columns = getattr(final, "feature_names_in_", None)
+    fn = predict if columns is None else _with_columns(predict, list(columns))
     return shap.PermutationExplainer(fn, shap.maskers.Independent(background, max_samples=100))
+
+
+def _with_columns(predict: Any, columns: list[str]) -> Any:
+    """The model was fitted on a DataFrame: hand it one, with its column names."""
+    import pandas as pd
+
+    def fn(rows: Any) -> Any:
+        return predict(pd.DataFrame(rows, columns=columns))
+
+    return fn
 
 
 def explain(

@@ -67,10 +67,11 @@ def parse_privacy(privacy: Mapping[str, Any] | PrivacyConfig) -> PrivacyConfig:
     try:
         return PrivacyConfig.model_validate(dict(privacy))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "privacy"
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'privacy'}: {e['msg']}" for e in exc.errors()
+        )
         raise PrivacyError(
-            f"privacy config is invalid at {where!r}: {first['msg']}; "
+            f"privacy config is invalid ({problems}); "
             "e.g. privacy={'epsilon': 1.0, 'bounds': [0, 1]}"
         ) from None
 
