@@ -11,6 +11,7 @@ store and artifact root. Scripts that search with ``n_jobs > 1`` need the usual
 
 from __future__ import annotations
 
+import contextlib
 import math
 import tempfile
 import time
@@ -235,12 +236,19 @@ def run_trials(job: TrialJob, client: Any = None) -> int:
             pruner=_pruner(job.config),
         )
         before = len(study.trials)
-        study.optimize(
-            _objective(job, client),
-            n_trials=job.n_trials,
-            catch=(Exception,),
-            gc_after_trial=False,
-        )
+        limits: Any = contextlib.nullcontext()
+        if job.model_n_jobs is not None:
+            # parallel workers share the cores: one BLAS/OpenMP thread each
+            from threadpoolctl import threadpool_limits
+
+            limits = threadpool_limits(limits=job.model_n_jobs)
+        with limits:
+            study.optimize(
+                _objective(job, client),
+                n_trials=job.n_trials,
+                catch=(Exception,),
+                gc_after_trial=False,
+            )
         return len(study.trials) - before
     finally:
         if own:
@@ -271,7 +279,12 @@ def run_search(base: TrialJob, client: Any) -> SearchOutcome:
     Raises:
         KeelError: every trial failed (the first error is quoted).
     """
-    import optuna
+    try:
+        import optuna
+    except ImportError as exc:
+        from keel.errors import MissingExtraError
+
+        raise MissingExtraError.for_extra("optuna", "training") from exc
 
     from keel.errors import KeelError
 

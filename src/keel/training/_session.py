@@ -98,7 +98,11 @@ class TrainingSession:
         oof = self._cross_validate(model) if plan.splits is not None else None
         fitted = self._refit(model)
         self.flush()
-        eval_X, eval_y, eval_pred, eval_proba, eval_on = self._evaluation_set(fitted, oof)
+        needs_eval = plan.evaluate or train.sensitive is not None
+        eval_X = eval_y = eval_pred = eval_proba = None
+        eval_on = "none"
+        if needs_eval:
+            eval_X, eval_y, eval_pred, eval_proba, eval_on = self._evaluation_set(fitted, oof)
         if plan.evaluate:
             from keel.training._report import log_plots
 
