@@ -363,32 +363,37 @@ def measure(counts: dict[str, int], keel_only: bool, repeat: int, progress: Any)
         ]
     costs: dict[str, dict[str, float]] = {}
     raw: list[dict[str, Any]] = []
-    for side, worker, kwargs, env in plan:
-        samples: dict[str, list[float]] = {}
-        for k in range(repeat):
-            progress(f"{side:<12} {worker:<18} {k + 1}/{repeat} ...")
+    # Rounds: every measurement once per round, so a busy spell on the machine hits
+    # both sides rather than all repeats of one.
+    samples: dict[str, dict[str, list[float]]] = {}
+    for k in range(repeat):
+        for side, worker, kwargs, env in plan:
+            progress(f"round {k + 1}/{repeat}: {side:<12} {worker:<18} ...")
             t = time.perf_counter()
             res = run_worker(worker, kwargs, env)
             label = f"{side}/{worker}"
+            mine = samples.setdefault(side, {})
             if worker.endswith("_runs"):
                 _check_runs(label, res)
-                samples.setdefault("run", []).append(res["run_seconds"] / res["runs"])
-                samples.setdefault("search", []).append(_median(res["search_seconds"]))
+                mine.setdefault("run", []).append(res["run_seconds"] / res["runs"])
+                mine.setdefault("search", []).append(_median(res["search_seconds"]))
             else:
                 _check_metrics(label, res)
                 op = "batch_value" if worker == "mlflow_log_batch" else "metric_call"
-                samples.setdefault(op, []).append(res["seconds"] / res["values"])
+                mine.setdefault(op, []).append(res["seconds"] / res["values"])
             raw.append(
                 {
                     "side": side,
                     "worker": worker,
+                    "round": k + 1,
                     "kwargs": kwargs,
                     "env": env,
                     "result": res,
                     "wall_s": time.perf_counter() - t,
                 }
             )
-        for op, vals in samples.items():
+    for side, ops in samples.items():
+        for op, vals in ops.items():
             costs.setdefault(side, {})[op] = _median(vals)
     return {"costs": costs, "raw": raw}
 
