@@ -62,8 +62,14 @@ def pg_schema_uri() -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
-def keel_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test runs in its own folder with its own .keel home and no KEEL_* leaking in."""
+def keel_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test runs in its own folder with its own .keel home and no KEEL_* leaking in.
+
+    The fluent API's client is reset around each test, so one test's store never
+    serves the next.
+    """
+    from keel.tracking import set_client
+
     for key in list(os.environ):
         if key.startswith("KEEL_") and key != "KEEL_TEST_PG":
             monkeypatch.delenv(key)
@@ -72,7 +78,20 @@ def keel_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(work)
     home = work / ".keel"
     monkeypatch.setenv("KEEL_HOME", str(home))
-    return home
+    set_client(None)
+    yield home
+    from keel.tracking import get_client
+
+    leftover = get_client() if _fluent_client_set() else None
+    set_client(None)
+    if leftover is not None:
+        leftover.close()
+
+
+def _fluent_client_set() -> bool:
+    from keel.tracking._fluent import _client
+
+    return _client.get() is not None
 
 
 @pytest.fixture
