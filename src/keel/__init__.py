@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         set_tags as set_tags,
         start_run as start_run,
     )
+    from keel.training import train as train
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {

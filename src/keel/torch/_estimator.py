@@ -46,7 +46,7 @@ def resolve_factory(module: str | Callable[..., Any]) -> Callable[..., Any]:
     )
 
 
-class _TorchEstimator(BaseEstimator):
+class _TorchEstimator(BaseEstimator):  # type: ignore[misc]
     """Shared fitting loop. Subclasses define the loss, the targets and the metric."""
 
     _keel_torch = True
@@ -189,7 +189,7 @@ class _TorchEstimator(BaseEstimator):
             return self.module_(xt)
 
 
-class TorchClassifier(ClassifierMixin, _TorchEstimator):
+class TorchClassifier(ClassifierMixin, _TorchEstimator):  # type: ignore[misc]
     """Trains a torch module with cross-entropy; ``predict_proba`` is the softmax.
 
     Example::
@@ -221,7 +221,7 @@ class TorchClassifier(ClassifierMixin, _TorchEstimator):
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
-class TorchRegressor(RegressorMixin, _TorchEstimator):
+class TorchRegressor(RegressorMixin, _TorchEstimator):  # type: ignore[misc]
     """Trains a torch module with mean squared error on one output."""
 
     def _targets(self, y: Any) -> tuple[Any, int]:

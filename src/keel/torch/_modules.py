@@ -56,4 +56,5 @@ class MLP(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net((x - self.mean_) / self.scale_)
+        out: torch.Tensor = self.net((x - self.get_buffer("mean_")) / self.get_buffer("scale_"))
+        return out

@@ -115,7 +115,7 @@ def build_model(spec: ModelSpec) -> Any:
         return _build_one(spec.class_, spec.params)
     from sklearn.pipeline import Pipeline
 
-    steps = []
+    steps: list[tuple[str, Any]] = []
     for i, step in enumerate(spec.pipeline or []):
         name = step.name or step.class_.rsplit(".", 1)[-1].lower()
         if any(name == s[0] for s in steps):

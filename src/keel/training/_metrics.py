@@ -6,6 +6,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from keel.training._errors import TrainingInputError
@@ -120,13 +121,11 @@ def classification_metrics(
         elif name.split("_")[0] in ("precision", "recall", "f1"):
             kind, avg = name.split("_")
             fn = {"precision": m.precision_score, "recall": m.recall_score, "f1": m.f1_score}[kind]
-            out[name] = _safe(
-                lambda fn=fn, avg=avg: fn(y_true, y_pred, average=avg, zero_division=0)
-            )
+            out[name] = _safe(partial(fn, y_true, y_pred, average=avg, zero_division=0))
         elif name in ("roc_auc", "log_loss") and proba is not None:
             if name == "log_loss":
                 clipped = np.clip(proba, 1e-15, 1 - 1e-15)
-                out[name] = _safe(lambda p=clipped: m.log_loss(y_true, p, labels=labels))
+                out[name] = _safe(partial(m.log_loss, y_true, clipped, labels=labels))
             elif proba.shape[1] == 2:
                 out[name] = _safe(lambda: m.roc_auc_score(y_true, proba[:, 1]))
             elif len(np.unique(y_true)) == proba.shape[1]:

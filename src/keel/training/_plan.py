@@ -186,7 +186,11 @@ def make_plan(
             label="test_data",
         )
         test.dataset = test_dataset
-    classes = sorted(train.y.unique().tolist()) if resolved_task == "classification" else None
+    classes = (
+        sorted(train.y.unique().tolist())
+        if resolved_task == "classification" and train.y is not None
+        else None
+    )
     # metrics: the one to optimise, and the ones to report
     primary = (
         metric or (search_config.metric if search_config else None) or default_metric(resolved_task)
@@ -219,9 +223,10 @@ def make_plan(
         splitter = build_splitter(cv, resolved_task, len(train.X), train.y, train.groups)
         if splitter is not None:
             splits = make_splits(splitter, train.X, train.y, train.groups)
-            if resolved_task == "classification":
+            y_train = train.y
+            if resolved_task == "classification" and y_train is not None:
                 for k, (tr, _) in enumerate(splits):
-                    if train.y.iloc[tr].nunique() < 2:
+                    if y_train.iloc[tr].nunique() < 2:
                         raise TrainingInputError(
                             f"cv fold {k} has a single class in its training part; use a "
                             "stratified split or fewer folds"

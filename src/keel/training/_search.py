@@ -18,7 +18,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from keel.training._space import (
     CategoricalParam,
@@ -265,8 +265,9 @@ def _param_importances(study: Any) -> dict[str, float]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             # fANOVA warns when every trial scores the same: the importances are then equal
-            warnings.filterwarnings("ignore", message="Target and region quantiles",
-                                    category=UserWarning)
+            warnings.filterwarnings(
+                "ignore", message="Target and region quantiles", category=UserWarning
+            )
             raw = optuna.importance.get_param_importances(study)
     except (ValueError, RuntimeError, ZeroDivisionError):
         return {}
@@ -295,7 +296,9 @@ def run_search(base: TrialJob, client: Any) -> SearchOutcome:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="keel-search-") as tmp:
         path = str(Path(tmp) / "journal.log")
-        direction = "maximize" if base.greater_is_better else "minimize"
+        direction: Literal["maximize", "minimize"] = (
+            "maximize" if base.greater_is_better else "minimize"
+        )
         optuna.create_study(study_name=base.study_name, storage=_storage(path), direction=direction)
         shares = [
             total // n_workers + (1 if i < total % n_workers else 0) for i in range(n_workers)
