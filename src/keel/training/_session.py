@@ -153,11 +153,8 @@ class TrainingSession:
             greater_is_better=METRICS[metric].greater_is_better,
             experiment=plan.experiment,
             parent_run_id=self.run_id,
-            store_uri=self.client.settings.resolved_store_uri()
-            if self.client._store_uri is None
-            else self.client._store_uri,
-            artifact_root=self.client._artifact_root
-            or self.client.settings.resolved_artifact_root(),
+            store_uri=self.client.store_uri,
+            artifact_root=self.client.artifact_root,
             deadline=time.time() + config.timeout if config.timeout else None,
             model_n_jobs=1 if config.n_jobs > 1 else None,
             classes=plan.classes,
