@@ -119,7 +119,12 @@ def render_model_card(card: Mapping[str, Any]) -> str:
         for name, stats in cv["summary"].items():
             lines.append(f"| {name} | {_fmt(stats['mean'])} | {_fmt(stats['std'])} |")
         lines.append("")
-    other = {k: v for k, v in card["metrics"].items() if not k.startswith(("cv.", "cv_fold."))}
+    # fairness and SHAP values have their own sections below
+    other = {
+        k: v
+        for k, v in card["metrics"].items()
+        if not k.startswith(("cv.", "cv_fold.", "fairness.", "mitigated.", "shap.", "epoch."))
+    }
     if other:
         lines += ["| metric | value |", "|---|---|"]
         lines += [f"| {k} | {_fmt(v)} |" for k, v in sorted(other.items())]
