@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -159,7 +160,7 @@ def curve_figure(
     import numpy as np
 
     fig, ax = _figure()
-    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in x)
+    numeric = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in x)
     xs = np.asarray(x, dtype=float) if numeric else np.arange(len(x))
     for scores, name in ((train, "train"), (valid, "validation")):
         mean, std = np.mean(scores, axis=1), np.std(scores, axis=1)
