@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 # Extras the full test suite needs (heavy ones included); the demo needs none.
-TEST_EXTRAS ?= dev,bench,data,training,torch
+TEST_EXTRAS ?= dev,bench,data,training,torch,onnx
 
 export OMP_WAIT_POLICY ?= PASSIVE
 export MPLBACKEND ?= Agg
