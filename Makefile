@@ -6,29 +6,33 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-# Extras the full test suite needs (heavy ones included); the demo needs none.
+# Extras the full test suite needs (heavy ones included), and those the demo needs.
 TEST_EXTRAS ?= dev,bench,data,training,torch,onnx
+DEMO_EXTRAS ?= training,onnx
 
 export OMP_WAIT_POLICY ?= PASSIVE
 export MPLBACKEND ?= Agg
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test lint bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.demo-installed: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e ".[$(DEMO_EXTRAS)]"
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e ".[$(TEST_EXTRAS)]"
-	touch $@ $(VENV)/.demo-installed
+	touch $@
 
+# keel's main job on embedded defaults: tracked training and comparison, then the
+# lifecycle (dataset -> training -> registry -> gated promotion -> rollback -> audit -> lineage)
 demo: $(VENV)/.demo-installed
 	$(PY) examples/quickstart/train_iris.py
+	$(PY) examples/07-registry/registry_demo.py
 
 test: $(VENV)/.test-installed
 	$(PY) -m ruff check src tests benchmarks examples
