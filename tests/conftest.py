@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -126,3 +127,81 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
         yield s
     finally:
         s.close()
+
+
+# -- small datasets shared by the training, responsible-AI, registry and gates tests ------
+
+
+@pytest.fixture
+def iris() -> Any:
+    from sklearn.datasets import load_iris
+
+    return load_iris(as_frame=True).frame.rename(columns={"target": "species"})
+
+
+@pytest.fixture
+def binary() -> Any:
+    """A small binary problem with a categorical column, a group and a sensitive column."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 240
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    sex = rng.choice(["f", "m"], n)
+    y = ((x1 + 0.5 * x2 + (sex == "m") * 0.6 + rng.normal(0, 0.5, n)) > 0.3).astype(int)
+    return pd.DataFrame(
+        {
+            "x1": x1,
+            "x2": x2,
+            "color": rng.choice(["red", "green", "blue"], n),
+            "store": rng.integers(0, 12, n),
+            "sex": sex,
+            "label": y,
+        }
+    )
+
+
+@pytest.fixture
+def regression() -> Any:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    n = 200
+    X = rng.normal(size=(n, 3))
+    y = 3 * X[:, 0] - 2 * X[:, 1] + rng.normal(0, 0.3, n) + 10
+    return pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2], "y": y})
+
+
+@pytest.fixture(scope="session")
+def iris_xy() -> tuple[Any, Any]:
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    return X, y
+
+
+@pytest.fixture
+def register_model(client: Any, iris_xy: tuple[Any, Any]) -> Callable[..., Any]:
+    """Fit a small model in a run, log its metrics, log it and register it under a name."""
+    import keel
+
+    X, y = iris_xy
+
+    def make(
+        name: str = "iris",
+        model: Any = None,
+        metrics: dict[str, float] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        from sklearn.ensemble import RandomForestClassifier
+
+        est = model if model is not None else RandomForestClassifier(n_estimators=5, random_state=0)
+        with keel.start_run(experiment="iris"):
+            est.fit(X, y)
+            keel.log_metrics(metrics or {"f1_macro": 0.95})
+            kwargs.setdefault("input_example", X.head(5))
+            return keel.log_model(est, name=name, **kwargs).version
+
+    return make

@@ -112,6 +112,12 @@ class Database:
             return engine
         return sa.create_engine(self.uri, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
+    def insert(self, table: sa.Table) -> Any:
+        """An INSERT for this dialect, with ``on_conflict_do_update/nothing`` (an upsert)."""
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        return sqlite.insert(table) if self.is_sqlite else postgresql.insert(table)
+
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
         """A connection inside a write transaction, committed on success."""

@@ -19,17 +19,15 @@ from keel.store._datasets import (
     DatasetVersionRecord,
     NewDatasetVersion,
 )
-from keel.store._lineage import LineageNode
+from keel.store._lineage import LineageEdge, LineageNode
 from keel.store._sql._database import Database
 from keel.store._sql._datasets_rows import DatasetRow, DatasetVersionRow
-from keel.store._sql._lineage_rows import LineageEdgeRow, LineageNodeRow
+from keel.store._sql._lineage import write_edges
 
 __all__ = ["SqlDatasetStore"]
 
 _datasets = cast(sa.Table, DatasetRow.__table__)
 _versions = cast(sa.Table, DatasetVersionRow.__table__)
-_nodes = cast(sa.Table, LineageNodeRow.__table__)
-_edges = cast(sa.Table, LineageEdgeRow.__table__)
 
 
 def _now_ms() -> int:
@@ -68,11 +66,6 @@ class SqlDatasetStore(DatasetStore):
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def _insert(self, table: sa.Table) -> Any:
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        return sqlite.insert(table) if self._db.is_sqlite else postgresql.insert(table)
-
     # -- writing ----------------------------------------------------------------------
 
     def create_version(
@@ -91,7 +84,7 @@ class SqlDatasetStore(DatasetStore):
             # registrations of the same name queue here (SQLite's BEGIN IMMEDIATE
             # already serialises writers; PostgreSQL needs the row lock).
             conn.execute(
-                self._insert(_datasets).on_conflict_do_nothing(),
+                self._db.insert(_datasets).on_conflict_do_nothing(),
                 {"name": new.name, "created_at": new.created_at or now},
             )
             if not self._db.is_sqlite:
@@ -146,32 +139,10 @@ class SqlDatasetStore(DatasetStore):
         if not upstream:
             return
         target = record.lineage_node()
-        labels: dict[tuple[str, str], str] = {(target.kind, target.id): target.label}
-        for node, _ in upstream:
-            if node.label or (node.kind, node.id) not in labels:
-                labels[(node.kind, node.id)] = node.label
-        stmt = self._insert(_nodes)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["kind", "id"],
-                set_={"label": stmt.excluded.label},
-                where=stmt.excluded.label != "",
-            ),
-            [{"kind": k, "id": i, "label": label} for (k, i), label in labels.items()],
-        )
-        conn.execute(
-            self._insert(_edges).on_conflict_do_nothing(),
-            [
-                {
-                    "src_kind": node.kind,
-                    "src_id": node.id,
-                    "dst_kind": target.kind,
-                    "dst_id": target.id,
-                    "relation": relation,
-                    "created_at": now,
-                }
-                for node, relation in upstream
-            ],
+        write_edges(
+            self._db,
+            conn,
+            [LineageEdge(node, target, relation, now) for node, relation in upstream],
         )
 
     # -- reading ----------------------------------------------------------------------

@@ -7,15 +7,55 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from keel.store._lineage import LineageEdge, LineageGraph, LineageNode, LineageStore
 from keel.store._sql._database import Database
 from keel.store._sql._lineage_rows import LineageEdgeRow, LineageNodeRow
 
-__all__ = ["SqlLineageStore"]
+__all__ = ["SqlLineageStore", "write_edges"]
 
 _nodes = cast(sa.Table, LineageNodeRow.__table__)
 _edges = cast(sa.Table, LineageEdgeRow.__table__)
+
+
+def write_edges(db: Database, conn: Connection, edges: Sequence[LineageEdge]) -> None:
+    """Record edges and their nodes' labels inside the caller's transaction.
+
+    Other domains call this so that an object and its lineage are written together.
+    Recording an edge twice is a no-op; an empty label never overwrites a known one.
+    """
+    if not edges:
+        return
+    now = time.time_ns() // 1_000_000
+    nodes: dict[tuple[str, str], str] = {}
+    for e in edges:
+        for n in (e.source, e.target):
+            if n.label or (n.kind, n.id) not in nodes:
+                nodes[(n.kind, n.id)] = n.label or nodes.get((n.kind, n.id), "")
+    stmt = db.insert(_nodes)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["kind", "id"],
+            set_={"label": stmt.excluded.label},
+            where=stmt.excluded.label != "",
+        ),
+        [{"kind": k, "id": i, "label": label} for (k, i), label in nodes.items()],
+    )
+    conn.execute(
+        db.insert(_edges).on_conflict_do_nothing(),
+        [
+            {
+                "src_kind": e.source.kind,
+                "src_id": e.source.id,
+                "dst_kind": e.target.kind,
+                "dst_id": e.target.id,
+                "relation": e.relation,
+                "created_at": e.created_at or now,
+            }
+            for e in edges
+        ],
+    )
 
 
 class SqlLineageStore(LineageStore):
@@ -24,44 +64,11 @@ class SqlLineageStore(LineageStore):
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def _insert(self, table: sa.Table) -> Any:
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        return sqlite.insert(table) if self._db.is_sqlite else postgresql.insert(table)
-
     def add_edges(self, edges: Sequence[LineageEdge]) -> None:
         if not edges:
             return
-        now = time.time_ns() // 1_000_000
-        nodes: dict[tuple[str, str], str] = {}
-        for e in edges:
-            for n in (e.source, e.target):
-                if n.label or (n.kind, n.id) not in nodes:
-                    nodes[(n.kind, n.id)] = n.label or nodes.get((n.kind, n.id), "")
         with self._db.write() as conn:
-            stmt = self._insert(_nodes)
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["kind", "id"],
-                    set_={"label": stmt.excluded.label},
-                    where=stmt.excluded.label != "",
-                ),
-                [{"kind": k, "id": i, "label": label} for (k, i), label in nodes.items()],
-            )
-            conn.execute(
-                self._insert(_edges).on_conflict_do_nothing(),
-                [
-                    {
-                        "src_kind": e.source.kind,
-                        "src_id": e.source.id,
-                        "dst_kind": e.target.kind,
-                        "dst_id": e.target.id,
-                        "relation": e.relation,
-                        "created_at": e.created_at or now,
-                    }
-                    for e in edges
-                ],
-            )
+            write_edges(self._db, conn, edges)
 
     def _walk(self, root: LineageNode, up: bool, max_depth: int) -> LineageGraph:
         seen: set[tuple[str, str]] = {(root.kind, root.id)}

@@ -143,14 +143,9 @@ class SqlTrackingStore(TrackingStore):
 
     # -- dialect helpers ----------------------------------------------------------
 
-    def _insert(self, table: sa.Table) -> Any:
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        return sqlite.insert(table) if self._db.is_sqlite else postgresql.insert(table)
-
     @functools.cached_property
     def _upsert_tags(self) -> Any:
-        stmt = self._insert(_tags)
+        stmt = self._db.insert(_tags)
         return stmt.on_conflict_do_update(
             index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
         )
@@ -158,7 +153,7 @@ class SqlTrackingStore(TrackingStore):
     @functools.cached_property
     def _upsert_latest(self) -> Any:
         # A value replaces the latest one only if its (step, timestamp) is not older.
-        stmt = self._insert(_latest)
+        stmt = self._db.insert(_latest)
         newer = sa.or_(
             stmt.excluded.step > _latest.c.step,
             sa.and_(
@@ -529,7 +524,7 @@ class SqlTrackingStore(TrackingStore):
     def record_artifact(self, run_id: str, record: ArtifactRecord) -> None:
         with self._db.write() as conn:
             self._require_running(conn, run_id)
-            stmt = self._insert(_artifacts)
+            stmt = self._db.insert(_artifacts)
             conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=["run_id", "path"],
