@@ -36,6 +36,7 @@ demo: $(VENV)/.demo-installed
 
 test: $(VENV)/.test-installed
 	$(PY) -m ruff check src tests benchmarks examples
+	$(PY) -m mypy
 	$(PY) -m pytest -p no:cacheprovider
 
 lint: $(VENV)/.test-installed

@@ -63,7 +63,7 @@ def test_readme_tour_runs(keel_home: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", sorted((README.parent / "docs").rglob("*.md")) + [README], ids=lambda p: p.name
+    "path", [*sorted((README.parent / "docs").rglob("*.md")), README], ids=lambda p: p.name
 )
 def test_docs_links_resolve(path: Path) -> None:
     for target in re.findall(r"\]\(([^)#:]+\.md)\)", path.read_text()):
