@@ -2,19 +2,26 @@
 
 Generates a CSV of ``--rows`` rows (default 5,000,000) and 10 columns (integers,
 floats with nulls, categories, free text, e-mails, timestamps, booleans) with DuckDB,
-then runs each contender in a fresh subprocess and prints its wall time and peak
-resident memory (the child's own ``ru_maxrss``):
+then runs each contender in a fresh subprocess (rounds interleaved, so machine load
+hits all alike) and prints its wall time, CPU time (all threads) and peak resident
+memory (the child's own ``ru_maxrss``):
 
 * pandas: ``pd.read_csv(path).to_parquet(out)``, the plain path;
-* keel register: the whole ``keel.datasets.register(path, name)``: DuckDB-streamed
-  CSV -> Parquet, profile, sha256, artifact store, metadata row, lineage;
-* keel ingest only: just the CSV -> Parquet stage of it;
-* keel profile only: just the profile of the normalised Parquet file.
+* keel register: the whole ``keel.datasets.register(path, name)`` in a fresh process
+  (imports included): DuckDB-parsed CSV -> Parquet, profile, sha256, artifact store,
+  metadata row, lineage. The keel home is new for every run (so no run is a dedup
+  hit) but its database is created before the clock starts, as it is for every
+  registration but a home's very first (that one-off cost is printed separately);
+* keel ingest only / keel profile only: those two stages of it alone;
+* floors: DuckDB parsing the CSV in parallel into nothing (no output at all), and
+  DuckDB's own parallel ``COPY ... TO parquet``: the least any CSV -> Parquet path
+  built on DuckDB can cost here.
 
 Goals (issue 3): keel >= 3x faster than pandas and <= 1/3 of its peak memory;
 profiling no slower than ingesting.
 
     python benchmarks/ingest.py                # 5M rows
+    python benchmarks/ingest.py --repeat 3     # 3 interleaved rounds, fastest counts
     python benchmarks/ingest.py --rows 200000  # quick run
 """
 
@@ -38,6 +45,7 @@ def generate_csv(path: Path, rows: int) -> float:
 
     start = time.perf_counter()
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     con.execute(
         f"""
         COPY (
@@ -60,23 +68,34 @@ def generate_csv(path: Path, rows: int) -> float:
     return time.perf_counter() - start
 
 
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # all threads of this process
+    return usage.ru_utime + usage.ru_stime
+
+
 # -- children: each runs one contender and prints {"seconds": ..., "peak_rss_mb": ...} -----
 
 
 def _child(mode: str, csv_path: str, work: str) -> None:
     work_dir = Path(work)
     start = time.perf_counter()
+    cpu_start = _cpu()
     extra: dict[str, object] = {}
     if mode == "pandas":
         import pandas as pd
 
         pd.read_csv(csv_path).to_parquet(work_dir / "pandas.parquet")
-    elif mode == "keel":
+    elif mode in ("keel", "keel-first"):
         os.environ["KEEL_HOME"] = str(work_dir / "keel-home")
         import keel
 
         v = keel.datasets.register(csv_path, "bench")
         extra = {"rows": v.num_rows, "sha256": v.content_hash[:12]}
+    elif mode == "keel-init":  # untimed setup: a new keel home with its database
+        os.environ["KEEL_HOME"] = str(work_dir / "keel-home")
+        import keel
+
+        keel.datasets.list()
     elif mode == "keel-ingest":
         from keel.data._ingest import ingest
 
@@ -88,14 +107,32 @@ def _child(mode: str, csv_path: str, work: str) -> None:
 
         path = work_dir / "ingest.parquet"
         start = time.perf_counter()  # the file exists from the ingest-only run
+        cpu_start = _cpu()
         con = connect_duckdb(work_dir)
         profile_parquet(con, path, schema_of(path))
         con.close()
+    elif mode in ("duckdb-parse", "duckdb-copy"):
+        import duckdb
+
+        con = duckdb.connect(config={"memory_limit": "1GB", "preserve_insertion_order": True})
+        con.execute("SET enable_progress_bar = false")
+        src = f"read_csv('{csv_path}', header=true, strict_mode=true)"
+        if mode == "duckdb-parse":  # every column parsed and typed; only a min() kept
+            cols = [c[0] for c in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
+            con.execute(f"SELECT {', '.join(f'min({c!r})' for c in cols)} FROM {src}").fetchall()
+        else:
+            out = work_dir / "duckdb.parquet"
+            con.execute(
+                f"COPY (SELECT * FROM {src}) TO '{out}' "
+                "(FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 262144)"
+            )
     else:
         raise SystemExit(f"unknown mode {mode}")
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak, **extra}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak = usage.ru_maxrss / 1024  # KiB on Linux
+    cpu = usage.ru_utime + usage.ru_stime - cpu_start
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": peak, **extra}))
 
 
 def _run_child(mode: str, csv_path: Path, work: Path) -> dict[str, float]:
@@ -119,57 +156,68 @@ def main() -> None:
     )
     parser.add_argument("--rows", type=int, default=5_000_000, help="rows in the generated CSV")
     parser.add_argument(
-        "--repeat", type=int, default=1, help="runs per contender; the fastest counts"
+        "--repeat", type=int, default=1, help="interleaved rounds; each contender's fastest counts"
     )
+    parser.add_argument("--csv", type=Path, help="use this CSV instead of generating one")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "CSV", "WORK"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child(*args.child)
         return
 
+    modes = ("pandas", "keel", "keel-ingest", "keel-profile", "duckdb-parse", "duckdb-copy")
     with tempfile.TemporaryDirectory(prefix="keel-bench-ingest-") as tmp:
         work = Path(tmp)
-        csv_path = work / "data.csv"
-        gen = generate_csv(csv_path, args.rows)
+        csv_path = args.csv or work / "data.csv"
+        if args.csv is None:
+            gen = generate_csv(csv_path, args.rows)
+            print(f"generated {args.rows:,} rows x 10 columns in {gen:.1f}s")
         size_mb = csv_path.stat().st_size / 1e6
-        print(
-            f"generated {args.rows:,} rows x 10 columns, {size_mb:,.0f} MB CSV in {gen:.1f}s; "
-            f"{os.cpu_count()} CPUs"
-        )
-        results: dict[str, dict[str, float]] = {}
-        for mode in ("pandas", "keel", "keel-ingest", "keel-profile"):
-            best: dict[str, float] | None = None
-            for i in range(args.repeat):
+        print(f"{size_mb:,.0f} MB CSV; {os.cpu_count()} CPUs; load average {_load()}")
+        runs: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
+        for i in range(args.repeat):
+            for mode in modes:
                 if mode == "keel":
-                    # a fresh keel home each time, so no run is a dedup hit
+                    # a new keel home each time (no dedup hit), its database made untimed
                     shutil.rmtree(work / "keel-home", ignore_errors=True)
+                    _run_child("keel-init", csv_path, work)
                 r = _run_child(mode, csv_path, work)
-                if best is None or r["seconds"] < best["seconds"]:
-                    best = r
+                runs[mode].append(r)
                 print(
-                    f"  {mode:<13} run {i + 1}: {r['seconds']:6.2f}s  peak RSS {r['peak_rss_mb']:7.0f} MB",
+                    f"  round {i + 1} {mode:<13} {r['seconds']:6.2f}s wall "
+                    f"{r['cpu_seconds']:6.2f}s CPU  peak RSS {r['peak_rss_mb']:5.0f} MB  "
+                    f"(load {_load()})",
                     flush=True,
                 )
-            assert best is not None
-            results[mode] = best
+        shutil.rmtree(work / "keel-home", ignore_errors=True)
+        first = _run_child("keel-first", csv_path, work)  # creates the database too
+    results = {m: min(rs, key=lambda r: r["seconds"]) for m, rs in runs.items()}
 
     pandas, keel_full = results["pandas"], results["keel"]
     ingest, profile = results["keel-ingest"], results["keel-profile"]
     rows = [
         ("pandas read_csv + to_parquet", pandas),
         ("keel register (all stages)", keel_full),
-        ("keel ingest only (CSV->Parquet)", ingest),
-        ("keel profile only", profile),
+        ("  keel ingest only (CSV->Parquet)", ingest),
+        ("  keel profile only", profile),
+        ("floor: DuckDB parse only, no output", results["duckdb-parse"]),
+        ("floor: DuckDB COPY CSV->Parquet", results["duckdb-copy"]),
     ]
     print()
-    print(f"| {'contender':<32} | {'wall s':>7} | {'peak RSS MB':>11} |")
-    print(f"|{'-' * 34}|{'-' * 9}|{'-' * 13}|")
+    print(f"| {'contender':<37} | {'wall s':>6} | {'CPU s':>6} | {'peak RSS MB':>11} |")
+    print(f"|{'-' * 39}|{'-' * 8}|{'-' * 8}|{'-' * 13}|")
     for label, r in rows:
-        print(f"| {label:<32} | {r['seconds']:7.2f} | {r['peak_rss_mb']:11.0f} |")
+        print(
+            f"| {label:<37} | {r['seconds']:6.2f} | {r['cpu_seconds']:6.2f} | "
+            f"{r['peak_rss_mb']:11.0f} |"
+        )
+    print(
+        f"\nkeel register on a brand-new home (database created too): {first['seconds']:.2f}s "
+        f"wall, {first['cpu_seconds']:.2f}s CPU"
+    )
     speed = pandas["seconds"] / keel_full["seconds"]
     memory = keel_full["peak_rss_mb"] / pandas["peak_rss_mb"]
     prof = profile["seconds"] / ingest["seconds"]
-    print()
     print(
         f"speed-up of keel register over pandas: {speed:.2f}x (goal >= 3x: "
         f"{'met' if speed >= 3 else 'NOT met'})"
@@ -180,6 +228,17 @@ def main() -> None:
     )
     print(
         f"profile time / ingest time: {prof:.2f} (goal <= 1: {'met' if prof <= 1 else 'NOT met'})"
+    )
+    floor = pandas["seconds"] / results["duckdb-parse"]["seconds"]
+    print(f"pandas / DuckDB's bare parse (the most any DuckDB-based path could gain): {floor:.2f}x")
+    print(f"load average at the end: {_load()}")
+
+
+def _load() -> str:
+    return (
+        " ".join(Path("/proc/loadavg").read_text().split()[:3])
+        if Path("/proc/loadavg").exists()
+        else "?"
     )
 
 

@@ -115,6 +115,59 @@ class ArtifactStore:
         """Store bytes."""
         return self.put_stream(io.BytesIO(data))
 
+    def put_local_file(
+        self, path: str | Path, sha256: str | None = None, *, move: bool = True
+    ) -> StoredObject:
+        """Store a local file, moving it into place instead of copying it where possible.
+
+        With ``move=True`` and a local root on the same filesystem, the file is synced and
+        renamed (atomically) to its content address, so its bytes are neither copied nor,
+        when ``sha256`` is given, read again; the file is gone from ``path`` afterwards.
+        Otherwise (``move=False``, a remote root, another filesystem) it is copied like
+        :meth:`put_file` and ``path`` is left as it was, unless ``move`` asked to remove it.
+
+        Args:
+            path: the file; it must not change while being stored.
+            sha256: its sha256 if the caller has just computed it (it is trusted: a wrong
+                value files the bytes under a wrong address, which reads then refuse);
+                ``None`` to compute it here.
+            move: take the file over rather than copy it.
+
+        Example::
+
+            >>> obj = store.put_local_file("/tmp/out.parquet")  # /tmp/out.parquet is moved
+        """
+        path = Path(path)
+        if not move or not self._is_local():
+            stored = self.put_file(path)
+            if move:
+                path.unlink()
+            return stored
+        if sha256 is None:
+            digest = hashlib.sha256()
+            with path.open("rb") as f:
+                while chunk := f.read(_CHUNK):
+                    digest.update(chunk)
+            sha256 = digest.hexdigest()
+        size = path.stat().st_size
+        final = Path(self._object_path(sha256))
+        if final.exists():
+            path.unlink()
+            return StoredObject(sha256, size)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # the bytes reach the disk before the name does
+        finally:
+            os.close(fd)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.replace(final)  # atomic on one filesystem
+        except OSError:  # another filesystem: copy (hashing again), then drop the original
+            stored = self.put_file(path)
+            path.unlink()
+            return stored
+        return StoredObject(sha256, size)
+
     def local_path(self, sha256: str) -> Path | None:
         """The object's path on the local disk, to read in place; ``None`` for remote roots.
 

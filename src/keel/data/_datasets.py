@@ -148,8 +148,11 @@ def _register(
     derived: _Derivation | None = None,
     client: Client | None = None,
 ) -> DatasetVersion:
+    from concurrent.futures import ThreadPoolExecutor
+
     from keel.data._ingest import connect_duckdb, ingest
     from keel.data._profile import profile_parquet, schema_of
+    from keel.data._version import sha256_file
 
     client = client or _client()
     tmp_root = client.settings.home.absolute() / "tmp"
@@ -158,10 +161,12 @@ def _register(
     with (
         StageProgress(progress) as bar,
         tempfile.TemporaryDirectory(dir=tmp_root, prefix="dataset-") as tmp,
+        ThreadPoolExecutor(1, thread_name_prefix="keel-hash") as hasher,
     ):
         dest = Path(tmp) / "data.parquet"
         bar.stage(f"reading {Path(label).name if derived is None else name}")
         result = ingest(source, dest, format=format, column_types=column_types, progress=bar.update)
+        sha256 = hasher.submit(sha256_file, dest)  # hashed while DuckDB profiles
         bar.stage("profiling")
         con = connect_duckdb(Path(tmp))
         try:
@@ -185,7 +190,8 @@ def _register(
                 report,
             )
         bar.stage("storing")
-        stored = client.artifacts.put_file(dest)
+        # moved (not copied) into the content-addressed store; hashed once, above
+        stored = client.artifacts.put_local_file(dest, sha256.result(), move=True)
     if derived is None:
         upstream: tuple[tuple[LineageNode, str], ...] = ()
         if isinstance(source, (str, os.PathLike)):

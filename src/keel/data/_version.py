@@ -280,12 +280,17 @@ class DatasetVersion:
         return df
 
 
-def _verify(path: Path, expected: str, name: str) -> None:
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB chunks (hashlib releases the GIL)."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
-    actual = digest.hexdigest()
+    return digest.hexdigest()
+
+
+def _verify(path: Path, expected: str, name: str) -> None:
+    actual = sha256_file(path)
     if actual != expected:
         raise ArtifactCorruptedError(
             f"{name} is corrupted: its Parquet file hashes to {actual[:12]}... but "
