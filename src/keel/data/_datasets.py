@@ -161,12 +161,14 @@ def _register(
     with (
         StageProgress(progress) as bar,
         tempfile.TemporaryDirectory(dir=tmp_root, prefix="dataset-") as tmp,
-        ThreadPoolExecutor(1, thread_name_prefix="keel-hash") as hasher,
+        ThreadPoolExecutor(1, thread_name_prefix="keel-register") as helper,
     ):
+        # open the metadata store (imports, migration check) while DuckDB reads
+        store_ready = helper.submit(lambda: client.store)
         dest = Path(tmp) / "data.parquet"
         bar.stage(f"reading {Path(label).name if derived is None else name}")
         result = ingest(source, dest, format=format, column_types=column_types, progress=bar.update)
-        sha256 = hasher.submit(sha256_file, dest)  # hashed while DuckDB profiles
+        sha256 = helper.submit(sha256_file, dest)  # hashed while DuckDB profiles
         bar.stage("profiling")
         con = connect_duckdb(Path(tmp))
         try:
@@ -192,6 +194,7 @@ def _register(
         bar.stage("storing")
         # moved (not copied) into the content-addressed store; hashed once, above
         stored = client.artifacts.put_local_file(dest, sha256.result(), move=True)
+        store_ready.result()
     if derived is None:
         upstream: tuple[tuple[LineageNode, str], ...] = ()
         if isinstance(source, (str, os.PathLike)):
