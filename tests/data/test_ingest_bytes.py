@@ -80,3 +80,18 @@ def test_identical_content_is_found_after_the_file_was_moved_into_the_store(
     assert first.to_pandas().to_dict("list") == {"a": [1, 2], "b": ["x", "y"]}
     leftovers = list((client.settings.home.absolute() / "tmp").iterdir())
     assert leftovers == []
+
+
+def test_ingest_works_within_a_small_duckdb_memory_limit(tmp_path: Path, monkeypatch) -> None:
+    import keel.data._ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "DUCKDB_MEMORY_LIMIT", "48MB")
+    path = tmp_path / "wide.csv"
+    rows = 200_000
+    with path.open("w") as f:
+        f.write("id,text\n")
+        for i in range(rows):
+            f.write(f"{i},{'x' * (i % 200)}\n")  # ~20 MB of text
+    result = ingest(path, tmp_path / "out.parquet")
+    assert result.num_rows == rows
+    assert pq.ParquetFile(result.path).metadata.num_rows == rows
