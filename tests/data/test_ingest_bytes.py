@@ -85,7 +85,7 @@ def test_identical_content_is_found_after_the_file_was_moved_into_the_store(
 def test_ingest_works_within_a_small_duckdb_memory_limit(tmp_path: Path, monkeypatch) -> None:
     import keel.data._ingest as ingest_module
 
-    monkeypatch.setattr(ingest_module, "DUCKDB_MEMORY_LIMIT", "48MB")
+    monkeypatch.setattr(ingest_module, "CSV_MEMORY_LIMIT", "48MB")
     path = tmp_path / "wide.csv"
     rows = 200_000
     with path.open("w") as f:
