@@ -115,3 +115,31 @@ def test_doctor_exits_1_when_a_check_fails(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("KEEL_STORE_URI", "postgresql://nobody@127.0.0.1:1/none")
     proc = run_cli("doctor", check=False)
     assert proc.returncode == 1 and "fail" in proc.stdout
+
+
+def test_runs_download_writes_verified_files(two_runs: tuple[str, str], tmp_path: Path) -> None:
+    rf, _ = two_runs
+    out = run_cli("runs", "download", rf[:8], "notes.txt", "--dest", str(tmp_path / "dl")).stdout
+    assert "1 file(s) written" in out
+    assert (tmp_path / "dl" / "notes.txt").read_text() == "hi"
+    proc = run_cli("runs", "download", rf[:8], "missing.txt", check=False)
+    assert proc.returncode == 1 and "has no artifact" in proc.stderr
+
+
+def test_runs_show_groups_metrics_and_shows_the_model_card(client) -> None:
+    with keel.start_run(experiment="card") as run:
+        keel.log_metrics(
+            {
+                "cv.accuracy_mean": 0.9,
+                "test.accuracy": 0.88,
+                "shap.mean_abs.petal": 2.0,
+                "shap.mean_abs.sepal": 0.5,
+            }
+        )
+        keel.log_text("# Model card: demo\n\nIntended use: teaching.", "model_card.md")
+    client.close()
+    out = run_cli("runs", "show", run.id).stdout
+    assert "cross-validation" in out and "held-out test data" in out
+    assert out.index("shap.mean_abs.petal") < out.index("shap.mean_abs.sepal")  # by importance
+    assert "Model card: demo" in out and "Intended use: teaching." in out
+    assert "Model card: demo" not in run_cli("runs", "show", run.id, "--no-card").stdout

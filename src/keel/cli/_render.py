@@ -9,7 +9,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from rich.console import Console
+    from rich.table import Table
 
     from keel.store import ArtifactRecord, Experiment, Run
 
@@ -108,9 +111,15 @@ def render_runs(runs: Sequence[Run], experiment_names: dict[str, str]) -> None:
 
 
 def render_run(
-    run: Run, experiment: str, artifacts: Sequence[ArtifactRecord], children: Sequence[Run]
+    run: Run,
+    experiment: str,
+    artifacts: Sequence[ArtifactRecord],
+    children: Sequence[Run],
+    model_card: str | None = None,
 ) -> None:
-    """Everything about one run."""
+    """Everything about one run: params, metrics grouped by kind (cross-validation, test,
+    fairness, SHAP importance, ...), environment, artifacts, child runs, the model card
+    and the error."""
     from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
@@ -130,14 +139,15 @@ def render_run(
         head += f"\ngit         {source[:12]}{dirty}"
     head += f"\nentry point {escape(run.tags.get('keel.source.entry_point', '-'))}"
     out.print(Panel(head, title="run", expand=False))
-    for title, data in (("params", run.params), ("metrics", run.metrics)):
-        if data:
-            table = Table(title=title, show_header=False)
-            table.add_column("key", style="bold")
-            table.add_column("value")
-            for key in sorted(data):
-                table.add_row(escape(key), escape(format_value(data[key])))
-            out.print(table)
+    if run.params:
+        table = Table(title="params", show_header=False)
+        table.add_column("key", style="bold")
+        table.add_column("value")
+        for key in sorted(run.params):
+            table.add_row(escape(key), escape(format_value(run.params[key])))
+        out.print(table)
+    if run.metrics:
+        out.print(_metrics_table(run.metrics))
     user_tags = {k: v for k, v in run.tags.items() if not k.startswith("keel.")}
     if user_tags:
         out.print(
@@ -157,11 +167,62 @@ def render_run(
         for rec in artifacts:
             table.add_row(escape(rec.path), f"{rec.size:,}", rec.sha256[:12])
         out.print(table)
+        out.print(
+            f"[dim]download (verified): keel runs download {run.id[:8]} [PATH] --dest DIR[/]",
+            highlight=False,
+        )
     if children:
         out.print(f"child runs: {len(children)}")
         render_runs(children, {})
+    if model_card:
+        from rich.markdown import Markdown
+
+        out.print(Panel(Markdown(model_card), title="model card (model_card.md)", expand=False))
     if run.error:
         out.print(Panel(escape(run.error[-3000:]), title="error", style="red"))
+
+
+_GROUP_TITLES = {
+    "cv": "cross-validation (mean and std over folds)",
+    "cv_fold": "per fold (last fold; the series has one value per fold)",
+    "train": "refit on all training data",
+    "test": "held-out test data",
+    "fairness": "fairness by group",
+    "shap": "explanations: mean |SHAP| per feature",
+    "epoch": "training curve (last epoch)",
+}
+
+
+def _metrics_table(metrics: Mapping[str, float]) -> Table:
+    """Metrics grouped by their prefix; SHAP importances sorted, with bars."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    groups: dict[str, list[str]] = {}
+    for key in sorted(metrics):
+        prefix = key.split(".", 1)[0] if "." in key else ""
+        groups.setdefault(prefix, []).append(key)
+    table = Table(title="metrics", show_header=False)
+    table.add_column("key", style="bold")
+    table.add_column("value")
+    table.add_column("", style="cyan")
+    order = ["", "cv", "test", "train", "fairness", "shap", "cv_fold", "epoch"]
+    for prefix in sorted(groups, key=lambda p: (order.index(p) if p in order else len(order), p)):
+        keys = groups[prefix]
+        if prefix:
+            title = _GROUP_TITLES.get(prefix, prefix)
+            table.add_row(f"[underline]{escape(title)}[/]", "", "")
+        bars = prefix == "shap"
+        if bars:
+            keys.sort(key=lambda k: -abs(metrics[k]) if not math.isnan(metrics[k]) else 0.0)
+        top = max((abs(metrics[k]) for k in keys if not math.isnan(metrics[k])), default=0.0)
+        for key in keys:
+            value = metrics[key]
+            bar = ""
+            if bars and top > 0 and not math.isnan(value):
+                bar = "█" * max(1, round(24 * abs(value) / top))
+            table.add_row(escape(key), escape(format_value(value)), bar)
+    return table
 
 
 def render_compare(runs: Sequence[Run]) -> None:

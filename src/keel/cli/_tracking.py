@@ -62,8 +62,11 @@ def runs_list(
 @runs_app.command("show")
 def runs_show(
     run_id: Annotated[str, typer.Argument(help="Run id or a unique prefix of it.")],
+    card_: Annotated[
+        bool, typer.Option("--card/--no-card", help="Show the run's model card, if it has one.")
+    ] = True,
 ) -> None:
-    """Show a run: params, metrics, tags, artifacts, environment and error."""
+    """Show a run: params, metrics by kind, tags, environment, artifacts, model card, error."""
     from keel.cli._render import render_run
 
     client = _client()
@@ -72,7 +75,26 @@ def runs_show(
     children = client.store.tracking.search_runs(
         [run.experiment_id], f"parent_run_id = '{run.id}'", max_results=1000
     )
-    render_run(run, experiment.name, client.list_artifacts(run.id), children)
+    artifacts = client.list_artifacts(run.id)
+    card = None
+    if card_ and any(a.path == "model_card.md" for a in artifacts):
+        card = client.load_artifact_bytes(run.id, "model_card.md").decode("utf-8")
+    render_run(run, experiment.name, artifacts, children, model_card=card)
+
+
+@runs_app.command("download")
+def runs_download(
+    run_id: Annotated[str, typer.Argument(help="Run id or a unique prefix of it.")],
+    path: Annotated[
+        str, typer.Argument(help="An artifact or a folder of them; all when omitted.")
+    ] = "",
+    dest: Annotated[str, typer.Option("--dest", "-d", help="Local folder to write into.")] = ".",
+) -> None:
+    """Download artifacts (plots, model card, model files), each verified against its sha256."""
+    client = _client()
+    target = client.download_artifacts(run_id, path, dest)
+    count = len(client.list_artifacts(run_id, path))
+    typer.echo(f"{count} file(s) written under {target}")
 
 
 @runs_app.command("compare")
