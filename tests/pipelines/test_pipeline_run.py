@@ -148,6 +148,12 @@ def test_unsafe_outputs_are_refused_unless_pickle_is_opted_in(steps: ModuleType)
     run = steps.pickled.run()
     assert run.step("makes_set").output().kind == "pickle"
     assert load_output(run, "uses_set") == 3
+    import keel.governance
+
+    loads = [e for e in keel.governance.list_events() if e.action == "step_output.load_pickle"]
+    assert len(loads) == 1  # the consuming step's load of the pickle was audited
+    assert loads[0].after == {"sha256": run.step("makes_set").output().ref}
+    assert keel.governance.verify().ok
 
 
 def test_source_file_content_is_in_the_cache_key_and_the_lineage(

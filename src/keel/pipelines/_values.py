@@ -235,8 +235,22 @@ def load_value(out: StepOutput, client: Client, annotation: Any = None) -> Any:
     if out.kind == "pickle":
         # Only a step that opted in with allow_pickle=True can have written these bytes,
         # and get_bytes verified them against the sha256 recorded when they were written.
+        # Unpickling can run code, so every load is recorded in the audit chain first.
         import pickle
 
+        from keel.store import AuditEntry
+
+        client.store.governance.append(
+            AuditEntry(
+                actor=client.settings.resolved_actor(),
+                action="step_output.load_pickle",
+                object_type="step_output",
+                object_id=out.label or out.name,
+                before=None,
+                after={"sha256": out.ref},
+                reason="the producing step opted in with allow_pickle=True",
+            )
+        )
         return pickle.loads(data)  # noqa: S301
     raise InvalidArgumentError(f"output {out.label!r} has an unknown kind {out.kind!r}")
 
