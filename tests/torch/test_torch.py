@@ -77,10 +77,17 @@ def test_train_logs_epochs_and_the_model_reloads(client, iris) -> None:
     assert len(history) == result.model.n_epochs_
     assert history[-1].value < history[0].value
     names = {a.path for a in client.list_artifacts(result.run_id)}
-    assert {"model/keel-torch.json", "model/model.pt", "model/keel-model.json"} <= names
+    assert {"model/model.pt", "model/keel-model.json", "model/input_example.json"} <= names
     loaded = keel.torch.load_model(result.run_id)
     X = iris.drop(columns="species")
     assert np.allclose(loaded.predict_proba(X), result.model.predict_proba(X), atol=1e-6)
+    # Registered, the whole estimator (input scaling, classes) comes back from the registry.
+    version = keel.models.register(result.run_id, "iris-torch")
+    assert version.format == "keel_torch"
+    assert version.signature["inputs"]
+    served = keel.models.load("iris-torch/1")
+    assert np.allclose(served.predict_proba(X), result.model.predict_proba(X), atol=1e-6)
+    assert list(served.classes_) == list(result.model.classes_)
 
 
 def test_custom_module_persists_with_input_scaling(client, regression) -> None:

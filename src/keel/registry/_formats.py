@@ -32,6 +32,7 @@ FORMATS: dict[str, str] = {
     "xgboost_json": "xgboost",
     "lightgbm_txt": "lightgbm",
     "torch_state_dict": "torch",
+    "keel_torch": "torch",  # a keel.torch estimator, logged by keel.torch.log_model
     "pickle": "pickle",
 }
 
@@ -281,6 +282,12 @@ def deserialize(
         booster = lightgbm.Booster(model_str=data.decode("utf-8"))
         classes = descriptor.get("classes") if descriptor.get("task") == "classification" else None
         return LightGBMModel(booster, classes)
+    if fmt == "keel_torch":
+        try:
+            from keel.torch._persist import estimator_from_state
+        except ImportError as exc:  # pragma: no cover - keel.torch imports torch lazily
+            raise MissingExtraError.for_extra("torch", "torch") from exc
+        return estimator_from_state(descriptor, data)
     if fmt == "torch_state_dict":
         try:
             import torch

@@ -64,7 +64,8 @@ def load_skops(data: bytes, trusted: list[str]) -> Any:
     return sio.loads(data, trusted=sorted(needed))
 
 
-def _input_example(example: Any) -> Any:
+def input_example_payload(example: Any) -> Any:
+    """A few rows as JSON-ready data: ``{"columns": [...], "data": [[...], ...]}``."""
     if example is None:
         return None
     try:
@@ -144,7 +145,7 @@ def log_model(
         descriptor["classes"] = [c.item() if hasattr(c, "item") else c for c in classes]
     base = artifact_path.rstrip("/")
     client.log_bytes(run_id, data, f"{base}/model.skops")
-    example = _input_example(input_example)
+    example = input_example_payload(input_example)
     if example is not None:
         client.log_dict(run_id, example, f"{base}/input_example.json")
         descriptor["input_example"] = "input_example.json"

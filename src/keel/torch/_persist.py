@@ -10,7 +10,9 @@ from keel.errors import InvalidArgumentError
 
 __all__ = ["load_model", "log_model"]
 
-DESCRIPTOR = "keel-torch.json"
+#: the descriptor the registry reads (the same name as every logged model's)
+DESCRIPTOR = "keel-model.json"
+FORMAT = "keel_torch"
 
 
 def _factory_path(module: Any) -> str:
@@ -30,23 +32,30 @@ def _plain(value: Any) -> Any:
 
 
 def log_model(
-    estimator: Any, artifact_path: str = "model", *, run_id: str | None = None, client: Any = None
+    estimator: Any,
+    artifact_path: str = "model",
+    input_example: Any = None,
+    *,
+    run_id: str | None = None,
+    client: Any = None,
 ) -> dict[str, Any]:
     """Log a fitted ``TorchClassifier``/``TorchRegressor`` under ``artifact_path``.
 
-    The built-in ``mlp`` module goes through ``keel.log_model`` (a torch state dict with
-    its constructor arguments, loadable by the registry and serving); a custom module's
-    state dict is written as ``model.pt``. ``keel-torch.json`` keeps what rebuilds the
-    estimator (params, classes, input scaling, training history).
+    Writes the network's state dict as ``model.pt`` (loaded later with
+    ``weights_only=True``: no pickle) and ``keel-model.json`` with what rebuilds the whole
+    estimator: params, the module factory's import path and arguments, classes, input
+    scaling and training history. ``keel.models.register`` registers it as format
+    ``keel_torch``, and ``keel.models.load`` returns the estimator, scaling included.
 
     Example::
 
         >>> with keel.start_run(experiment="digits"):
-        ...     keel.torch.log_model(TorchClassifier().fit(X, y))
+        ...     keel.torch.log_model(TorchClassifier().fit(X, y), input_example=X[:5])
     """
+    import torch
     from sklearn.utils.validation import check_is_fitted
 
-    import keel
+    from keel.sklearn import input_example_payload
     from keel.tracking import active_run, get_client
 
     check_is_fitted(estimator, "module_")
@@ -61,72 +70,68 @@ def log_model(
     base = artifact_path.strip("/")
     params = estimator.get_params(deep=False)
     params["module"] = _factory_path(params["module"])
+    classes = _plain(getattr(estimator, "classes_", None))
     descriptor: dict[str, Any] = {
-        "format": "keel_torch",
+        "format": FORMAT,
+        "flavor": "torch",
+        "file": "model.pt",
         "estimator_class": f"{type(estimator).__module__}.{type(estimator).__qualname__}",
         "params": params,
         "init_kwargs": estimator.init_kwargs_,
-        "classes": _plain(getattr(estimator, "classes_", None)),
+        "classes": classes,
         "feature_names": _plain(getattr(estimator, "feature_names_in_", None)),
         "input_mean": _plain(estimator.input_mean_),
         "input_scale": _plain(estimator.input_scale_),
         "best_epoch": estimator.best_epoch_,
         "history": estimator.history_,
+        "library_versions": {"torch": torch.__version__},
     }
-    if estimator.builtin_ and "log_model" in getattr(keel, "_EXPORTS", {}):
-        keel.log_model(
-            estimator.module_,
-            artifact_path=base,
-            init_kwargs=estimator.init_kwargs_,
-            onnx=False,
-            run_id=run_id,
-            client=client,
-        )
-        descriptor["state_dict"] = "model.pt"
-    else:
-        import torch
-
-        buf = io.BytesIO()
-        torch.save(estimator.module_.state_dict(), buf)
-        client.log_bytes(run_id, buf.getvalue(), f"{base}/model.pt")
-        descriptor["state_dict"] = "model.pt"
+    buf = io.BytesIO()
+    torch.save(estimator.module_.state_dict(), buf)
+    client.log_bytes(run_id, buf.getvalue(), f"{base}/model.pt")
+    example = input_example_payload(input_example)
+    if example is not None:
+        client.log_dict(run_id, example, f"{base}/input_example.json")
+        descriptor["input_example"] = "input_example.json"
     client.log_dict(run_id, descriptor, f"{base}/{DESCRIPTOR}")
     return descriptor
 
 
-def load_model(run_id: str, artifact_path: str = "model", *, client: Any = None) -> Any:
-    """Rebuild an estimator logged with :func:`log_model` (weights loaded with
-    ``weights_only=True``; sha256 verified by the artifact store).
+def estimator_from_state(descriptor: dict[str, Any], state: bytes) -> Any:
+    """Rebuild a fitted estimator from its descriptor and verified state-dict bytes.
 
-    Example::
-
-        >>> clf = keel.torch.load_model(result.run_id)
+    The registry calls this for format ``keel_torch``; the weights are read with
+    ``torch.load(..., weights_only=True)``, which refuses anything but tensors.
     """
     import importlib
 
     import numpy as np
-
     import torch
-    from keel.torch._estimator import resolve_factory
-    from keel.tracking import get_client
 
-    client = client or get_client()
-    base = artifact_path.strip("/")
-    descriptor = json.loads(client.load_artifact_bytes(run_id, f"{base}/{DESCRIPTOR}"))
+    from keel.torch._estimator import resolve_factory
+
+    if descriptor.get("format") != FORMAT:
+        raise InvalidArgumentError(
+            f"not a keel.torch model (format {descriptor.get('format')!r}); "
+            "load it with keel.models.load"
+        )
     module_name, _, cls_name = descriptor["estimator_class"].rpartition(".")
+    if not module_name.startswith("keel.torch"):
+        raise InvalidArgumentError(
+            f"keel.torch descriptor names {descriptor['estimator_class']!r}, not a keel.torch "
+            "estimator; the file may have been edited — log the model again"
+        )
     cls = getattr(importlib.import_module(module_name), cls_name)
     estimator = cls(**descriptor["params"])
     net = resolve_factory(descriptor["params"]["module"])(**descriptor["init_kwargs"])
-    state = torch.load(
-        io.BytesIO(client.load_artifact_bytes(run_id, f"{base}/{descriptor['state_dict']}")),
-        weights_only=True,
-    )
-    net.load_state_dict(state)
+    net.load_state_dict(torch.load(io.BytesIO(state), weights_only=True))
     net.eval()
     estimator.module_ = net
     estimator.init_kwargs_ = descriptor["init_kwargs"]
     estimator.builtin_ = descriptor["params"]["module"] == "mlp"
     estimator.n_features_in_ = descriptor["init_kwargs"]["n_features"]
+    if descriptor.get("feature_names") is not None:
+        estimator.feature_names_in_ = np.asarray(descriptor["feature_names"], dtype=object)
     if descriptor["classes"] is not None:
         estimator.classes_ = np.asarray(descriptor["classes"])
     mean, scale = descriptor["input_mean"], descriptor["input_scale"]
@@ -135,3 +140,20 @@ def load_model(run_id: str, artifact_path: str = "model", *, client: Any = None)
     estimator.history_ = descriptor["history"]
     estimator.best_epoch_ = descriptor["best_epoch"]
     return estimator
+
+
+def load_model(run_id: str, artifact_path: str = "model", *, client: Any = None) -> Any:
+    """Rebuild an estimator logged with :func:`log_model` (sha256 verified by the
+    artifact store; weights loaded with ``weights_only=True``).
+
+    Example::
+
+        >>> clf = keel.torch.load_model(result.run_id)
+    """
+    from keel.tracking import get_client
+
+    client = client or get_client()
+    base = artifact_path.strip("/")
+    descriptor = json.loads(client.load_artifact_bytes(run_id, f"{base}/{DESCRIPTOR}"))
+    state = client.load_artifact_bytes(run_id, f"{base}/{descriptor['file']}")
+    return estimator_from_state(descriptor, state)

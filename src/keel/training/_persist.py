@@ -18,7 +18,9 @@ def log_fitted_model(
     if getattr(model, "_keel_torch", False):
         from keel.torch import log_model as log_torch
 
-        return log_torch(model, artifact_path="model", run_id=run_id, client=client)
+        return log_torch(
+            model, artifact_path="model", input_example=input_example, run_id=run_id, client=client
+        )
     if "log_model" in getattr(keel, "_EXPORTS", {}):
         logged = keel.log_model(
             model,
