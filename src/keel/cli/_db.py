@@ -94,10 +94,10 @@ def doctor() -> None:
         except OSError:
             row(f"{name} (127.0.0.1:{port})", None, "not running (only needed to scale out)")
     for extra, module in (
+        ("data", "polars"),
+        ("training", "optuna"),
         ("torch", "torch"),
-        ("ray", "ray"),
-        ("onnx", "onnxruntime"),
-        ("shap", "shap"),
+        ("onnx", "skl2onnx"),
     ):
         found = importlib.util.find_spec(module) is not None
         checks.add_row(
