@@ -63,8 +63,11 @@ def _one_vs_rest(y_true: Any, proba: Any, classes: Sequence[Any]) -> list[tuple[
 
     y = np.asarray(y_true)
     if proba.shape[1] == 2:
-        return [(str(classes[1]), (y == classes[1]).astype(int), proba[:, 1])]
-    return [(str(c), (y == c).astype(int), proba[:, i]) for i, c in enumerate(classes)]
+        series = [(str(classes[1]), (y == classes[1]).astype(int), proba[:, 1])]
+    else:
+        series = [(str(c), (y == c).astype(int), proba[:, i]) for i, c in enumerate(classes)]
+    # A class absent from (or filling) the evaluated rows has no curve to draw.
+    return [(name, yt, score) for name, yt, score in series if yt.min() != yt.max()]
 
 
 def roc_figure(y_true: Any, proba: Any, classes: Sequence[Any]) -> Any:
@@ -73,8 +76,6 @@ def roc_figure(y_true: Any, proba: Any, classes: Sequence[Any]) -> Any:
 
     fig, ax = _figure()
     for name, yt, score in _one_vs_rest(y_true, proba, classes):
-        if yt.min() == yt.max():
-            continue
         fpr, tpr, _ = roc_curve(yt, score)
         ax.plot(fpr, tpr, label=f"{name} (AUC {auc(fpr, tpr):.3f})")
     ax.plot([0, 1], [0, 1], "k--", linewidth=0.8)
@@ -91,8 +92,6 @@ def pr_figure(y_true: Any, proba: Any, classes: Sequence[Any]) -> Any:
 
     fig, ax = _figure()
     for name, yt, score in _one_vs_rest(y_true, proba, classes):
-        if yt.min() == yt.max():
-            continue
         precision, recall, _ = precision_recall_curve(yt, score)
         ax.plot(recall, precision, label=f"{name} (AP {average_precision_score(yt, score):.3f})")
     ax.set_xlabel("recall")
@@ -108,8 +107,6 @@ def calibration_figure(y_true: Any, proba: Any, classes: Sequence[Any]) -> Any:
 
     fig, ax = _figure()
     for name, yt, score in _one_vs_rest(y_true, proba, classes):
-        if yt.min() == yt.max():
-            continue
         frac, mean_pred = calibration_curve(yt, score, n_bins=10, strategy="quantile")
         ax.plot(mean_pred, frac, marker="o", markersize=3, label=name)
     ax.plot([0, 1], [0, 1], "k--", linewidth=0.8, label="perfectly calibrated")
