@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from keel._clock import now_ms
+
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.tree import Tree
@@ -186,16 +188,13 @@ class _LiveRun:
         self.run_id = event.pipeline_run_id
         self.steps[event.step.name] = event.step
         if not self.start_ms:
-            import time
-
-            self.start_ms = time.time_ns() // 1_000_000
+            self.start_ms = now_ms()
 
     def __rich__(self) -> RenderableType:
-        import time
 
         from keel.store import PipelineRun, PipelineRunStatus
 
-        now = time.time_ns() // 1_000_000
+        now = now_ms()
         run = PipelineRun(
             id=self.run_id or "(starting)",
             pipeline_name=self.pipeline_name,

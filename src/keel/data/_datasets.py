@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from keel._clock import now_ms
 from keel.data._errors import DatasetValidationError
 from keel.data._names import check_name, parse_ref
 from keel.data._progress import StageProgress
@@ -216,7 +216,7 @@ def _register(
         profile=profile,
         source_uri=source_uri,
         created_by=client.settings.resolved_actor(),
-        created_at=time.time_ns() // 1_000_000,
+        created_at=now_ms(),
         valid=report.passed if report is not None else True,
         validation=report.to_dict() if report is not None else None,
         description=description,

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keel.data._errors import DatasetSourceError
+from keel.data._sql import quote_literal
 
 if TYPE_CHECKING:
     import duckdb
@@ -103,10 +104,6 @@ def connect_duckdb(
     con = duckdb.connect(config=config)
     con.execute("SET enable_progress_bar = false")  # DuckDB's own bar prints to stdout
     return con
-
-
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 # -- sources ---------------------------------------------------------------------------
@@ -239,7 +236,7 @@ def _sniff_delimiter(
     default = "\t" if src.format == "tsv" else ","
     try:
         rows = con.execute(
-            f"SELECT Delimiter, Quote FROM sniff_csv({_sql_str(src.uri)})"
+            f"SELECT Delimiter, Quote FROM sniff_csv({quote_literal(src.uri)})"
         ).fetchall()
         row = rows[0] if rows else None
     except duckdb.Error:
@@ -338,7 +335,7 @@ def _csv_relation(
     delimiter, quote = _sniff_delimiter(con, src, head)
     header = _raw_header(src, delimiter, quote)
     _check_column_names(header, f"{src.display} line 1 (header)")
-    options = [f"delim={_sql_str(delimiter)}", "header=true", "strict_mode=true"]
+    options = [f"delim={quote_literal(delimiter)}", "header=true", "strict_mode=true"]
     if column_types:
         unknown = sorted(set(column_types) - set(header))
         if unknown:
@@ -347,11 +344,12 @@ def _csv_relation(
                 f"its columns are {header}"
             )
         types = ", ".join(
-            f"{_sql_str(k)}: {_sql_str(_duckdb_type(k, v))}" for k, v in column_types.items()
+            f"{quote_literal(k)}: {quote_literal(_duckdb_type(k, v))}"
+            for k, v in column_types.items()
         )
         options.append(f"types={{{types}}}")
     try:
-        rel = con.sql(f"SELECT * FROM read_csv({_sql_str(src.uri)}, {', '.join(options)})")
+        rel = con.sql(f"SELECT * FROM read_csv({quote_literal(src.uri)}, {', '.join(options)})")
     except duckdb.Error as exc:
         raise _csv_error(src, exc, delimiter, quote) from None
     return rel, delimiter, quote
@@ -394,7 +392,7 @@ def _json_relation(con: duckdb.DuckDBPyConnection, src: _FileSource) -> duckdb.D
     import duckdb
 
     layout = "newline_delimited" if src.format == "jsonl" else "array"
-    query = f"SELECT * FROM read_json({_sql_str(src.uri)}, format={_sql_str(layout)})"
+    query = f"SELECT * FROM read_json({quote_literal(src.uri)}, format={quote_literal(layout)})"
     try:
         rel = con.sql(query)
         names, types = rel.columns, [str(t) for t in rel.types]
@@ -442,7 +440,7 @@ def _parquet_relation(con: duckdb.DuckDBPyConnection, src: _FileSource) -> duckd
     import duckdb
 
     try:
-        rel = con.sql(f"SELECT * FROM read_parquet({_sql_str(src.uri)})")
+        rel = con.sql(f"SELECT * FROM read_parquet({quote_literal(src.uri)})")
         names = rel.columns
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]

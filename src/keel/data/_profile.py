@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from keel.data._sql import quote_ident
+
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
@@ -81,10 +83,6 @@ def schema_of(path: Path) -> list[dict[str, Any]]:
     return [
         {"name": f.name, "type": logical_type(f.type), "arrow_type": str(f.type)} for f in schema
     ]
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _json_number(value: Any) -> float | int | None:
@@ -158,7 +156,7 @@ def profile_parquet(
     quantiles = "[" + ", ".join(str(q) for q in QUANTILES) + "]"
     for col in columns:
         name, kind = col["name"], col["type"]
-        q = _q(name)
+        q = quote_ident(name)
         add(f"count({q})", name, "count")
         nested = kind in ("list", "struct", "map", "binary", "null", "other", "boolean")
         if not nested:
@@ -222,7 +220,7 @@ def profile_parquet(
         }
         if "distinct" in r:
             entry["distinct"] = int(r["distinct"] or 0)
-        q = _q(name)
+        q = quote_ident(name)
         if ltype in _NUMERIC:
             entry["kind"] = "numeric"
             for key in ("min", "max", "mean", "std"):

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keel.data._names import check_name
+from keel.data._sql import quote_ident, quote_literal
 from keel.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
@@ -35,14 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_FRACTIONS", "split"]
 
 DEFAULT_FRACTIONS: Mapping[str, float] = {"train": 0.7, "validation": 0.15, "test": 0.15}
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _check_fractions(fractions: Mapping[str, float]) -> list[tuple[str, float]]:
@@ -122,12 +115,12 @@ def split(
     names = {key: check_name(f"{parent.name}-{key}") for key, _ in items}
     mode, column = chosen[0] if chosen else ("random", None)
 
-    table = f"read_parquet({_sql_str(str(parent.local_path()))}, file_row_number=true)"
+    table = f"read_parquet({quote_literal(str(parent.local_path()))}, file_row_number=true)"
     shuffle = f"hash(file_row_number, {int(seed)})"
     cum = [sum(v for _, v in items[: i + 1]) for i in range(len(items))]
     cum[-1] = 1.0
     if mode == "group":
-        g = _q(str(column))
+        g = quote_ident(str(column))
         assign = f"""
             WITH groups AS (
                 SELECT {g} AS g, count(*) AS size, hash({g}, {int(seed)}) AS h FROM {table} GROUP BY {g}
@@ -140,10 +133,10 @@ def split(
         """
     else:
         if mode == "stratify":
-            order = f"PARTITION BY {_q(str(column))} ORDER BY {shuffle}"
-            size = f"count(*) OVER (PARTITION BY {_q(str(column))})"
+            order = f"PARTITION BY {quote_ident(str(column))} ORDER BY {shuffle}"
+            size = f"count(*) OVER (PARTITION BY {quote_ident(str(column))})"
         elif mode == "time":
-            order = f"ORDER BY {_q(str(column))} NULLS LAST, file_row_number"
+            order = f"ORDER BY {quote_ident(str(column))} NULLS LAST, file_row_number"
             size = "count(*) OVER ()"
         else:
             order = f"ORDER BY {shuffle}"

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from keel.data._expectations import ColumnExpectation, Expectations, load_expectations
 from keel.data._report import CheckOutcome, ValidationReport
+from keel.data._sql import quote_ident, quote_literal
 from keel.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
@@ -41,14 +42,6 @@ CHUNK_ROWS = 100_000
 _EXAMPLES = 5
 _NUMERIC = ("integer", "float", "decimal")
 _TEMPORAL = ("timestamp", "date", "time")
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _plain(value: Any) -> Any:
@@ -151,7 +144,7 @@ def validate_parquet(
     profile: Mapping[str, Any],
 ) -> ValidationReport:
     """Check the Parquet file at ``path`` (with its schema and profile) against ``expectations``."""
-    table = f"read_parquet({_sql_str(str(path))}, file_row_number=true)"
+    table = f"read_parquet({quote_literal(str(path))}, file_row_number=true)"
     num_rows = int(profile["num_rows"])
     types = {c["name"]: c["type"] for c in columns}
     out = _Outcomes()
@@ -177,7 +170,7 @@ def validate_parquet(
             continue
         actual = types[name]
         col_profile = profile["columns"][name]
-        q = _q(name)
+        q = quote_ident(name)
         if ce.type is not None:
             check = f"type({ce.type})"
             out.declare(name, check)

@@ -8,12 +8,12 @@ concurrency): when two promotions race, one wins and the other gets a ``Conflict
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from keel._clock import now_ms
 from keel.errors import ConflictError, InvalidArgumentError, NotFoundError
 from keel.gates._checks import GateContext, evaluate_check
 from keel.gates._policy import Policy, load_policy
@@ -146,7 +146,7 @@ def check_promotion(
         passed=all(c.passed for c in checks),
         checks=checks,
         policy=parsed.to_dict(),
-        created_at=time.time_ns() // 1_000_000,
+        created_at=now_ms(),
         actor=client.settings.resolved_actor(),
     )
     return PromotionPlan(candidate, to, holder, revision, gate)

@@ -80,11 +80,6 @@ def output_node(out: StepOutput) -> LineageNode | None:
     return LineageNode("artifact", out.ref, f"{out.label}.{out.kind}")
 
 
-def source_node(path: Path) -> LineageNode:
-    """The lineage node of an input file (``source``, id = its file URI)."""
-    return LineageNode("source", path.as_uri(), path.name)
-
-
 def _failure_status(run: PipelineRun) -> str:
     failed = [s for s in run.steps if s.status is StepStatus.FAILED]
     skipped = [s.name for s in run.steps if s.status is StepStatus.UPSTREAM_FAILED]

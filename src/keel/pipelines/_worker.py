@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from keel._clock import now_ms
 from keel.store import StepOutput
 
 if TYPE_CHECKING:
@@ -62,10 +63,6 @@ class StepResult:
     attempts: int = 0
     start_time: int = 0
     end_time: int = 0
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class _LogBuffer(io.TextIOBase):
@@ -190,7 +187,7 @@ def run_step(task: StepTask) -> StepResult:
     from keel.pipelines._values import StepOutputError, store_value
 
     step = task.step
-    start = _now_ms()
+    start = now_ms()
     buffer = _LogBuffer()
     attempts = 0
     error: str | None = None
@@ -205,7 +202,7 @@ def run_step(task: StepTask) -> StepResult:
                 f"{type(exc).__name__}: {exc}",
                 traceback=tb.format_exc(),
                 start_time=start,
-                end_time=_now_ms(),
+                end_time=now_ms(),
             )
         kwargs.update(task.params)
         total = step.retries + 1
@@ -227,9 +224,7 @@ def run_step(task: StepTask) -> StepResult:
             error = trace = None
             break
         if error is not None:
-            return StepResult(
-                False, (), buffer.getvalue(), error, trace, attempts, start, _now_ms()
-            )
+            return StepResult(False, (), buffer.getvalue(), error, trace, attempts, start, now_ms())
         try:
             values = _split_outputs(step, result)
             outputs = tuple(
@@ -245,7 +240,7 @@ def run_step(task: StepTask) -> StepResult:
             )
         except StepOutputError as exc:
             return StepResult(
-                False, (), buffer.getvalue(), str(exc), None, attempts, start, _now_ms()
+                False, (), buffer.getvalue(), str(exc), None, attempts, start, now_ms()
             )
         except Exception as exc:
             return StepResult(
@@ -256,6 +251,6 @@ def run_step(task: StepTask) -> StepResult:
                 tb.format_exc(),
                 attempts,
                 start,
-                _now_ms(),
+                now_ms(),
             )
-    return StepResult(True, outputs, buffer.getvalue(), None, None, attempts, start, _now_ms())
+    return StepResult(True, outputs, buffer.getvalue(), None, None, attempts, start, now_ms())

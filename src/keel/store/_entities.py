@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -48,12 +47,6 @@ class Metric:
     value: float
     step: int
     timestamp: int
-
-    def same_value(self, other: Metric) -> bool:
-        """Equality that treats NaN as equal to NaN."""
-        if math.isnan(self.value) and math.isnan(other.value):
-            return True
-        return self.value == other.value
 
 
 @dataclass(frozen=True, slots=True)

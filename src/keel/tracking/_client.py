@@ -7,12 +7,12 @@ import io
 import json
 import numbers
 import threading
-import time
 import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from keel._clock import now_ms
 from keel.artifacts import ArtifactStore, check_artifact_path
 from keel.config import Settings, load_settings
 from keel.errors import InvalidArgumentError, NotFoundError
@@ -32,10 +32,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["Client", "runs_to_frame"]
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _as_float(key: str, value: Any) -> float:
@@ -278,7 +274,7 @@ class Client:
             key,
             _as_float(key, value),
             0 if step is None else int(step),
-            _now_ms() if timestamp is None else int(timestamp),
+            now_ms() if timestamp is None else int(timestamp),
         )
 
     def log_metrics(
@@ -289,7 +285,7 @@ class Client:
         timestamp: int | None = None,
     ) -> None:
         """Queue several metric values at one step."""
-        ts = _now_ms() if timestamp is None else int(timestamp)
+        ts = now_ms() if timestamp is None else int(timestamp)
         for key, value in metrics.items():
             self.log_metric(run_id, key, value, step, ts)
 
@@ -393,7 +389,7 @@ class Client:
     # -- artifacts ------------------------------------------------------------------
 
     def _record(self, run_id: str, name: str, obj: Any) -> ArtifactRecord:
-        record = ArtifactRecord(name, obj.size, obj.sha256, _now_ms())
+        record = ArtifactRecord(name, obj.size, obj.sha256, now_ms())
         self.store.tracking.record_artifact(run_id, record)
         return record
 

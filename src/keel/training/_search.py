@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from keel._clock import now_ms
 from keel.training._space import (
     CategoricalParam,
     FloatParam,
@@ -161,7 +162,7 @@ def _objective(job: TrialJob, client: Any) -> Any:
             parent_run_id=job.parent_run_id,
             tags={"keel.trial.number": trial.number, "keel.search.method": job.config.method},
         )
-        now = int(time.time() * 1000)
+        now = now_ms()
         try:
             client.log_batch(run.id, params=params)
             scores: list[float] = []

@@ -6,6 +6,7 @@ import math
 import time
 from typing import Any
 
+from keel._clock import now_ms
 from keel.training._result import TrainingResult
 
 __all__ = ["TrainingSession"]
@@ -45,7 +46,7 @@ class TrainingSession:
     def log_metrics(self, values: dict[str, float], step: int = 0) -> None:
         from keel.store import Metric
 
-        now = int(time.time() * 1000)
+        now = now_ms()
         for key, value in values.items():
             if value is None or not math.isfinite(float(value)):
                 continue

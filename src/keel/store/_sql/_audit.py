@@ -10,13 +10,13 @@ stores call :func:`lock_chain` first thing in a governed transaction and
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from keel._clock import now_ms
 from keel.errors import InvalidArgumentError, NotFoundError
 from keel.store._audit import (
     GENESIS_HASH,
@@ -38,10 +38,6 @@ _events = cast(sa.Table, AuditEventRow.__table__)
 _head = cast(sa.Table, AuditHeadRow.__table__)
 _roles = cast(sa.Table, RoleRow.__table__)
 _MAX_ACTOR = 256
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def lock_chain(conn: Connection) -> tuple[int, str]:
@@ -73,7 +69,7 @@ def append_event(conn: Connection, entry: AuditEntry) -> AuditEvent:
     after = None if entry.after is None else json.loads(canonical_json(entry.after))
     draft = AuditEvent(
         seq=seq + 1,
-        time=_now_ms(),
+        time=now_ms(),
         actor=entry.actor,
         action=entry.action,
         object_type=entry.object_type,
@@ -246,7 +242,7 @@ class SqlGovernanceStore(GovernanceStore):
             ).first()
             if row is not None:
                 return RoleGrant(row.user, row.role, row.granted_by, int(row.granted_at))
-            grant = RoleGrant(user, role, actor, _now_ms())
+            grant = RoleGrant(user, role, actor, now_ms())
             conn.execute(
                 _roles.insert(),
                 {"user": user, "role": role, "granted_by": actor, "granted_at": grant.granted_at},

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -12,6 +11,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from keel._clock import now_ms
 from keel.errors import InvalidArgumentError, NotFoundError
 from keel.store._datasets import (
     DatasetStore,
@@ -28,10 +28,6 @@ __all__ = ["SqlDatasetStore"]
 
 _datasets = cast(sa.Table, DatasetRow.__table__)
 _versions = cast(sa.Table, DatasetVersionRow.__table__)
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _dumps(value: Any) -> str:
@@ -78,7 +74,7 @@ class SqlDatasetStore(DatasetStore):
                 f"content hash {new.content_hash!r} of dataset {new.name!r} is not a sha256 "
                 "hex digest (64 characters)"
             )
-        now = _now_ms()
+        now = now_ms()
         with self._db.write() as conn:
             # One row per name, locked for the rest of the transaction: concurrent
             # registrations of the same name queue here (SQLite's BEGIN IMMEDIATE

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from keel._clock import now_ms
 from keel.store._lineage import LineageEdge, LineageGraph, LineageNode, LineageStore
 from keel.store._sql._database import Database
 from keel.store._sql._lineage_rows import LineageEdgeRow, LineageNodeRow
@@ -27,7 +27,7 @@ def write_edges(db: Database, conn: Connection, edges: Sequence[LineageEdge]) ->
     """
     if not edges:
         return
-    now = time.time_ns() // 1_000_000
+    now = now_ms()
     nodes: dict[tuple[str, str], str] = {}
     for e in edges:
         for n in (e.source, e.target):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -12,6 +11,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from keel._clock import now_ms
 from keel.errors import InvalidArgumentError, NotFoundError, RunStateError
 from keel.store._pipelines import (
     PipelineRun,
@@ -34,10 +34,6 @@ _MAX_NAME = 256
 _MAX_RESULTS = 10_000
 # Logs are kept whole up to this size; longer logs keep their head and tail.
 _MAX_LOG_CHARS = 1_000_000
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _dumps(value: Any) -> str:
@@ -132,7 +128,7 @@ class SqlPipelineStore(PipelineStore):
                 f"pipeline run params must be JSON values; got {params!r} ({exc})"
             ) from None
         run_id = uuid.uuid4().hex
-        now = _now_ms()
+        now = now_ms()
         step_rows = [
             {
                 "id": uuid.uuid4().hex,
@@ -259,7 +255,7 @@ class SqlPipelineStore(PipelineStore):
             conn.execute(
                 _runs.update()
                 .where(_runs.c.id == run_id)
-                .values(status=status.value, end_time=end_time or _now_ms())
+                .values(status=status.value, end_time=end_time or now_ms())
             )
             return self._get_run(conn, run_id)
 
@@ -309,7 +305,7 @@ class SqlPipelineStore(PipelineStore):
                     code_hash=code_hash,
                     params=params_text,
                     inputs=_dumps([i.to_dict() for i in inputs]),
-                    start_time=start_time or _now_ms(),
+                    start_time=start_time or now_ms(),
                 )
             )
             return self._get_step(conn, step_run_id)
@@ -344,7 +340,7 @@ class SqlPipelineStore(PipelineStore):
                 raise RunStateError(
                     f"step run {step_run_id} ({step.name}) already ended with status {step.status}"
                 )
-            now = end_time or _now_ms()
+            now = end_time or now_ms()
             conn.execute(
                 _steps.update()
                 .where(_steps.c.id == step_run_id)

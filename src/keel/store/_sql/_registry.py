@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import difflib
 import json
-import time
 from collections.abc import Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from keel._clock import now_ms
 from keel.errors import ConflictError, InvalidArgumentError, NotFoundError
 from keel.store._audit import AuditEntry
 from keel.store._registry import (
@@ -52,10 +52,6 @@ _files = cast(sa.Table, ModelFileRow.__table__)
 _aliases = cast(sa.Table, ModelAliasRow.__table__)
 _history = cast(sa.Table, AliasHistoryRow.__table__)
 _gates = cast(sa.Table, GateResultRow.__table__)
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _dumps(value: Any) -> str:
@@ -149,7 +145,7 @@ class SqlRegistryStore(RegistryStore):
         check_model_name(draft.name)
         if not draft.files:
             raise InvalidArgumentError(f"model version of {draft.name!r} has no files to register")
-        now = _now_ms()
+        now = now_ms()
         with self._db.write() as conn:
             lock_chain(conn)
             exists = conn.execute(
@@ -438,7 +434,7 @@ class SqlRegistryStore(RegistryStore):
         gate_result: GateResult | None = None,
     ) -> Alias:
         check_alias_name(alias)
-        now = _now_ms()
+        now = now_ms()
         with self._db.write() as conn:
             lock_chain(conn)
             vrow = self._version_row(conn, name, version)
@@ -541,7 +537,7 @@ class SqlRegistryStore(RegistryStore):
                     "to_version": None,
                     "action": "delete",
                     "actor": actor,
-                    "time": _now_ms(),
+                    "time": now_ms(),
                     "reason": reason,
                     "gate_result_id": None,
                 },

@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import functools
 import math
-import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
@@ -13,6 +12,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from keel._clock import now_ms
 from keel.errors import ConflictError, InvalidArgumentError, NotFoundError, RunStateError
 from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunStatus
 from keel.store._filter import parse_filter, parse_order_by
@@ -75,11 +75,6 @@ _MAX_KEY = 250
 _MAX_NAME = 256
 _CHUNK = 500
 _MAX_RESULTS = 50_000
-
-
-def now_ms() -> int:
-    """Milliseconds since the epoch, the unit of every keel timestamp."""
-    return time.time_ns() // 1_000_000
 
 
 def _new_id() -> str:
