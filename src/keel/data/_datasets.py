@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from keel._clock import now_ms
 from keel.data._errors import DatasetValidationError
-from keel.data._names import check_name, parse_ref
+from keel.data._names import check_name, parse_reference
 from keel.data._progress import StageProgress
 from keel.data._version import DatasetVersion
 from keel.errors import InvalidArgumentError
@@ -228,23 +228,25 @@ def _register(
     return DatasetVersion.from_record(record, client.artifacts)
 
 
-def get(ref: str | DatasetVersion) -> DatasetVersion:
-    """A dataset version by reference.
+def get(reference: str | DatasetVersion) -> DatasetVersion:
+    """A dataset version by reference (see ``docs/concepts/references.md``).
 
     Args:
-        ref: ``"name"`` (latest), ``"name@3"``, ``"name@latest"`` or
-            ``"name@sha256:<hash or unique prefix>"``; a ``DatasetVersion`` is returned as is.
+        reference: ``"name"`` or ``"name@latest"`` (the latest), ``"name/3"``, or
+            ``"name/sha256:<hash or unique prefix>"``; a ``DatasetVersion`` is returned as
+            is. The old ``"name@3"`` and ``"name@sha256:..."`` still work, with a
+            :class:`~keel.errors.KeelDeprecationWarning`.
 
     Raises:
         NotFoundError: no such dataset or version (the message lists what exists).
 
     Example::
 
-        >>> keel.datasets.get("iris@2").to_pandas()
+        >>> keel.datasets.get("iris/2").to_pandas()
     """
-    if isinstance(ref, DatasetVersion):
-        return ref
-    parsed = parse_ref(ref)
+    if isinstance(reference, DatasetVersion):
+        return reference
+    parsed = parse_reference(reference, stacklevel=2)
     client = _client()
     store = client.store.datasets
     if parsed.hash_prefix is not None:

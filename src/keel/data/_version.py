@@ -113,7 +113,7 @@ class DatasetVersion:
 
     Example::
 
-        >>> v = keel.datasets.get("iris@1")
+        >>> v = keel.datasets.get("iris/1")
         >>> v.to_pandas().shape
         (150, 5)
     """
@@ -168,9 +168,23 @@ class DatasetVersion:
     # -- identity ----------------------------------------------------------------------
 
     @property
+    def reference(self) -> str:
+        """``name/version`` (``iris/3``), usable with :func:`keel.datasets.get`."""
+        return f"{self.name}/{self.version}"
+
+    @property
     def ref(self) -> str:
-        """``name@version``, usable with :func:`keel.datasets.get`."""
-        return f"{self.name}@{self.version}"
+        """Deprecated name of :attr:`reference`."""
+        import warnings
+
+        from keel.errors import KeelDeprecationWarning
+
+        warnings.warn(
+            f"DatasetVersion.ref is deprecated; use DatasetVersion.reference ({self.reference!r})",
+            KeelDeprecationWarning,
+            stacklevel=2,
+        )
+        return self.reference
 
     @property
     def columns(self) -> list[str]:
@@ -178,11 +192,12 @@ class DatasetVersion:
         return self.schema.names
 
     def lineage_node(self) -> LineageNode:
-        """This version as a lineage node: ``LineageNode("dataset_version", id, "name@version")``."""
-        return LineageNode("dataset_version", self.id, self.ref)
+        """This version as a lineage node: ``LineageNode("dataset_version", id, "name/version")``."""
+        return LineageNode("dataset_version", self.id, self.reference)
 
     def __str__(self) -> str:
-        return f"{self.ref} ({self.num_rows} rows, sha256:{self.content_hash[:12]})"
+        """The reference, ``iris/3``: how a version is named in every message."""
+        return self.reference
 
     # -- reading -------------------------------------------------------------------------
 
@@ -197,7 +212,7 @@ class DatasetVersion:
             NotFoundError: the bytes are missing from the artifact store.
         """
         artifacts = self._artifact_store()
-        name = f"dataset {self.ref}"
+        name = f"dataset {self.reference}"
         if artifacts._is_local():  # the stored object can be read in place
             path = Path(artifacts._object_path(self.content_hash))
             if not path.exists():
