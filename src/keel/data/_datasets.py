@@ -193,7 +193,9 @@ def _register(
             )
         bar.stage("storing")
         # moved (not copied) into the content-addressed store; hashed once, above
+        written = dest.stat()
         stored = client.artifacts.put_local_file(dest, sha256.result(), move=True)
+        _remember_if_moved(client, stored.sha256, written)
         store_ready.result()
     if derived is None:
         upstream: tuple[tuple[LineageNode, str], ...] = ()
@@ -225,7 +227,22 @@ def _register(
         derivation=derivation,
     )
     record, _created = client.store.datasets.create_version(new, upstream)
-    return DatasetVersion.from_record(record, client.artifacts)
+    return DatasetVersion.from_record(record, client.artifacts, client.settings)
+
+
+def _remember_if_moved(client: Client, sha256: str, written: os.stat_result) -> None:
+    """Mark the stored object as verified when it is the very file hashed above (moved in)."""
+    from keel.artifacts._cache import VERIFIED
+
+    final = client.artifacts.local_path(sha256)
+    if final is None:
+        return
+    try:
+        st = final.stat()
+    except FileNotFoundError:
+        return
+    if (st.st_dev, st.st_ino, st.st_size) == (written.st_dev, written.st_ino, written.st_size):
+        VERIFIED.remember(final, sha256)
 
 
 def get(reference: str | DatasetVersion) -> DatasetVersion:
@@ -253,7 +270,7 @@ def get(reference: str | DatasetVersion) -> DatasetVersion:
         record = store.find_version_by_hash(parsed.name, parsed.hash_prefix)
     else:
         record = store.get_version(parsed.name, parsed.version)
-    return DatasetVersion.from_record(record, client.artifacts)
+    return DatasetVersion.from_record(record, client.artifacts, client.settings)
 
 
 def get_by_id(version_id: str) -> DatasetVersion:
@@ -266,7 +283,7 @@ def get_by_id(version_id: str) -> DatasetVersion:
     """
     client = _client()
     return DatasetVersion.from_record(
-        client.store.datasets.get_version_by_id(version_id), client.artifacts
+        client.store.datasets.get_version_by_id(version_id), client.artifacts, client.settings
     )
 
 
@@ -292,6 +309,6 @@ def versions(name: str) -> list[DatasetVersion]:
     check_name(name)
     client = _client()
     return [
-        DatasetVersion.from_record(r, client.artifacts)
+        DatasetVersion.from_record(r, client.artifacts, client.settings)
         for r in client.store.datasets.list_versions(name)
     ]
