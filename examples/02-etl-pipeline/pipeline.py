@@ -64,7 +64,7 @@ def validate(load: DatasetVersion, expectations: SourceFile = EXPECTATIONS) -> d
     report = keel.datasets.validate(load, expectations)
     print(report.summary())
     if not report.passed:
-        raise ValueError(f"{load.ref} fails its expectations: {report.summary()}")
+        raise ValueError(f"{load.reference} fails its expectations: {report.summary()}")
     df = load.to_pandas()
     return {
         "rows": len(df),

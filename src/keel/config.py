@@ -47,6 +47,10 @@ class Settings(BaseSettings):
         sqlite_synchronous: SQLite ``synchronous`` pragma; ``FULL`` survives power loss,
             ``NORMAL`` survives process crashes and is faster.
         actor: the user name recorded on runs and audit events (defaults to the OS user).
+        cache_dir: this user's cache of verified copies of remote objects (dataset
+            versions read from an ``s3://`` artifact root); defaults to
+            ``$XDG_CACHE_HOME/keel`` or ``~/.cache/keel``. keel keeps it mode 0700 and
+            refuses a folder that belongs to another user.
     """
 
     model_config = SettingsConfigDict(
@@ -62,6 +66,7 @@ class Settings(BaseSettings):
     metric_flush_size: int = Field(default=5000, ge=1, le=1_000_000)
     sqlite_synchronous: Literal["FULL", "NORMAL", "OFF"] = "NORMAL"
     actor: str | None = None
+    cache_dir: Path | None = None
 
     @field_validator("store_uri")
     @classmethod
@@ -101,6 +106,26 @@ class Settings(BaseSettings):
         if self.artifact_root:
             return self.artifact_root
         return str(self.home.absolute() / "artifacts")
+
+    def resolved_cache_dir(self) -> Path:
+        """The cache folder in force: ``cache_dir``, else ``$XDG_CACHE_HOME/keel``, else
+        ``~/.cache/keel`` (a relative ``XDG_CACHE_HOME`` is ignored, as the XDG spec says).
+
+        Raises:
+            ConfigError: no home folder can be found and neither variable is set.
+        """
+        if self.cache_dir is not None:
+            return self.cache_dir.expanduser().absolute()
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        if xdg and Path(xdg).is_absolute():
+            return Path(xdg) / "keel"
+        try:
+            return Path.home() / ".cache" / "keel"
+        except RuntimeError:
+            raise ConfigError(
+                "cannot find a cache folder: no home folder is known; set KEEL_CACHE_DIR "
+                "(or XDG_CACHE_HOME) to a folder of your own"
+            ) from None
 
     def resolved_actor(self) -> str:
         """The user name recorded as the actor of runs and changes."""

@@ -6,7 +6,7 @@ A thin module over :mod:`keel.data`, so the SDK reads naturally::
     >>> v = keel.datasets.register("data/iris.csv", "iris")
     >>> keel.datasets.get("iris").to_pandas().head()
     >>> parts = keel.datasets.split("iris", seed=7, stratify="species")
-    >>> keel.datasets.diff("iris@1", "iris@2").schema_changes
+    >>> keel.datasets.diff("iris/1", "iris/2").schema_changes
 """
 
 from __future__ import annotations

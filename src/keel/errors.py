@@ -18,12 +18,14 @@ __all__ = [
     "ConflictError",
     "InvalidArgumentError",
     "InvalidPathError",
+    "KeelDeprecationWarning",
     "KeelError",
     "MissingExtraError",
     "NotFoundError",
     "RunStateError",
     "StoreError",
     "error_for_code",
+    "show_input",
 ]
 
 
@@ -109,6 +111,39 @@ class MissingExtraError(KeelError):
             f"this feature needs the optional package '{package}'; "
             f"install it with: pip install 'keel[{extra}]'"
         )
+
+
+class KeelDeprecationWarning(FutureWarning):
+    """A form or name keel still accepts but will drop; the message says what to write instead.
+
+    A :class:`FutureWarning`, so users see it by default (Python hides plain
+    ``DeprecationWarning`` outside ``__main__``); the CLI shows it as one line on stderr.
+    """
+
+
+def show_input(value: object, limit: int = 60) -> str:
+    """``value`` as it should be echoed in a message: its ``repr``, cut to about ``limit``.
+
+    Error messages name the offending input, but a 10,000-character name echoed in full
+    (twice) buries the message. Long text keeps its start and says how long it was.
+
+    Args:
+        value: the user's input.
+        limit: the most characters of ``repr(value)`` to keep (at least 10).
+
+    Example::
+
+        >>> show_input("iris")
+        "'iris'"
+        >>> show_input("x" * 10_000, limit=12)
+        "'xxxxxxxx... (10000 characters)"
+    """
+    text = repr(value)
+    limit = max(10, limit)
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value)} characters)" if isinstance(value, (str, bytes)) else ""
+    return f"{text[: limit - 3]}...{size}"
 
 
 #: HTTP status for each error code (used by the API and the REST client).

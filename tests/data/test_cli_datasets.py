@@ -31,7 +31,7 @@ def test_register_list_show_head_validate_diff_split(tmp_path: Path) -> None:
 
     out = keel_cli("register", str(data), "--name", "flowers", "--quiet")
     assert out.returncode == 0, out.stderr
-    assert "registered flowers@1: 40 rows x 2 columns" in out.stdout
+    assert "registered flowers/1: 40 rows x 2 columns" in out.stdout
 
     bad = keel_cli("register", str(data), "--name", "strict", "-e", str(spec), "-q")
     assert bad.returncode == 1
@@ -46,7 +46,7 @@ def test_register_list_show_head_validate_diff_split(tmp_path: Path) -> None:
     listing = keel_cli("list")
     assert "flowers" in listing.stdout and "strict" in listing.stdout
 
-    show = keel_cli("show", "strict@1")
+    show = keel_cli("show", "strict/1")
     assert show.returncode == 0
     for text in ("INVALID", "petal", "numeric", "species", "categorical", "validation", "FAIL"):
         assert text in show.stdout, text
@@ -61,13 +61,13 @@ def test_register_list_show_head_validate_diff_split(tmp_path: Path) -> None:
 
     split = keel_cli("split", "flowers", "-f", "train=0.75", "-f", "test=0.25", "--seed", "1")
     assert split.returncode == 0, split.stderr
-    assert "flowers-train@1 30 rows" in split.stdout
+    assert "flowers-train/1 30 rows" in split.stdout
 
     data.write_text("\n".join([*rows, "9.9,c"]) + "\n")
     assert keel_cli("register", str(data), "--name", "flowers", "-q").returncode == 0
-    diff = keel_cli("diff", "flowers@1", "flowers@2")
+    diff = keel_cli("diff", "flowers/1", "flowers/2")
     assert "rows 40 -> 41" in diff.stdout and "top_values_distance" in diff.stdout
 
-    missing = keel_cli("show", "flowers@9")
+    missing = keel_cli("show", "flowers/9")
     assert missing.returncode == 1
     assert missing.stderr.strip() == "error: dataset 'flowers' has no version 9; versions are 1-2"

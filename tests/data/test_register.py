@@ -53,10 +53,10 @@ def test_new_content_gets_next_version_and_refs_resolve(client, iris_csv: Path) 
     v2 = keel.datasets.register(pd.DataFrame({"x": [1, 2, 3]}), "iris")
     assert v2.version == 2
     assert keel.datasets.get("iris").id == v2.id
-    assert keel.datasets.get("iris@1").id == v1.id
+    assert keel.datasets.get("iris/1").id == v1.id
     assert keel.datasets.get("iris@latest").id == v2.id
-    assert keel.datasets.get(f"iris@sha256:{v1.content_hash[:8]}").id == v1.id
-    assert keel.datasets.get(f"iris@sha256:{v2.content_hash}").id == v2.id
+    assert keel.datasets.get(f"iris/sha256:{v1.content_hash[:8]}").id == v1.id
+    assert keel.datasets.get(f"iris/sha256:{v2.content_hash}").id == v2.id
     assert keel.datasets.get_by_id(v1.id).id == v1.id
     summary = keel.datasets.list()
     assert [(d.name, d.num_versions, d.latest_version) for d in summary] == [("iris", 2, 2)]
@@ -65,11 +65,11 @@ def test_new_content_gets_next_version_and_refs_resolve(client, iris_csv: Path) 
 def test_missing_version_and_name_messages(client, iris_csv: Path) -> None:
     keel.datasets.register(iris_csv, "iris")
     with pytest.raises(keel.KeelError, match=r"dataset 'iris' has no version 7; versions are 1"):
-        keel.datasets.get("iris@7")
+        keel.datasets.get("iris/7")
     with pytest.raises(keel.KeelError, match=r"did you mean 'iris'"):
         keel.datasets.get("irsi")
     with pytest.raises(keel.KeelError, match=r"no version whose content hash starts with 'ffff"):
-        keel.datasets.get("iris@sha256:ffff")
+        keel.datasets.get("iris/sha256:ffff")
     with pytest.raises(keel.KeelError, match=r"malformed"):
         keel.datasets.get("iris@v2")
 
@@ -86,12 +86,12 @@ def test_readers_agree(client, iris_csv: Path) -> None:
 
 def test_source_lineage_is_written(client, iris_csv: Path) -> None:
     v = keel.datasets.register(iris_csv, "iris")
-    assert v.lineage_node() == LineageNode("dataset_version", v.id, "iris@1")
+    assert v.lineage_node() == LineageNode("dataset_version", v.id, "iris/1")
     graph = client.store.lineage.upstream(v.lineage_node())
     assert [(e.source.kind, e.source.id, e.source.label, e.relation) for e in graph.edges] == [
         ("source", iris_csv.absolute().as_uri(), "iris.csv", "ingested_into")
     ]
-    assert graph.root.label == "iris@1"
+    assert graph.root.label == "iris/1"
 
 
 @pytest.mark.parametrize(

@@ -40,9 +40,9 @@ def test_random_split_sizes_lineage_and_reproducibility(client, parent) -> None:
         assert v.derivation["kind"] == "split" and v.derivation["seed"] == 7
     graph = client.store.lineage.downstream(parent.lineage_node())
     assert sorted((e.target.label, e.relation) for e in graph.edges) == [
-        ("events-test@1", "split_into"),
-        ("events-train@1", "split_into"),
-        ("events-validation@1", "split_into"),
+        ("events-test/1", "split_into"),
+        ("events-train/1", "split_into"),
+        ("events-validation/1", "split_into"),
     ]
     again = keel.datasets.split(parent, seed=7)
     assert {k: v.id for k, v in again.items()} == {k: v.id for k, v in parts.items()}
@@ -77,12 +77,12 @@ def test_split_argument_errors(client, parent) -> None:
         keel.datasets.split(parent, {"train": 0.5, "test": 0.2})
     with pytest.raises(InvalidArgumentError, match="at most one of stratify, group and time"):
         keel.datasets.split(parent, stratify="label", group="customer")
-    with pytest.raises(InvalidArgumentError, match="'nope' is not a column of events@1"):
+    with pytest.raises(InvalidArgumentError, match="'nope' is not a column of events/1"):
         keel.datasets.split(parent, stratify="nope")
     with pytest.raises(InvalidArgumentError, match="dataset name"):
         keel.datasets.split(parent, {"Train Set": 1.0})
     tiny = keel.datasets.register(pd.DataFrame({"x": [1, 2]}), "tiny")
-    with pytest.raises(InvalidArgumentError, match="split 'test' of tiny@1 would be empty"):
+    with pytest.raises(InvalidArgumentError, match="split 'test' of tiny/1 would be empty"):
         keel.datasets.split(tiny)
     assert [d.name for d in keel.datasets.list()] == ["events", "tiny"]
 
@@ -92,8 +92,8 @@ def test_diff_schema_changes_and_shifts(client, parent) -> None:
     changed = df.drop(columns=["customer"]).assign(x=df["x"] + 1.0, score=1.5)
     changed.loc[:99, "label"] = None
     keel.datasets.register(changed, "events")
-    d = keel.datasets.diff("events@1", "events@2")
-    assert (d.a, d.b, d.same_content, d.rows) == ("events@1", "events@2", False, (600, 600))
+    d = keel.datasets.diff("events/1", "events/2")
+    assert (d.a, d.b, d.same_content, d.rows) == ("events/1", "events/2", False, (600, 600))
     assert {(c.column, c.change) for c in d.schema_changes} == {
         ("score", "added"),
         ("customer", "removed"),

@@ -60,7 +60,7 @@ def test_record_round_trips_every_field(store) -> None:
         "d",
     )
     assert (got.tags, got.parent_ids, got.derivation) == ({"team": "ml"}, ("p1",), new.derivation)
-    assert got.lineage_node() == LineageNode("dataset_version", got.id, "sales@1")
+    assert got.lineage_node() == LineageNode("dataset_version", got.id, "sales/1")
 
 
 def test_get_latest_numbered_and_by_hash(store) -> None:
@@ -117,7 +117,7 @@ def test_upstream_edges_written_with_the_version(store) -> None:
     graph = store.lineage.upstream(v.lineage_node())
     assert sorted(e.source.id for e in graph.edges) == ["file:///data/a.csv", "s3://b/a.csv"]
     assert {e.relation for e in graph.edges} == {"ingested_into"}
-    assert graph.root.label == "sales@1"
+    assert graph.root.label == "sales/1"
 
 
 def test_concurrent_registration_numbers_without_gaps_or_duplicates(store) -> None:

@@ -46,7 +46,7 @@ def _run_shell_block(code: str, env: dict[str, str]) -> None:
         if "runs list" in line:
             assert "rf-100" in proc.stdout
         if "lineage" in line:
-            assert "iris.csv" in proc.stdout and "iris-train@1" in proc.stdout
+            assert "iris.csv" in proc.stdout and "iris-train/1" in proc.stdout
 
 
 @pytest.mark.slow

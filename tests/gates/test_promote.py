@@ -177,7 +177,7 @@ def test_versions_evaluated_on_different_datasets_are_not_compared(
     from sklearn.tree import DecisionTreeClassifier
 
     X, y = iris_xy
-    for ds in ("holdout-a@1", "holdout-b@1"):
+    for ds in ("holdout-a/1", "holdout-b/1"):
         with keel.start_run(experiment="iris"):
             keel.log_input(LineageNode("dataset_version", ds), "evaluated_on")
             keel.log_metric("f1_macro", 0.95)

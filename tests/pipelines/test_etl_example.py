@@ -60,7 +60,7 @@ def test_runs_caches_reruns_what_changed_and_records_lineage(
 ) -> None:
     target = f"{example / 'pipeline.py'}:pipeline"
     out = keel_cli("pipelines", "run", target)
-    assert "wine-etl" in out and "wine-etl.clean-train@1" in out
+    assert "wine-etl" in out and "wine-etl.clean-train/1" in out
     first = _latest(keel_home)
     assert first.status.value == "FINISHED" and first.executed == STEPS
 
@@ -97,6 +97,6 @@ def test_runs_caches_reruns_what_changed_and_records_lineage(
     raw_uri = (example / "data" / "wine_raw.csv").absolute().as_uri()
     assert LineageNode("source", raw_uri) in graph.nodes
     labels = {n.label for n in graph.nodes}
-    assert {"wine-etl.load", "wine-etl.clean", "wine-etl.split", "wine-etl.clean@2"} <= labels
+    assert {"wine-etl.load", "wine-etl.clean", "wine-etl.split", "wine-etl.clean/2"} <= labels
     # keel.datasets.split's own edge, next to the pipeline's
     assert "split_into" in {e.relation for e in graph.edges}

@@ -209,7 +209,7 @@ def test_tables_become_dataset_versions_and_come_back_as_annotated(
 
     run = steps.tables.run(executor="process", max_workers=2)
     frame = run.step("frame").output()
-    assert frame.kind == "dataset" and frame.label == "tables.frame@1"
+    assert frame.kind == "dataset" and frame.label == "tables.frame/1"
     assert frame.python_type == "pandas"
     assert get("tables.frame").to_pandas().shape == (6, 2)
     assert get("tables.as_arrow").num_rows == 4
@@ -225,4 +225,4 @@ def test_tables_become_dataset_versions_and_come_back_as_annotated(
     # new content is a new version of the same dataset
     again = steps.tables.run(params={"rows": 8})
     assert set(again.executed) == {"frame", "as_polars", "as_arrow", "as_version", "as_default"}
-    assert again.step("frame").output().label == "tables.frame@2"
+    assert again.step("frame").output().label == "tables.frame/2"

@@ -34,7 +34,7 @@ def test_registry_example_then_cli(keel_home: Path) -> None:
     assert "iris@champion rolled back from version 3 to version 1" in out
     assert "audit chain intact" in out
     # keel lineage iris@champion leads back to the raw CSV.
-    assert "trained_on dataset_version iris-train@1" in out
+    assert "trained_on dataset_version iris-train/1" in out
     assert "ingested_into source iris.csv" in out
 
     shown = _keel("models", "show", "iris@champion", "--json", cwd=cwd, env=env)

@@ -44,14 +44,14 @@ def test_register_records_model_card_and_training_datasets(client: Any, iris_xy:
 
     X, y = iris_xy
     with keel.start_run(experiment="iris") as run:
-        keel.log_input(LineageNode("dataset_version", "iris-ds@1", "iris v1"), "trained_on")
-        keel.log_input(LineageNode("dataset_version", "iris-holdout@1"), "evaluated_on")
+        keel.log_input(LineageNode("dataset_version", "iris-ds/1", "iris v1"), "trained_on")
+        keel.log_input(LineageNode("dataset_version", "iris-holdout/1"), "evaluated_on")
         keel.log_text("# Model card", "model_card.md")
         keel.log_metric("accuracy", 0.9)
         keel.sklearn.log_model(DecisionTreeClassifier().fit(X, y), input_example=X.head(3))
     v = keel.models.register(run.id, "tree")
-    assert v.datasets == ("iris-ds@1",)
-    assert v.details["evaluated_on"] == ["iris-holdout@1"]
+    assert v.datasets == ("iris-ds/1",)
+    assert v.details["evaluated_on"] == ["iris-holdout/1"]
     assert v.file("model_card") is not None and v.file("model_card").path == "model_card.md"
     # keel.sklearn's descriptor has no signature: it is inferred from the example + classes.
     assert [c["name"] for c in v.signature["inputs"]] == list(X.columns)

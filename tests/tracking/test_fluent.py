@@ -284,7 +284,7 @@ def test_run_left_open_is_finished_at_exit(tmp_path: Path) -> None:
 def test_log_input_writes_a_lineage_edge(client) -> None:
     from keel.store import LineageNode
 
-    node = LineageNode("dataset_version", "d1", "iris@1")
+    node = LineageNode("dataset_version", "d1", "iris/1")
     with keel.start_run(experiment="e", run_name="r") as run:
         keel.log_input(node, "trained_on")
     assert client.list_inputs(run.id) == [("trained_on", node)]

@@ -103,8 +103,8 @@ def test_dataframe_is_registered_and_lineage_written(client, iris) -> None:
         evaluation=False,
     )
     inputs = dict(client.list_inputs(result.run_id))
-    assert inputs["trained_on"].label == "flowers@1"
-    assert inputs["evaluated_on"].label == "flowers-test@1"
+    assert inputs["trained_on"].label == "flowers/1"
+    assert inputs["evaluated_on"].label == "flowers-test/1"
     assert "test.accuracy" in result.metrics
     again = keel.train(
         DecisionTreeClassifier(), "flowers", target="species", experiment="iris", evaluation=False

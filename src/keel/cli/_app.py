@@ -81,6 +81,9 @@ def main() -> None:
     from keel.errors import KeelError
 
     debug = "--debug" in sys.argv or os.environ.get("KEEL_DEBUG") == "1"
+    from keel.cli._warnings import show_keel_warnings_on_one_line
+
+    show_keel_warnings_on_one_line()
     try:
         # Without standalone mode click returns typer.Exit's code instead of exiting.
         code = app(standalone_mode=False)

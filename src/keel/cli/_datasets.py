@@ -85,7 +85,7 @@ def register_cmd(
     out = _console()
     state = "[green]valid[/]" if v.valid else "[red]INVALID[/] (registered with --allow-invalid)"
     out.print(
-        f"registered [bold]{v.ref}[/]: {v.num_rows:,} rows x {len(v.schema)} columns, "
+        f"registered [bold]{v.reference}[/]: {v.num_rows:,} rows x {len(v.schema)} columns, "
         f"sha256:{v.content_hash[:12]}, {state}",
         highlight=False,
     )
@@ -106,13 +106,18 @@ def list_cmd(
 
 @datasets_app.command("show")
 def show_cmd(
-    ref: Annotated[str, typer.Argument(help="name, name@3 or name@sha256:PREFIX.")],
+    reference: Annotated[
+        str,
+        typer.Argument(
+            help="A dataset reference: NAME (the latest), NAME/VERSION or NAME/sha256:PREFIX."
+        ),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Show a version: schema, profile, validation report, source and lineage."""
     import keel.datasets as ds
 
-    v = ds.get(ref)
+    v = ds.get(reference)
     if as_json:
         typer.echo(json.dumps(_version_dict(v), indent=2, default=str))
         return
@@ -121,8 +126,8 @@ def show_cmd(
 
 @datasets_app.command("diff")
 def diff_cmd(
-    a: Annotated[str, typer.Argument(help="First version, e.g. iris@1.")],
-    b: Annotated[str, typer.Argument(help="Second version, e.g. iris@2.")],
+    a: Annotated[str, typer.Argument(help="Reference of the first version, e.g. iris/1.")],
+    b: Annotated[str, typer.Argument(help="Reference of the second version, e.g. iris/2.")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Schema changes and profile shifts between two versions."""
@@ -137,7 +142,7 @@ def diff_cmd(
 
 @datasets_app.command("validate")
 def validate_cmd(
-    ref: Annotated[str, typer.Argument(help="A dataset reference or a file path.")],
+    reference: Annotated[str, typer.Argument(help="A dataset reference (iris/3) or a file path.")],
     expectations: Annotated[
         str, typer.Option("--expectations", "-e", help="YAML file of expectations.")
     ],
@@ -146,18 +151,23 @@ def validate_cmd(
     import keel.datasets as ds
     from keel.data import DatasetValidationError
 
-    report = ds.validate(ref, expectations)
+    report = ds.validate(reference, expectations)
     _render_validation(report)
     if not report.passed:
         raise DatasetValidationError(
-            f"{ref} fails {len(report.failures)} of {len(report.checks)} checks: {report.summary()}",
+            f"{reference} fails {len(report.failures)} of {len(report.checks)} checks: {report.summary()}",
             report,
         )
 
 
 @datasets_app.command("head")
 def head_cmd(
-    ref: Annotated[str, typer.Argument(help="name, name@3 or name@sha256:PREFIX.")],
+    reference: Annotated[
+        str,
+        typer.Argument(
+            help="A dataset reference: NAME (the latest), NAME/VERSION or NAME/sha256:PREFIX."
+        ),
+    ],
     n: Annotated[int, typer.Option("-n", "--rows", min=1, max=10_000, help="Rows to show.")] = 10,
 ) -> None:
     """Print the first rows of a version."""
@@ -165,10 +175,10 @@ def head_cmd(
 
     import keel.datasets as ds
 
-    v = ds.get(ref)
+    v = ds.get(reference)
     df = v.head(n)
     out = _console()
-    out.print(f"{v.ref} (first {len(df)} of {v.num_rows:,} rows)", highlight=False)
+    out.print(f"{v.reference} (first {len(df)} of {v.num_rows:,} rows)", highlight=False)
     table = Table()
     for col in df.columns:
         table.add_column(str(col), overflow="fold")
@@ -179,7 +189,7 @@ def head_cmd(
 
 @datasets_app.command("split")
 def split_cmd(
-    ref: Annotated[str, typer.Argument(help="The parent version.")],
+    reference: Annotated[str, typer.Argument(help="Reference of the parent version, e.g. iris/1.")],
     fraction: Annotated[
         list[str] | None,
         typer.Option(
@@ -213,10 +223,10 @@ def split_cmd(
                 raise InvalidArgumentError(
                     f"--fraction {key}={value!r}: the fraction is not a number"
                 ) from None
-    parts = ds.split(ref, fractions, seed=seed, stratify=stratify, group=group, time=time)
+    parts = ds.split(reference, fractions, seed=seed, stratify=stratify, group=group, time=time)
     out = _console()
     for key, v in parts.items():
-        out.print(f"{key:>12}: [bold]{v.ref}[/] {v.num_rows:,} rows", highlight=False)
+        out.print(f"{key:>12}: [bold]{v.reference}[/] {v.num_rows:,} rows", highlight=False)
 
 
 # -- rendering ---------------------------------------------------------------------------
@@ -268,7 +278,7 @@ def _render_datasets(items: Sequence[DatasetSummary]) -> None:
         table.add_row(
             d.name,
             str(d.num_versions),
-            f"@{d.latest_version}",
+            f"{d.name}/{d.latest_version}",
             f"{d.num_rows:,}",
             _time(d.updated_at),
         )
@@ -279,11 +289,11 @@ def _render_versions(items: Sequence[DatasetVersion]) -> None:
     from rich.table import Table
 
     table = Table()
-    for col in ("version", "rows", "columns", "sha256", "valid", "source", "created"):
+    for col in ("reference", "rows", "columns", "sha256", "valid", "source", "created"):
         table.add_column(col)
     for v in items:
         table.add_row(
-            f"@{v.version}",
+            v.reference,
             f"{v.num_rows:,}",
             str(len(v.schema)),
             v.content_hash[:12],
@@ -297,7 +307,7 @@ def _render_versions(items: Sequence[DatasetVersion]) -> None:
 def _version_dict(v: DatasetVersion) -> dict[str, Any]:
     return {
         "id": v.id,
-        "ref": v.ref,
+        "reference": v.reference,
         "name": v.name,
         "version": v.version,
         "content_hash": v.content_hash,
@@ -350,7 +360,7 @@ def _render_version(v: DatasetVersion) -> None:
 
     out = _console()
     state = "[green]valid[/]" if v.valid else "[bold red]INVALID[/]"
-    out.print(f"[bold]{v.ref}[/]  {state}", highlight=False)
+    out.print(f"[bold]{v.reference}[/]  {state}", highlight=False)
     facts = [
         ("id", v.id),
         ("rows", f"{v.num_rows:,}"),

@@ -5,7 +5,7 @@ as pandas, polars, Arrow or DuckDB; check it against expectations; split it::
 
     >>> import keel
     >>> v = keel.datasets.register("data/iris.csv", "iris")
-    >>> keel.datasets.get("iris@1").to_pandas().shape
+    >>> keel.datasets.get("iris/1").to_pandas().shape
     (150, 5)
     >>> parts = keel.datasets.split("iris", {"train": 0.8, "test": 0.2}, stratify="species")
 """
@@ -22,7 +22,13 @@ from keel.data._expectations import (
     RowCount,
     load_expectations,
 )
-from keel.data._names import NAME_PATTERN, check_name, parse_ref
+from keel.data._names import (
+    NAME_PATTERN,
+    DatasetReference,
+    check_name,
+    parse_ref,
+    parse_reference,
+)
 from keel.data._report import CheckOutcome, ValidationReport
 from keel.data._split import DEFAULT_FRACTIONS, split
 from keel.data._validate import validate
@@ -38,6 +44,7 @@ __all__ = [
     "ColumnSchema",
     "ColumnShift",
     "DatasetDiff",
+    "DatasetReference",
     "DatasetSchema",
     "DatasetSourceError",
     "DatasetSummary",
@@ -54,6 +61,7 @@ __all__ = [
     "list_datasets",
     "load_expectations",
     "parse_ref",
+    "parse_reference",
     "register",
     "split",
     "validate",

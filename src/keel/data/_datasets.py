@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from keel._clock import now_ms
 from keel.data._errors import DatasetValidationError
-from keel.data._names import check_name, parse_ref
+from keel.data._names import check_name, parse_reference
 from keel.data._progress import StageProgress
 from keel.data._version import DatasetVersion
 from keel.errors import InvalidArgumentError
@@ -193,7 +193,9 @@ def _register(
             )
         bar.stage("storing")
         # moved (not copied) into the content-addressed store; hashed once, above
+        written = dest.stat()
         stored = client.artifacts.put_local_file(dest, sha256.result(), move=True)
+        _remember_if_moved(client, stored.sha256, written)
         store_ready.result()
     if derived is None:
         upstream: tuple[tuple[LineageNode, str], ...] = ()
@@ -225,33 +227,50 @@ def _register(
         derivation=derivation,
     )
     record, _created = client.store.datasets.create_version(new, upstream)
-    return DatasetVersion.from_record(record, client.artifacts)
+    return DatasetVersion.from_record(record, client.artifacts, client.settings)
 
 
-def get(ref: str | DatasetVersion) -> DatasetVersion:
-    """A dataset version by reference.
+def _remember_if_moved(client: Client, sha256: str, written: os.stat_result) -> None:
+    """Mark the stored object as verified when it is the very file hashed above (moved in)."""
+    from keel.artifacts._cache import VERIFIED
+
+    final = client.artifacts.local_path(sha256)
+    if final is None:
+        return
+    try:
+        st = final.stat()
+    except FileNotFoundError:
+        return
+    if (st.st_dev, st.st_ino, st.st_size) == (written.st_dev, written.st_ino, written.st_size):
+        VERIFIED.remember(final, sha256)
+
+
+def get(reference: str | DatasetVersion) -> DatasetVersion:
+    """A dataset version by reference (see ``docs/concepts/references.md``).
 
     Args:
-        ref: ``"name"`` (latest), ``"name@3"``, ``"name@latest"`` or
-            ``"name@sha256:<hash or unique prefix>"``; a ``DatasetVersion`` is returned as is.
+        reference: ``"name"`` or ``"name@latest"`` (the latest), ``"name/3"``, or
+            ``"name/sha256:<hash or unique prefix>"``; a ``DatasetVersion`` is returned as
+            is. The old ``"name@3"`` and ``"name@sha256:..."`` still work, with a
+            :class:`~keel.errors.KeelDeprecationWarning`.
 
     Raises:
         NotFoundError: no such dataset or version (the message lists what exists).
 
     Example::
 
-        >>> keel.datasets.get("iris@2").to_pandas()
+        >>> keel.datasets.get("iris/2").to_pandas()
     """
-    if isinstance(ref, DatasetVersion):
-        return ref
-    parsed = parse_ref(ref)
+    if isinstance(reference, DatasetVersion):
+        return reference
+    parsed = parse_reference(reference, stacklevel=2)
     client = _client()
     store = client.store.datasets
     if parsed.hash_prefix is not None:
         record = store.find_version_by_hash(parsed.name, parsed.hash_prefix)
     else:
         record = store.get_version(parsed.name, parsed.version)
-    return DatasetVersion.from_record(record, client.artifacts)
+    return DatasetVersion.from_record(record, client.artifacts, client.settings)
 
 
 def get_by_id(version_id: str) -> DatasetVersion:
@@ -264,7 +283,7 @@ def get_by_id(version_id: str) -> DatasetVersion:
     """
     client = _client()
     return DatasetVersion.from_record(
-        client.store.datasets.get_version_by_id(version_id), client.artifacts
+        client.store.datasets.get_version_by_id(version_id), client.artifacts, client.settings
     )
 
 
@@ -290,6 +309,6 @@ def versions(name: str) -> list[DatasetVersion]:
     check_name(name)
     client = _client()
     return [
-        DatasetVersion.from_record(r, client.artifacts)
+        DatasetVersion.from_record(r, client.artifacts, client.settings)
         for r in client.store.datasets.list_versions(name)
     ]

@@ -68,7 +68,7 @@ class DatasetDiff:
     """What changed from version ``a`` to version ``b``.
 
     Attributes:
-        a: reference of the first version (``name@version``).
+        a: reference of the first version (``name/version``).
         b: reference of the second version.
         same_content: both have the same content hash.
         rows: row counts ``(a, b)``.
@@ -167,7 +167,7 @@ def diff(a: str | DatasetVersion, b: str | DatasetVersion) -> DatasetDiff:
 
     Example::
 
-        >>> d = keel.datasets.diff("iris@1", "iris@2")
+        >>> d = keel.datasets.diff("iris/1", "iris/2")
         >>> [c.to_dict() for c in d.schema_changes]
         [{'column': 'petal_area', 'change': 'added', 'before': None, 'after': 'float'}]
     """
@@ -205,8 +205,8 @@ def diff(a: str | DatasetVersion, b: str | DatasetVersion) -> DatasetDiff:
         if name in cb and name in pa_cols and name in pb_cols:
             shifts.extend(_column_shifts(name, pa_cols[name], pb_cols[name]))
     return DatasetDiff(
-        a=va.ref,
-        b=vb.ref,
+        a=va.reference,
+        b=vb.reference,
         same_content=va.content_hash == vb.content_hash,
         rows=(rows_a, rows_b),
         schema_changes=tuple(changes),

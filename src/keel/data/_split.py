@@ -59,7 +59,7 @@ def _check_fractions(fractions: Mapping[str, float]) -> list[tuple[str, float]]:
 
 
 def split(
-    ref: str | DatasetVersion,
+    reference: str | DatasetVersion,
     fractions: Mapping[str, float] | None = None,
     *,
     seed: int = 0,
@@ -71,7 +71,7 @@ def split(
     """Split a dataset version into derived versions named ``<name>-<split>``.
 
     Args:
-        ref: the parent (``"iris@2"`` or a ``DatasetVersion``).
+        reference: the parent (``"iris/2"`` or a ``DatasetVersion``).
         fractions: split name -> fraction of rows, adding up to 1 (default
             train 0.7, validation 0.15, test 0.15). Split names become name suffixes.
         seed: seed of the row (or group) shuffle.
@@ -106,11 +106,11 @@ def split(
         )
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise InvalidArgumentError(f"seed must be an integer, not {seed!r}")
-    parent = get(ref)
+    parent = get(reference)
     for key, value in chosen:
         if value not in parent.schema:
             raise InvalidArgumentError(
-                f"{key}={value!r} is not a column of {parent.ref}; columns are {parent.columns}"
+                f"{key}={value!r} is not a column of {parent.reference}; columns are {parent.columns}"
             )
     names = {key: check_name(f"{parent.name}-{key}") for key, _ in items}
     mode, column = chosen[0] if chosen else ("random", None)
@@ -159,7 +159,7 @@ def split(
             for i, (key, fraction) in enumerate(items):
                 if not counts.get(i):
                     raise InvalidArgumentError(
-                        f"split {key!r} of {parent.ref} would be empty ({parent.num_rows} rows, "
+                        f"split {key!r} of {parent.reference} would be empty ({parent.num_rows} rows, "
                         f"fraction {fraction:g}{', ' + mode + '=' + str(column) if column else ''}); "
                         "use more data or larger fractions"
                     )
@@ -184,12 +184,12 @@ def split(
                 "seed": seed,
                 "mode": mode,
                 "column": column,
-                "parent": parent.ref,
+                "parent": parent.reference,
             }
             results[key] = _register(
                 paths[key],
                 names[key],
-                description=f"{key} split of {parent.ref}",
+                description=f"{key} split of {parent.reference}",
                 format="parquet",
                 progress=progress,
                 client=client,
@@ -197,7 +197,7 @@ def split(
                     parent_ids=(parent.id,),
                     derivation=derivation,
                     upstream=((parent.lineage_node(), "split_into"),),
-                    source_uri=f"dataset:{parent.ref}#{key}",
+                    source_uri=f"dataset:{parent.reference}#{key}",
                 ),
             )
     return results

@@ -398,7 +398,7 @@ def validate(
     """Check data against expectations without registering anything.
 
     Args:
-        data: a dataset reference (``"iris@2"``) or ``DatasetVersion``, a file path or
+        data: a dataset reference (``"iris/2"``) or ``DatasetVersion``, a file path or
             URL, or a DataFrame / Arrow table.
         expectations: an :class:`Expectations`, its dict form, or a YAML file path.
 
@@ -407,7 +407,7 @@ def validate(
 
     Example::
 
-        >>> report = keel.datasets.validate("iris@1", "expectations.yaml")
+        >>> report = keel.datasets.validate("iris/1", "expectations.yaml")
         >>> report.passed
         True
     """

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from keel.artifacts._cache import VERIFIED, ObjectCache, sha256_file
 from keel.data._report import ValidationReport
-from keel.errors import ArtifactCorruptedError
 from keel.store import DatasetVersionRecord, LineageNode
 
 if TYPE_CHECKING:
@@ -20,8 +18,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from keel.artifacts import ArtifactStore
+    from keel.config import Settings
 
-__all__ = ["ColumnSchema", "DatasetSchema", "DatasetVersion"]
+__all__ = ["ColumnSchema", "DatasetSchema", "DatasetVersion", "sha256_file"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +112,7 @@ class DatasetVersion:
 
     Example::
 
-        >>> v = keel.datasets.get("iris@1")
+        >>> v = keel.datasets.get("iris/1")
         >>> v.to_pandas().shape
         (150, 5)
     """
@@ -136,12 +135,20 @@ class DatasetVersion:
     parent_ids: tuple[str, ...]
     derivation: Mapping[str, Any] | None = field(repr=False, compare=False, hash=False)
     _artifacts: ArtifactStore | None = field(default=None, repr=False, compare=False, hash=False)
+    _settings: Settings | None = field(default=None, repr=False, compare=False, hash=False)
 
     @classmethod
     def from_record(
-        cls, record: DatasetVersionRecord, artifacts: ArtifactStore | None = None
+        cls,
+        record: DatasetVersionRecord,
+        artifacts: ArtifactStore | None = None,
+        settings: Settings | None = None,
     ) -> DatasetVersion:
-        """Build from the store's record, reading bytes from ``artifacts``."""
+        """Build from the store's record, reading bytes from ``artifacts``.
+
+        ``settings`` say where this user's cache is (for a remote artifact root); the
+        fluent client's settings are used when it is ``None``.
+        """
         return cls(
             id=record.id,
             name=record.name,
@@ -163,14 +170,29 @@ class DatasetVersion:
             parent_ids=record.parent_ids,
             derivation=record.derivation,
             _artifacts=artifacts,
+            _settings=settings,
         )
 
     # -- identity ----------------------------------------------------------------------
 
     @property
+    def reference(self) -> str:
+        """``name/version`` (``iris/3``), usable with :func:`keel.datasets.get`."""
+        return f"{self.name}/{self.version}"
+
+    @property
     def ref(self) -> str:
-        """``name@version``, usable with :func:`keel.datasets.get`."""
-        return f"{self.name}@{self.version}"
+        """Deprecated name of :attr:`reference`."""
+        import warnings
+
+        from keel.errors import KeelDeprecationWarning
+
+        warnings.warn(
+            f"DatasetVersion.ref is deprecated; use DatasetVersion.reference ({self.reference!r})",
+            KeelDeprecationWarning,
+            stacklevel=2,
+        )
+        return self.reference
 
     @property
     def columns(self) -> list[str]:
@@ -178,11 +200,12 @@ class DatasetVersion:
         return self.schema.names
 
     def lineage_node(self) -> LineageNode:
-        """This version as a lineage node: ``LineageNode("dataset_version", id, "name@version")``."""
-        return LineageNode("dataset_version", self.id, self.ref)
+        """This version as a lineage node: ``LineageNode("dataset_version", id, "name/version")``."""
+        return LineageNode("dataset_version", self.id, self.reference)
 
     def __str__(self) -> str:
-        return f"{self.ref} ({self.num_rows} rows, sha256:{self.content_hash[:12]})"
+        """The reference, ``iris/3``: how a version is named in every message."""
+        return self.reference
 
     # -- reading -------------------------------------------------------------------------
 
@@ -190,24 +213,31 @@ class DatasetVersion:
         """A local Parquet file with this version's data, verified against its sha256.
 
         For a local artifact root this is the stored object itself (do not modify it);
-        for a remote root, a verified copy in the temporary folder.
+        for a remote root, a verified copy in this user's cache (``KEEL_CACHE_DIR``,
+        by default ``~/.cache/keel``; see :class:`keel.artifacts._cache.ObjectCache`).
+        A file is hashed once per process, and again whenever it changes on disk.
 
         Raises:
             ArtifactCorruptedError: the bytes no longer match ``content_hash``.
             NotFoundError: the bytes are missing from the artifact store.
+            ConfigError: the cache folder belongs to another user.
         """
         artifacts = self._artifact_store()
-        name = f"dataset {self.ref}"
+        name = f"dataset {self.reference}"
+        sha = self.content_hash
         if artifacts._is_local():  # the stored object can be read in place
-            path = Path(artifacts._object_path(self.content_hash))
+            path = Path(artifacts._object_path(sha))
             if not path.exists():
-                artifacts.get_bytes(self.content_hash, name)  # raises the NotFoundError
-            _verify(path, self.content_hash, name)
+                artifacts.get_bytes(sha, name)  # raises the NotFoundError
+            VERIFIED.verify(path, sha, name)
             return path
-        cached = Path(tempfile.gettempdir()) / "keel-datasets" / f"{self.content_hash}.parquet"
-        if not cached.exists():
-            artifacts.download(self.content_hash, cached, name)
-        return cached
+        settings = self._settings
+        if settings is None:
+            from keel.tracking import get_client
+
+            settings = get_client().settings
+        cache = ObjectCache(settings.resolved_cache_dir())
+        return cache.get(sha, lambda: artifacts._verified_chunks(sha, name), name=name)
 
     def _artifact_store(self) -> ArtifactStore:
         if self._artifacts is not None:
@@ -278,21 +308,3 @@ class DatasetVersion:
             schema = f.schema_arrow
         df: pd.DataFrame = pa.Table.from_batches(batches, schema=schema).to_pandas()
         return df
-
-
-def sha256_file(path: Path) -> str:
-    """The sha256 of a file's bytes, read in 1 MiB chunks (hashlib releases the GIL)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _verify(path: Path, expected: str, name: str) -> None:
-    actual = sha256_file(path)
-    if actual != expected:
-        raise ArtifactCorruptedError(
-            f"{name} is corrupted: its Parquet file hashes to {actual[:12]}... but "
-            f"{expected[:12]}... was recorded at registration; register the data again"
-        )

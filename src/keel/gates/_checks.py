@@ -321,7 +321,7 @@ def _check_training_data(check: Check, ctx: GateContext) -> CheckResult:
     invalid, errors = [], []
     for ref in ids:
         try:
-            version = datasets.get_by_id(ref) if "@" not in ref else datasets.get(ref)
+            version = datasets.get(ref) if "/" in ref or "@" in ref else datasets.get_by_id(ref)
         except Exception as exc:
             errors.append(f"{ref}: {exc}")
             continue

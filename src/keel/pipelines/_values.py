@@ -148,7 +148,7 @@ def store_value(
             "dataset",
             node.id,
             str(value.content_hash),
-            value.ref,
+            value.reference,
             "dataset_version",
         )
     table = _table_type(value)
@@ -156,7 +156,7 @@ def store_value(
         dv = datasets_api().register(value, dataset_name)
         node = dv.lineage_node()
         return StepOutput(
-            output_name, "dataset", node.id, str(dv.content_hash), f"{dv.name}@{dv.version}", table
+            output_name, "dataset", node.id, str(dv.content_hash), dv.reference, table
         )
     np = _loaded("numpy")
     if np is not None and isinstance(value, np.ndarray):

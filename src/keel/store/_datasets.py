@@ -81,8 +81,8 @@ class DatasetVersionRecord:
     derivation: Mapping[str, Any] | None = field(hash=False)
 
     def lineage_node(self) -> LineageNode:
-        """This version as a lineage node (``dataset_version``, id, ``name@version``)."""
-        return LineageNode("dataset_version", self.id, f"{self.name}@{self.version}")
+        """This version as a lineage node (``dataset_version``, id, ``name/version``)."""
+        return LineageNode("dataset_version", self.id, f"{self.name}/{self.version}")
 
 
 @dataclass(frozen=True, slots=True)

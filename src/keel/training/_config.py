@@ -7,7 +7,7 @@ Example config::
     model:
       class: sklearn.ensemble.RandomForestClassifier
       params: {n_estimators: 100, random_state: 0}
-    data: iris.csv            # a CSV/Parquet file (relative to this file) or a dataset "name@3"
+    data: iris.csv            # a CSV/Parquet file (relative to this file) or a dataset "name/3"
     target: species
     cv: {type: stratified, n_splits: 5}
     search:

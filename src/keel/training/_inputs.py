@@ -43,7 +43,7 @@ def load_frame(data: Any, what: str = "data") -> tuple[pd.DataFrame, Any]:
 
     Args:
         data: a DataFrame, a DatasetVersion, or a dataset reference ``"name"`` /
-            ``"name@3"``.
+            ``"name/3"``.
         what: the argument's name, for messages.
 
     Raises:
@@ -65,7 +65,7 @@ def load_frame(data: Any, what: str = "data") -> tuple[pd.DataFrame, Any]:
         return version.to_pandas(), version
     raise TrainingInputError(
         f"{what} must be a pandas DataFrame, a DatasetVersion or a dataset reference like "
-        f"'credit' or 'credit@3'; got {type(data).__name__}"
+        f"'credit' or 'credit/3'; got {type(data).__name__}"
     )
 
 

@@ -48,7 +48,7 @@ def train(
         model: an unfitted scikit-learn-API estimator or Pipeline (XGBoost, LightGBM,
             ``keel.torch`` estimators included); KMeans/DBSCAN/PCA for unsupervised work.
         data: a DataFrame (registered as a dataset version on the fly), a
-            DatasetVersion, or a dataset reference ``"name"`` / ``"name@3"``.
+            DatasetVersion, or a dataset reference ``"name"`` / ``"name/3"``.
         target: the target column (classification, regression; optional for
             clustering, where it gives the adjusted Rand index).
         features: feature columns; default all but the target, sensitive and group

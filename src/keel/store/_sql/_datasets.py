@@ -192,7 +192,7 @@ class SqlDatasetStore(DatasetStore):
         if not prefix or any(c not in "0123456789abcdef" for c in prefix) or len(prefix) > 64:
             raise InvalidArgumentError(
                 f"content hash {hash_prefix!r} is not a sha256 hex digest or a prefix of one; "
-                "use e.g. 'name@sha256:3fa9c1'"
+                "use e.g. 'name/sha256:3fa9c1'"
             )
         with self._db.read() as conn:
             rows = conn.execute(
@@ -209,10 +209,10 @@ class SqlDatasetStore(DatasetStore):
                     raise self._unknown_name(conn, name)
                 raise NotFoundError(
                     f"dataset {name!r} has no version whose content hash starts with {prefix!r}; "
-                    f"`keel datasets show {name}` lists the hashes"
+                    f"`keel datasets list {name}` lists the hashes"
                 )
         if len(rows) > 1:
-            found = ", ".join(f"@{r.version} ({r.content_hash[:12]})" for r in rows)
+            found = ", ".join(f"{name}/{r.version} ({r.content_hash[:12]})" for r in rows)
             raise NotFoundError(
                 f"content hash prefix {prefix!r} of dataset {name!r} is ambiguous: {found}; "
                 "give more characters"
