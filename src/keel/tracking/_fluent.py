@@ -241,7 +241,11 @@ def _end_runs_at_exit() -> None:
             for item in exc.unstored:
                 report_at_exit(item.describe())
         except Exception as exc:
-            report_at_exit(f"run {active.id} could not be marked FINISHED at exit: {exc}")
+            # The store's own words (the buffer's wrapper repeats the run id).
+            why = exc.__cause__ if isinstance(exc.__cause__, KeelError) else exc
+            report_at_exit(
+                f"run {active.id} could not be marked FINISHED at exit and stays RUNNING: {why}"
+            )
 
 
 def active_run() -> ActiveRun | None:
