@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -226,12 +225,12 @@ def test_tampered_artifact_is_refused_on_download(client, tmp_path: Path) -> Non
 
 SIGNAL_SCRIPT = textwrap.dedent(
     """
-    import sys, time
+    import sys
     import keel
     with keel.start_run(experiment="signals") as run:
         keel.log_metric("alive", 1)
-        print(run.id, flush=True)
-        time.sleep(60)
+        print(run.id, flush=True)  # ready: inside the run, its SIGTERM handler installed
+        sys.stdin.readline()       # blocks until the signal (or the parent goes away)
     """
 )
 
@@ -243,15 +242,16 @@ def test_signal_marks_run_killed(tmp_path: Path, sig: signal.Signals) -> None:
     home = tmp_path / "home"
     proc = subprocess.Popen(
         [sys.executable, str(script)],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "KEEL_HOME": str(home)},
     )
-    assert proc.stdout is not None
-    run_id = proc.stdout.readline().strip()
-    time.sleep(0.2)
+    assert proc.stdout is not None and proc.stdin is not None
+    run_id = proc.stdout.readline().strip()  # the child's ready line
     proc.send_signal(sig)
     proc.wait(timeout=30)
+    proc.stdin.close()
     proc.stdout.close()
     assert proc.returncode != 0
     c = keel.Client(store_uri=f"sqlite:///{home / 'keel.db'}")

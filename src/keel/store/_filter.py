@@ -36,6 +36,7 @@ __all__ = [
     "OrderKey",
     "parse_filter",
     "parse_order_by",
+    "referenced_keys",
 ]
 
 Kind = Literal["metrics", "params", "tags", "attributes"]
@@ -272,3 +273,23 @@ def parse_order_by(entries: tuple[str, ...] | list[str]) -> list[OrderKey]:
         )
         keys.append(OrderKey(kind, key, desc))
     return keys
+
+
+def referenced_keys(expr: Expr) -> list[tuple[Kind, str]]:
+    """The metric, param and tag names a filter can only match runs that have.
+
+    ``metrics.x = null`` (never logged) is left out: a run without ``x`` matches it.
+
+    Example::
+
+        >>> referenced_keys(parse_filter("metrics.acc > 0.9 or params.model = 'rf'"))
+        [('metrics', 'acc'), ('params', 'model')]
+    """
+    if isinstance(expr, Comparison):
+        if expr.kind == "attributes" or (expr.op == "=" and expr.value is None):
+            return []
+        return [(expr.kind, expr.key)]
+    found: list[tuple[Kind, str]] = []
+    for item in expr.items:
+        found.extend(k for k in referenced_keys(item) if k not in found)
+    return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from keel.tracking._buffer import MetricsNotStoredError, UnstoredMetrics
 from keel.tracking._client import Client, runs_to_frame
 from keel.tracking._fluent import (
     ActiveRun,
@@ -28,6 +29,8 @@ from keel.tracking._fluent import (
 __all__ = [
     "ActiveRun",
     "Client",
+    "MetricsNotStoredError",
+    "UnstoredMetrics",
     "active_run",
     "end_run",
     "get_client",

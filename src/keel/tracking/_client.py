@@ -6,6 +6,7 @@ import atexit
 import io
 import json
 import numbers
+import sys
 import threading
 import weakref
 from collections.abc import Mapping, Sequence
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from keel._clock import now_ms
 from keel.artifacts import ArtifactStore, check_artifact_path
 from keel.config import Settings, load_settings
-from keel.errors import InvalidArgumentError, NotFoundError
+from keel.errors import InvalidArgumentError, NotFoundError, StoreError
 from keel.store import (
     ArtifactRecord,
     Experiment,
@@ -25,7 +26,8 @@ from keel.store import (
     Store,
     open_store,
 )
-from keel.tracking._buffer import MetricBuffer
+from keel.store._tracking import MAX_KEY_LENGTH, check_key
+from keel.tracking._buffer import MetricBuffer, MetricsNotStoredError, UnstoredMetrics
 from keel.tracking._system import system_tags
 
 if TYPE_CHECKING:
@@ -154,14 +156,20 @@ class Client:
         return self._buffer
 
     def close(self) -> None:
-        """Flush queued metrics and release the store's connections."""
-        if self._buffer is not None:
-            self._buffer.close()
+        """Flush queued metrics and release the store's connections.
+
+        Raises:
+            MetricsNotStoredError: some queued values could not be stored (the store
+                refused them, or could not be reached); the client is closed anyway.
+        """
+        lost = self._buffer.close() if self._buffer is not None else []
         if self._store is not None:
             self._store.close()
             self._store = None
             self._buffer = None
         self._experiment_ids.clear()
+        if lost:
+            raise MetricsNotStoredError(lost)
 
     # -- experiments ----------------------------------------------------------------
 
@@ -235,8 +243,9 @@ class Client:
 
     def get_run(self, run_id: str) -> Run:
         """A run by id or unique id prefix."""
-        self.flush()
-        return self.store.tracking.get_run(self.resolve_run_id(run_id))
+        run_id = self.resolve_run_id(run_id)
+        self._flush_for_read(run_id)
+        return self.store.tracking.get_run(run_id)
 
     def resolve_run_id(self, prefix: str) -> str:
         """The full id of the run whose id starts with ``prefix``."""
@@ -266,9 +275,17 @@ class Client:
         step: int | None = None,
         timestamp: int | None = None,
     ) -> None:
-        """Queue one metric value (written in the background; see :meth:`flush`)."""
-        if not isinstance(key, str) or not key:
-            raise InvalidArgumentError(f"metric name {key!r} is invalid: use a non-empty string")
+        """Queue one metric value (written in the background; see :meth:`flush`).
+
+        Raises:
+            InvalidArgumentError: the name or the value is invalid.
+            MetricsNotStoredError: the store refused earlier values of this run (it
+                was ended by someone else, say): they are lost, and so is this one.
+        """
+        # Checked here, not when the batch is written: a bad name must not sink the
+        # good values queued with it. (Inlined: this is the hot path.)
+        if type(key) is not str or not key or len(key) > MAX_KEY_LENGTH or "\x00" in key:
+            check_key("metric", key)
         self._metrics.add(
             run_id,
             key,
@@ -320,15 +337,41 @@ class Client:
         """Set several tags."""
         self.log_batch(run_id, tags=tags)
 
-    def flush(self) -> None:
-        """Write every queued metric value now."""
+    def flush(self, run_id: str | None = None) -> None:
+        """Write queued metric values now: every run's, or one run's.
+
+        Each run's values are written on their own, so one run's failure costs no
+        other run a value.
+
+        Args:
+            run_id: only this run's values (and only this run's errors).
+
+        Raises:
+            StoreError: the store could not be reached; the values stay queued and
+                the next flush writes them.
+            MetricsNotStoredError: (with ``run_id``) the store refused values of that
+                run, now or in a background flush; they are lost.
+        """
+        if self._buffer is None:
+            return
+        if run_id is not None:
+            self._buffer.flush_run(run_id)
+            return
+        unreachable = self._buffer.flush()
+        if unreachable:
+            raise StoreError(_unreachable_message(unreachable))
+
+    def _flush_for_read(self, run_id: str | None = None) -> None:
+        # Before a read: write what is queued, best effort. A failure is not the
+        # reader's: unreachable values stay queued, refused ones go to their run.
         if self._buffer is not None:
-            self._buffer.flush()
+            self._buffer.flush(run_id)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every value of one metric of a run, by step."""
-        self.flush()
-        return self.store.tracking.get_metric_history(self.resolve_run_id(run_id), key)
+        run_id = self.resolve_run_id(run_id)
+        self._flush_for_read(run_id)
+        return self.store.tracking.get_metric_history(run_id, key)
 
     def search_runs(
         self,
@@ -344,8 +387,13 @@ class Client:
             filter: the filter expression (see docs/concepts/tracking.md).
             order_by: e.g. ``["metrics.accuracy DESC"]``.
             max_results: at most this many runs.
+
+        Raises:
+            NotFoundError: an experiment does not exist; or nothing matched and the
+                filter names a metric, param or tag that no run of the experiments
+                has (the message lists the nearest names).
         """
-        self.flush()
+        self._flush_for_read()
         if experiments is None:
             ids = [e.id for e in self.list_experiments()]
         else:
@@ -494,13 +542,38 @@ class Client:
         return dst / path if path else dst
 
 
+def _unreachable_message(unreachable: Sequence[UnstoredMetrics]) -> str:
+    count = sum(item.count for item in unreachable)
+    runs = ", ".join(item.run_id for item in unreachable[:3])
+    more = ", ..." if len(unreachable) > 3 else ""
+    return (
+        f"{count} metric value(s) of run(s) {runs}{more} could not be written: "
+        f"{unreachable[0].reason}; they stay queued and the next flush writes them"
+    )
+
+
+def report_at_exit(message: str) -> None:
+    """Tell the user on stderr about something lost as the interpreter exits."""
+    try:
+        sys.stderr.write(f"keel: {message}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):  # pragma: no cover - stderr closed
+        pass
+
+
 def _flush_at_exit(ref: weakref.ReferenceType[Client]) -> None:
+    # The last chance to store queued values: whatever cannot be written is lost with
+    # the process, so say which run, how many values and why.
     client = ref()
-    if client is not None and client._buffer is not None:
-        try:
-            client._buffer.close()
-        except Exception:
-            pass
+    if client is None or client._buffer is None:
+        return
+    try:
+        lost = client._buffer.close()
+    except Exception as exc:  # pragma: no cover - the buffer itself failed
+        report_at_exit(f"queued metric values may not have been stored: {exc!r}")
+        return
+    for item in lost:
+        report_at_exit(item.describe())
 
 
 def runs_to_frame(runs: Sequence[Run]) -> pd.DataFrame:

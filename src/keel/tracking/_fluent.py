@@ -16,9 +16,10 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
-from keel.errors import InvalidArgumentError, RunStateError
+from keel.errors import InvalidArgumentError, KeelError, RunStateError
 from keel.store import ArtifactRecord, Run, RunStatus
-from keel.tracking._client import Client, runs_to_frame
+from keel.tracking._buffer import MetricsNotStoredError
+from keel.tracking._client import Client, report_at_exit, runs_to_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -98,21 +99,36 @@ class ActiveRun:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc is None or (
+        clean = exc is None or (
             isinstance(exc, SystemExit)
             and not isinstance(exc, RunTerminated)
             and exc.code in (None, 0)
-        ):
-            self.end(RunStatus.FINISHED)
+        )
+        if clean:
+            status, error = RunStatus.FINISHED, None
         elif isinstance(exc, KeyboardInterrupt | RunTerminated):
             why = "SIGTERM" if isinstance(exc, RunTerminated) else "SIGINT (KeyboardInterrupt)"
-            self.end(RunStatus.KILLED, error=f"interrupted by {why}")
+            status, error = RunStatus.KILLED, f"interrupted by {why}"
         else:
             text = "".join(traceback.format_exception(exc_type, exc, tb))
-            self.end(RunStatus.FAILED, error=text[-_MAX_ERROR:])
+            status, error = RunStatus.FAILED, text[-_MAX_ERROR:]
+        try:
+            self.end(status, error=error)
+        except KeelError as end_error:
+            if clean or exc is None:
+                raise
+            # The block's own exception is the one to see; ours rides along with it.
+            exc.add_note(f"keel: while ending run {self.id}: {end_error}")
 
     def end(self, status: RunStatus = RunStatus.FINISHED, error: str | None = None) -> None:
-        """Flush the run's metrics, record its final status and make it inactive."""
+        """Flush the run's metrics, record its final status and make it inactive.
+
+        Raises:
+            MetricsNotStoredError: values of the run could not be stored (the run was
+                ended elsewhere meanwhile, say); the run is inactive all the same.
+            StoreError: the store could not be reached; the run stays ``RUNNING`` and
+                its values queued.
+        """
         if self._ended:
             return
         self._ended = True
@@ -122,8 +138,10 @@ class ActiveRun:
         self._restore_signal()
         try:
             self.client.end_run(self.id, status, error=error)
+        except MetricsNotStoredError:
+            raise
         except RunStateError:
-            pass  # ended elsewhere (e.g. by client.end_run); nothing more to record
+            pass  # ended elsewhere (e.g. by client.end_run) and no value lost with it
 
     def _install_signal(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -215,11 +233,19 @@ def start_run(
 
 def _end_runs_at_exit() -> None:
     # A script that never ended its runs: close them FINISHED, as a with-block would.
+    # What cannot be done now is lost with the process: say so on stderr.
     for active in reversed(_runs.get()):
         try:
             active.end(RunStatus.FINISHED)
-        except Exception:
-            pass
+        except MetricsNotStoredError as exc:
+            for item in exc.unstored:
+                report_at_exit(item.describe())
+        except Exception as exc:
+            # The store's own words (the buffer's wrapper repeats the run id).
+            why = exc.__cause__ if isinstance(exc.__cause__, KeelError) else exc
+            report_at_exit(
+                f"run {active.id} could not be marked FINISHED at exit and stays RUNNING: {why}"
+            )
 
 
 def active_run() -> ActiveRun | None:

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from keel.errors import InvalidArgumentError
-from keel.store._filter import And, Comparison, Expr, Or, OrderKey
-from keel.store._sql._tracking_rows import LatestMetricRow, ParamRow, RunRow, RunTagRow
+from keel.store._filter import And, Comparison, Expr, Or, OrderKey, referenced_keys
+from keel.store._sql._tracking_rows import (
+    ExperimentRow,
+    LatestMetricRow,
+    ParamRow,
+    RunRow,
+    RunTagRow,
+)
+from keel.store._tracking import natural_key
 
-__all__ = ["filter_clause", "order_clauses"]
+__all__ = ["explain_no_match", "filter_clause", "order_clauses"]
 
 _runs = cast(sa.Table, RunRow.__table__)
 _latest = cast(sa.Table, LatestMetricRow.__table__)
 _params = cast(sa.Table, ParamRow.__table__)
 _tags = cast(sa.Table, RunTagRow.__table__)
+_experiments = cast(sa.Table, ExperimentRow.__table__)
+_KEY_TABLES = {"metrics": _latest, "params": _params, "tags": _tags}
+_SINGULAR = {"metrics": "metric", "params": "param", "tags": "tag"}
 
 _ATTRIBUTE_COLUMNS = {
     "run_id": _runs.c.id,
@@ -137,3 +150,67 @@ def order_clauses(
     terms.append(_runs.c.start_time.desc())
     terms.append(_runs.c.id)
     return query.order_by(*terms)
+
+
+def _shown(key: str) -> str:
+    return repr(key if len(key) <= 60 else key[:57] + "...")
+
+
+def _where_searched(conn: Connection, experiment_ids: Sequence[str]) -> str:
+    names = sorted(
+        conn.execute(
+            sa.select(_experiments.c.name).where(_experiments.c.id.in_(list(experiment_ids)))
+        ).scalars()
+    )
+    total = conn.execute(sa.select(sa.func.count()).select_from(_experiments)).scalar_one()
+    if len(names) == 1:
+        return f"in experiment {_shown(names[0])}"
+    if len(names) == total:
+        return "in any experiment"
+    listed = ", ".join(_shown(n) for n in names[:5])
+    return f"in experiments {listed}{', ...' if len(names) > 5 else ''}"
+
+
+def explain_no_match(conn: Connection, experiment_ids: Sequence[str], expr: Expr) -> str | None:
+    """Why a search found nothing, when the filter names a key no searched run has.
+
+    Returns a message such as ``no run in experiment 'iris' has a metric 'acc'; nearest:
+    accuracy``, or ``None`` when every named key exists (the values just did not match)
+    or the experiments have no runs at all.
+    """
+    wanted = referenced_keys(expr)
+    if not wanted:
+        return None
+    runs_in = _runs.c.experiment_id.in_(list(experiment_ids))
+    if conn.execute(sa.select(_runs.c.id).where(runs_in).limit(1)).first() is None:
+        return None
+    problems = []
+    for kind, key in wanted:
+        table = _KEY_TABLES[kind]
+        joined = table.join(_runs, table.c.run_id == _runs.c.id)
+        found = conn.execute(
+            sa.select(table.c.key).select_from(joined).where(runs_in, table.c.key == key).limit(1)
+        ).first()
+        if found is not None:
+            continue
+        names = list(
+            conn.execute(
+                sa.select(table.c.key).distinct().select_from(joined).where(runs_in).limit(5000)
+            ).scalars()
+        )
+        near = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
+        if near:
+            hint = f"nearest: {', '.join(near)}"
+        elif names:
+            names.sort(key=natural_key)
+            more = ", ..." if len(names) > 10 else ""
+            hint = f"{kind} there are: {', '.join(names[:10])}{more}"
+        else:
+            hint = f"no run there has any {_SINGULAR[kind]}"
+        problems.append(f"a {_SINGULAR[kind]} {_shown(key)} ({hint})")
+    if not problems:
+        return None
+    return (
+        f"no run {_where_searched(conn, experiment_ids)} has {' or '.join(problems)}; "
+        "check the name (keel runs show ID lists a run's names)"
+    )

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import math
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from keel._clock import now_ms
-from keel.errors import ConflictError, InvalidArgumentError, NotFoundError, RunStateError
+from keel.errors import (
+    ConflictError,
+    InvalidArgumentError,
+    NotFoundError,
+    RunStateError,
+    StoreError,
+)
 from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunStatus
 from keel.store._filter import parse_filter, parse_order_by
 from keel.store._interfaces import TrackingStore
-from keel.store._sql._database import Database
-from keel.store._sql._search import filter_clause, order_clauses
+from keel.store._sql._database import Database, safe_uri
+from keel.store._sql._search import explain_no_match, filter_clause, order_clauses
 from keel.store._sql._tracking_rows import (
     ArtifactRow,
     ExperimentRow,
@@ -29,6 +36,7 @@ from keel.store._sql._tracking_rows import (
     RunRow,
     RunTagRow,
 )
+from keel.store._tracking import check_key
 
 __all__ = ["SqlTrackingStore", "now_ms"]
 
@@ -71,7 +79,6 @@ _LATEST_OF = sa.select(_latest.c.run_id, _latest.c.key, _latest.c.value, _latest
     _latest.c.run_id.in_(_IDS)
 )
 
-_MAX_KEY = 250
 _MAX_NAME = 256
 _CHUNK = 500
 _MAX_RESULTS = 50_000
@@ -79,15 +86,6 @@ _MAX_RESULTS = 50_000
 
 def _new_id() -> str:
     return uuid.uuid4().hex
-
-
-def _check_key(kind: str, key: str) -> None:
-    if not isinstance(key, str) or not key or len(key) > _MAX_KEY:
-        raise InvalidArgumentError(
-            f"{kind} name {key!r} is invalid: use a non-empty string of at most {_MAX_KEY} characters"
-        )
-    if "\x00" in key:
-        raise InvalidArgumentError(f"{kind} name {key!r} contains a NUL byte; remove it")
 
 
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -122,7 +120,7 @@ def _metric_rows(
         if best is None or (row[2], row[3]) >= (best[2], best[3]):
             latest[m.key] = row
     for key in latest:
-        _check_key("metric", key)
+        check_key("metric", key)
     return metric_rows, latest
 
 
@@ -135,6 +133,20 @@ class SqlTrackingStore(TrackingStore):
 
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    @contextlib.contextmanager
+    def _unavailable_as_store_error(self) -> Iterator[None]:
+        # A lost or refused connection, a locked or read-only database: the store
+        # could not do it now, which callers (the metric buffer) retry later. The
+        # driver's first line only: its full text repeats the SQL and every value.
+        try:
+            yield
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            lines = str(exc.orig or exc).strip().splitlines() or [type(exc).__name__]
+            raise StoreError(
+                f"the metadata store {safe_uri(self._db.uri)} is unavailable: "
+                f"{lines[0].strip()[:300]}"
+            ) from exc
 
     # -- dialect helpers ----------------------------------------------------------
 
@@ -255,7 +267,7 @@ class SqlTrackingStore(TrackingStore):
             )
         tags = {k: str(v) for k, v in (tags or {}).items()}
         for key in tags:
-            _check_key("tag", key)
+            check_key("tag", key)
         start = start_time if start_time is not None else now_ms()
         try:
             with self._db.write() as conn:
@@ -393,7 +405,10 @@ class SqlTrackingStore(TrackingStore):
         if not status.is_terminal:
             raise InvalidArgumentError("end_run needs a final status: FINISHED, FAILED or KILLED")
         metric_rows, latest = _metric_rows(run_id, metrics)
-        with self._db.write() as conn:
+        with (
+            self._unavailable_as_store_error(),
+            self._db.write() as conn,
+        ):
             # One statement both checks that the run is RUNNING and ends it; only when
             # nothing changed do we look at why (missing run or already ended).
             changed = conn.execute(
@@ -424,11 +439,14 @@ class SqlTrackingStore(TrackingStore):
         params = {k: str(v) for k, v in (params or {}).items()}
         tags = {k: str(v) for k, v in (tags or {}).items()}
         for key in params:
-            _check_key("param", key)
+            check_key("param", key)
         for key in tags:
-            _check_key("tag", key)
+            check_key("tag", key)
         metric_rows, latest = _metric_rows(run_id, metrics)
-        with self._db.write() as conn:
+        with (
+            self._unavailable_as_store_error(),
+            self._db.write() as conn,
+        ):
             self._require_running(conn, run_id)
             if params:
                 self._insert_params(conn, run_id, params)
@@ -512,6 +530,11 @@ class SqlTrackingStore(TrackingStore):
         query = order_clauses(query, keys).limit(max_results)
         with self._db.read() as conn:
             rows = conn.execute(query).all()
+            if not rows and expr is not None:
+                # Empty because the filter names a key no run has (a typo, mostly)?
+                why = explain_no_match(conn, experiment_ids, expr)
+                if why is not None:
+                    raise NotFoundError(why)
             return self._load_runs(conn, rows)
 
     # -- artifacts ----------------------------------------------------------------
