@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from keel._clock import now_ms
+from keel.training._errors import SearchFailedError
 from keel.training._space import (
     CategoricalParam,
     FloatParam,
@@ -162,6 +163,7 @@ def _objective(job: TrialJob, client: Any) -> Any:
             parent_run_id=job.parent_run_id,
             tags={"keel.trial.number": trial.number, "keel.search.method": job.config.method},
         )
+        trial.set_user_attr("run_id", run.id)
         now = now_ms()
         try:
             client.log_batch(run.id, params=params)
@@ -275,11 +277,41 @@ def _param_importances(study: Any) -> dict[str, float]:
     return {str(k): float(v) for k, v in raw.items()}
 
 
+def _no_trial_completed(trials: list[Any], config: SearchConfig) -> SearchFailedError:
+    """The error for a search without a single complete trial: what happened, what to do."""
+    import optuna
+
+    states = optuna.trial.TrialState
+    failed = [t for t in trials if t.state == states.FAIL]
+    n_pruned = sum(t.state == states.PRUNED for t in trials)
+    head = (
+        f"none of the {len(trials)} search trials completed ({len(failed)} failed, "
+        f"{n_pruned} pruned), so there is no best model to refit"
+    )
+    if failed:
+        first = failed[0]
+        where = f"trial-{first.number}"
+        if "run_id" in first.user_attrs:
+            where += f", run {first.user_attrs['run_id']}"
+        reason = str(first.user_attrs.get("error", "unknown error"))
+        if len(reason) > 500:
+            reason = reason[:497] + "..."
+        return SearchFailedError(
+            f"{head}; first failure ({where}): {reason}. Fix the search space or the model so "
+            "a trial can fit; each failed trial's run holds its traceback (keel runs show ID)"
+        )
+    limit = f"the timeout of {config.timeout:g} s" if config.timeout else "pruning"
+    return SearchFailedError(
+        f"{head}: every trial was stopped by {limit}; give the search more time (timeout) "
+        "or trials (n_trials)"
+    )
+
+
 def run_search(base: TrialJob, client: Any) -> SearchOutcome:
     """Create the study, run its trials on ``n_jobs`` workers, and summarise it.
 
     Raises:
-        KeelError: every trial failed (the first error is quoted).
+        SearchFailedError: no trial completed (the first failure is quoted).
     """
     try:
         import optuna
@@ -287,8 +319,6 @@ def run_search(base: TrialJob, client: Any) -> SearchOutcome:
         from keel.errors import MissingExtraError
 
         raise MissingExtraError.for_extra("optuna", "training") from exc
-
-    from keel.errors import KeelError
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     config = base.config
@@ -325,11 +355,7 @@ def run_search(base: TrialJob, client: Any) -> SearchOutcome:
         trials = sorted(study.trials, key=lambda t: t.number)
         complete = [t for t in trials if t.state == states.COMPLETE]
         if not complete:
-            failed = [t for t in trials if t.state == states.FAIL]
-            reason = failed[0].user_attrs.get("error", "unknown") if failed else "none completed"
-            raise KeelError(
-                f"all {len(trials)} search trials failed or were pruned; first failure: {reason}"
-            )
+            raise _no_trial_completed(trials, config)
         outcome = SearchOutcome(
             best_params=decode_params(config, study.best_trial.params),
             best_score=float(study.best_value),

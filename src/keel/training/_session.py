@@ -116,6 +116,11 @@ class TrainingSession:
         self.flush()
         if log_model:
             self._log_model(fitted)
+        else:
+            self.caveats.append(
+                "The model was not stored (log_model=False): it cannot be registered or "
+                "served from this run."
+            )
         card = self._model_card(fitted, top, source)
         return TrainingResult(
             run_id=self.run_id,
@@ -481,19 +486,33 @@ class TrainingSession:
         return [(str(n), float(v)) for n, v in pairs[:10]], source
 
     def _log_model(self, fitted: Any) -> None:
+        """Store the model as the run's ``model`` artifact, or raise: no run succeeds
+        without the model it trained (unless the caller passed ``log_model=False``)."""
+        from keel.errors import InvalidArgumentError
+        from keel.training._errors import ModelNotStoredError
         from keel.training._persist import log_fitted_model
 
         try:
             descriptor = log_fitted_model(
                 fitted, self.plan.train.X.head(5), self.run_id, self.client, onnx=self.plan.evaluate
             )
-            self.client.log_batch(
-                self.run_id, tags={"keel.model.format": descriptor.get("format", "")}
-            )
         except Exception as exc:
-            msg = f"{type(exc).__name__}: {exc}"[:500]
-            self.client.log_batch(self.run_id, tags={"keel.model.log_error": msg})
-            self.caveats.append(f"The fitted model could not be saved: {msg}")
+            reason = f"{type(exc).__name__}: {exc}"
+            if len(reason) > 500:
+                reason = reason[:497] + "..."
+            if isinstance(exc, InvalidArgumentError):
+                fix = (
+                    "use a model keel can store (a scikit-learn estimator skops can serialise, "
+                    "XGBoost, LightGBM or keel.torch)"
+                )
+            else:
+                fix = "check that the artifact root is writable (keel doctor checks it)"
+            raise ModelNotStoredError(
+                f"run {self.run_id}: the trained {type(fitted).__name__} could not be stored as "
+                f"the run's model ({reason}); the run is marked FAILED. To fix: {fix}, or pass "
+                "log_model=False to train without storing a model"
+            ) from exc
+        self.client.log_batch(self.run_id, tags={"keel.model.format": descriptor.get("format", "")})
 
     def _model_card(
         self, fitted: Any, top: list[tuple[str, float]], source: str | None
