@@ -47,6 +47,9 @@ class Settings(BaseSettings):
         sqlite_synchronous: SQLite ``synchronous`` pragma; ``FULL`` survives power loss,
             ``NORMAL`` survives process crashes and is faster.
         actor: the user name recorded on runs and audit events (defaults to the OS user).
+        progress: what ``keel.train`` and ``keel.sklearn.autolog`` print on stderr:
+            unset shows a progress line when stderr is a terminal and one line when a
+            run ends; true always shows both; false prints nothing.
     """
 
     model_config = SettingsConfigDict(
@@ -62,6 +65,7 @@ class Settings(BaseSettings):
     metric_flush_size: int = Field(default=5000, ge=1, le=1_000_000)
     sqlite_synchronous: Literal["FULL", "NORMAL", "OFF"] = "NORMAL"
     actor: str | None = None
+    progress: bool | None = None
 
     @field_validator("store_uri")
     @classmethod
