@@ -51,6 +51,9 @@ class Settings(BaseSettings):
             versions read from an ``s3://`` artifact root); defaults to
             ``$XDG_CACHE_HOME/keel`` or ``~/.cache/keel``. keel keeps it mode 0700 and
             refuses a folder that belongs to another user.
+        progress: what ``keel.train`` and ``keel.sklearn.autolog`` print on stderr:
+            unset shows a progress line when stderr is a terminal and one line when a
+            run ends; true always shows both; false prints nothing.
     """
 
     model_config = SettingsConfigDict(
@@ -67,6 +70,7 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["FULL", "NORMAL", "OFF"] = "NORMAL"
     actor: str | None = None
     cache_dir: Path | None = None
+    progress: bool | None = None
 
     @field_validator("store_uri")
     @classmethod

@@ -159,6 +159,8 @@ HTTP_STATUS: dict[str, int] = {
     StoreError.code: 503,
     MissingExtraError.code: 501,
     "INVALID_TRAINING_INPUT": 400,  # keel.training.TrainingInputError
+    "SEARCH_FAILED": 422,  # keel.training.SearchFailedError (every trial failed)
+    "MODEL_NOT_STORED": 422,  # keel.training.ModelNotStoredError (trained, not stored)
     "MODEL_STATE": 409,  # keel.store.ModelStateError (archived version)
     "INVALID_POLICY": 400,  # keel.gates.PolicyError
     "UNSAFE_FORMAT": 400,  # keel.registry.UnsafeFormatError (pickle without allow_pickle)

@@ -48,6 +48,42 @@ def test_autolog_logs_into_the_active_run(client, autolog) -> None:
     assert "model/model.skops" in [a.path for a in client.list_artifacts(run.id)]
 
 
+def test_a_run_autolog_started_is_named_on_stderr_when_it_ends(client, autolog, capfd) -> None:
+    X, y = load_iris(return_X_y=True)
+    LogisticRegression(max_iter=300).fit(X, y)
+    (run_id,) = keel.search_runs().run_id
+    run = client.get_run(run_id)
+    assert run.status == "FINISHED"
+    assert capfd.readouterr().err.splitlines() == [
+        f"keel: run {run_id} 'LogisticRegression' (experiment 'default') ended: FINISHED"
+    ]
+    with keel.start_run(experiment="mine"):  # not autolog's run: it says nothing
+        LogisticRegression(max_iter=300).fit(X, y)
+    assert capfd.readouterr().err == ""
+
+
+def test_autolog_silent_prints_nothing(client, capfd) -> None:
+    keel.sklearn.autolog(silent=True)
+    try:
+        X, y = load_iris(return_X_y=True)
+        LogisticRegression(max_iter=300).fit(X, y)
+    finally:
+        keel.sklearn.autolog(disable=True)
+    assert len(keel.search_runs()) == 1
+    assert capfd.readouterr().err == ""
+
+
+def test_a_failing_fit_ends_autologs_run_failed_and_names_it(client, autolog, capfd) -> None:
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ValueError):
+        LogisticRegression(C=-1.0).fit(X, y)
+    (run_id,) = keel.search_runs().run_id
+    assert client.get_run(run_id).status == "FAILED"
+    assert f"keel: run {run_id} 'LogisticRegression' (experiment 'default') ended: FAILED" in (
+        capfd.readouterr().err
+    )
+
+
 def test_autolog_disable_restores_fit(client) -> None:
     keel.sklearn.autolog()
     keel.sklearn.autolog(disable=True)

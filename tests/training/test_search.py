@@ -126,6 +126,34 @@ def test_tpe_prunes_poor_trials(client, iris) -> None:
     )
 
 
+def test_a_search_whose_every_trial_fails_raises_search_failed(client, iris) -> None:
+    from keel.errors import HTTP_STATUS
+    from keel.training import SearchFailedError
+
+    # min_samples_leaf as a float must lie in (0, 1): every trial's fit is refused
+    space = {"min_samples_leaf": {"type": "float", "low": 2.5, "high": 3.5}}
+    with pytest.raises(SearchFailedError) as caught:
+        keel.train(
+            DecisionTreeClassifier(random_state=0),
+            iris,
+            target="species",
+            experiment="allfail",
+            cv=2,
+            evaluation=False,
+            search={"method": "random", "n_trials": 3, "space": space},
+        )
+    message = str(caught.value)
+    assert "none of the 3 search trials completed (3 failed, 0 pruned)" in message
+    assert "min_samples_leaf" in message  # the first failure is quoted
+    assert "trial-0" in message and "search space" in message  # where to look, what to do
+    assert HTTP_STATUS[caught.value.code] == 422
+    (parent,) = [r for r in client.search_runs("allfail") if r.parent_run_id is None]
+    assert parent.status == "FAILED" and "SearchFailedError" in parent.error
+    trials = _children(client, parent.id, "allfail")
+    assert len(trials) == 3 and all(t.status == "FAILED" for t in trials)
+    assert any(t.id in message for t in trials)
+
+
 def test_search_space_types_parse() -> None:
     from keel.training._space import grid_values
 

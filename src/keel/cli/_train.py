@@ -34,8 +34,8 @@ def train_command(
     if updates:
         cfg = cfg.model_copy(update=updates)
     out = console()
-    with out.status(f"training {cfg.model.class_ or 'pipeline'} ..."):
-        result = train_from_config(cfg, base_dir=config.resolve().parent)
+    # keel.train shows its own progress line on a terminal
+    result = train_from_config(cfg, base_dir=config.resolve().parent)
     table = Table(title=f"run {result.run_id} ({result.experiment}, {result.task})")
     table.add_column("metric")
     table.add_column("value", justify="right")

@@ -2,7 +2,8 @@
 
 ``fit`` of each estimator class is wrapped. The outermost ``fit`` (a Pipeline's, not
 those of its steps) logs the estimator's params, its training score and the fitted
-estimator in skops format, into the active run or a new one it starts and ends.
+estimator in skops format, into the active run or a new one it starts and ends. When
+it started the run, it says on stderr which run it was once the run has ended.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def _log_fit(
         log_model(estimator, "model", input_example=example)
 
 
-def _wrap(cls: type, log_models: bool) -> None:
+def _wrap(cls: type, log_models: bool, silent: bool) -> None:
     original = cls.__dict__["fit"]
 
     @functools.wraps(original)
@@ -71,20 +72,11 @@ def _wrap(cls: type, log_models: bool) -> None:
 
         token = _inside_fit.set(True)
         try:
-            own_run = keel.active_run() is None
-            run = keel.start_run(run_name=type(self).__name__) if own_run else None
-            try:
+            if keel.active_run() is not None:
                 result = original(self, *args, **kwargs)
                 _log_fit(self, args, kwargs, log_models)
-            except BaseException:
-                if run is not None:
-                    import sys
-
-                    run.__exit__(*sys.exc_info())
-                raise
-            if run is not None:
-                run.end()
-            return result
+                return result
+            return _fit_in_own_run(self, original, args, kwargs, log_models, silent)
         finally:
             _inside_fit.reset(token)
 
@@ -92,22 +84,59 @@ def _wrap(cls: type, log_models: bool) -> None:
     cls.fit = fit  # type: ignore[attr-defined]
 
 
-def autolog(disable: bool = False, log_models: bool = True) -> None:
+def _fit_in_own_run(
+    estimator: Any,
+    original: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    log_models: bool,
+    silent: bool,
+) -> Any:
+    """Fit in a run of its own; the run ends FAILED (and the error propagates) when the
+    fit or its logging fails, and its id is printed once it has ended."""
+    import sys
+
+    import keel
+    from keel._terminal import announce_run_end, terminal_output
+
+    run = keel.start_run(run_name=type(estimator).__name__)
+    try:
+        result = original(estimator, *args, **kwargs)
+        _log_fit(estimator, args, kwargs, log_models)
+    except BaseException:
+        run.__exit__(*sys.exc_info())
+        raise
+    else:
+        run.end()
+    finally:
+        output = terminal_output(False if silent else None, run.client.settings.progress)
+        if output.announce:
+            announce_run_end(run.client, run.id)
+    return result
+
+
+def autolog(disable: bool = False, log_models: bool = True, silent: bool = False) -> None:
     """Track every scikit-learn ``fit``: params, training score and the fitted model.
+
+    A ``fit`` outside any run gets a run of its own (named after the estimator); when
+    that run ends, one line on stderr names it: ``keel: run ID 'NAME' (experiment 'E')
+    ended: FINISHED``. Calling ``autolog`` again replaces the earlier options.
 
     Args:
         disable: undo a previous ``autolog()``.
         log_models: also log the fitted estimator (skops) as ``model/``.
+        silent: print nothing on stderr (also: the ``progress`` setting,
+            ``KEEL_PROGRESS=0``).
 
     Example::
 
         >>> keel.sklearn.autolog()
         >>> RandomForestClassifier().fit(X, y)   # a run is recorded
+        keel: run 3fa9c1d2... 'RandomForestClassifier' (experiment 'default') ended: FINISHED
     """
     for cls in _estimator_classes():
         fit = cls.__dict__["fit"]
-        wrapped = hasattr(fit, _ORIGINAL)
-        if disable and wrapped:
+        if hasattr(fit, _ORIGINAL):
             cls.fit = getattr(fit, _ORIGINAL)  # type: ignore[attr-defined]
-        elif not disable and not wrapped:
-            _wrap(cls, log_models)
+        if not disable:
+            _wrap(cls, log_models, silent)

@@ -14,7 +14,7 @@ Example::
 from __future__ import annotations
 
 from keel.training._config import TrainConfig, load_train_config, train_from_config
-from keel.training._errors import TrainingInputError
+from keel.training._errors import ModelNotStoredError, SearchFailedError, TrainingInputError
 from keel.training._metrics import METRICS, MetricSpec
 from keel.training._result import TrainingResult
 from keel.training._space import SearchConfig, parse_search
@@ -23,7 +23,9 @@ from keel.training._train import train
 __all__ = [
     "METRICS",
     "MetricSpec",
+    "ModelNotStoredError",
     "SearchConfig",
+    "SearchFailedError",
     "TrainConfig",
     "TrainingInputError",
     "TrainingResult",

@@ -83,6 +83,7 @@ class TrainConfig(_Strict):
     intended_use: str | dict[str, Any] | None = None
     dataset_name: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    log_model: bool = True
 
 
 def _import_class(path: str) -> Any:
@@ -163,9 +164,14 @@ def _data(value: str, base: Path) -> Any:
     return value  # a dataset reference
 
 
-def train_from_config(config: TrainConfig | str | Path, base_dir: str | Path | None = None) -> Any:
+def train_from_config(
+    config: TrainConfig | str | Path,
+    base_dir: str | Path | None = None,
+    *,
+    progress: bool | None = None,
+) -> Any:
     """Run ``keel.train`` as a config describes; file paths are relative to ``base_dir``
-    (the config file's folder when a path is given).
+    (the config file's folder when a path is given). ``progress`` is ``keel.train``'s.
 
     Example::
 
@@ -200,4 +206,6 @@ def train_from_config(config: TrainConfig | str | Path, base_dir: str | Path | N
         validation_curve=config.validation_curve,
         dataset_name=config.dataset_name,
         tags=config.tags,
+        log_model=config.log_model,
+        progress=progress,
     )

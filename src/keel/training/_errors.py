@@ -1,10 +1,10 @@
-"""Errors raised by training before any model is fitted."""
+"""Errors of ``keel.train``: bad input (before anything is written) and failed runs."""
 
 from __future__ import annotations
 
-from keel.errors import InvalidArgumentError
+from keel.errors import InvalidArgumentError, KeelError
 
-__all__ = ["TrainingInputError"]
+__all__ = ["ModelNotStoredError", "SearchFailedError", "TrainingInputError"]
 
 
 class TrainingInputError(InvalidArgumentError):
@@ -15,3 +15,22 @@ class TrainingInputError(InvalidArgumentError):
     """
 
     code = "INVALID_TRAINING_INPUT"
+
+
+class SearchFailedError(KeelError):
+    """Every trial of a hyperparameter search failed or was pruned: there is no best model.
+
+    The training run is marked FAILED; each failed trial's nested run holds its traceback.
+    """
+
+    code = "SEARCH_FAILED"
+
+
+class ModelNotStoredError(KeelError):
+    """The model was trained but could not be stored as the run's ``model`` artifact.
+
+    The training run is marked FAILED with the reason: a run without its model is not a
+    success. Pass ``log_model=False`` to ``keel.train`` to train without storing one.
+    """
+
+    code = "MODEL_NOT_STORED"

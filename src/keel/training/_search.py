@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from keel._clock import now_ms
+from keel.training._errors import SearchFailedError
+from keel.training._progress import ProgressFile, ProgressFileReader, SearchEvents
 from keel.training._space import (
     CategoricalParam,
     FloatParam,
@@ -58,6 +60,7 @@ class TrialJob:
     deadline: float | None
     model_n_jobs: int | None = None
     classes: Any = None
+    progress_path: str | None = None  # where a worker appends its progress events
 
 
 @dataclass
@@ -143,7 +146,7 @@ def _storage(path: str) -> Any:
     return JournalStorage(JournalFileBackend(path))
 
 
-def _objective(job: TrialJob, client: Any) -> Any:
+def _objective(job: TrialJob, client: Any, events: SearchEvents | None) -> Any:
     import optuna
     from sklearn.base import clone
 
@@ -162,6 +165,7 @@ def _objective(job: TrialJob, client: Any) -> Any:
             parent_run_id=job.parent_run_id,
             tags={"keel.trial.number": trial.number, "keel.search.method": job.config.method},
         )
+        trial.set_user_attr("run_id", run.id)
         now = now_ms()
         try:
             client.log_batch(run.id, params=params)
@@ -186,6 +190,8 @@ def _objective(job: TrialJob, client: Any) -> Any:
                     run.id, metrics=[Metric(f"cv_fold.{job.metric}", score, fold, now)]
                 )
                 trial.report(mean, fold)
+                if events is not None:
+                    events.fold_done(trial.number, fold)
                 if trial.should_prune():
                     client.log_batch(run.id, tags={"keel.trial.state": "pruned"})
                     client.end_run(run.id, RunStatus.FINISHED)
@@ -216,10 +222,11 @@ def _objective(job: TrialJob, client: Any) -> Any:
     return objective
 
 
-def run_trials(job: TrialJob, client: Any = None) -> int:
+def run_trials(job: TrialJob, client: Any = None, events: SearchEvents | None = None) -> int:
     """Run ``job.n_trials`` trials of the shared study; returns how many ran.
 
-    Called in a worker process (with ``client=None``: it opens its own), or in-process.
+    Called in a worker process (with ``client=None``: it opens its own, and reports its
+    progress to ``job.progress_path`` when set), or in-process (reporting to ``events``).
     """
     import optuna
 
@@ -229,6 +236,9 @@ def run_trials(job: TrialJob, client: Any = None) -> int:
     own = client is None
     if own:
         client = Client(job.store_uri, job.artifact_root)
+    if events is None and job.progress_path is not None:
+        events = ProgressFile(job.progress_path)
+    callbacks = [] if events is None else [_trial_ended(events)]
     try:
         study = optuna.load_study(
             study_name=job.study_name,
@@ -245,15 +255,23 @@ def run_trials(job: TrialJob, client: Any = None) -> int:
             limits = threadpool_limits(limits=job.model_n_jobs)
         with limits:
             study.optimize(
-                _objective(job, client),
+                _objective(job, client, events),
                 n_trials=job.n_trials,
                 catch=(Exception,),
+                callbacks=callbacks,
                 gc_after_trial=False,
             )
         return len(study.trials) - before
     finally:
         if own:
             client.close()
+
+
+def _trial_ended(events: SearchEvents) -> Any:
+    def callback(study: Any, trial: Any) -> None:
+        events.trial_done(trial.number, trial.state.name.lower())
+
+    return callback
 
 
 def _param_importances(study: Any) -> dict[str, float]:
@@ -275,11 +293,66 @@ def _param_importances(study: Any) -> dict[str, float]:
     return {str(k): float(v) for k, v in raw.items()}
 
 
-def run_search(base: TrialJob, client: Any) -> SearchOutcome:
+def _run_workers(jobs: list[TrialJob], progress_path: str, events: SearchEvents | None) -> None:
+    """Run each job in a worker process; pass their progress events on while waiting."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    from keel.compute import LocalProcessExecutor
+
+    reader = None
+    if events is not None:
+        reader = ProgressFileReader(progress_path, events)
+        jobs = [TrialJob(**{**job.__dict__, "progress_path": progress_path}) for job in jobs]
+    with LocalProcessExecutor(max_workers=len(jobs)) as pool:
+        futures = [pool.submit(run_trials, job) for job in jobs]
+        pending = set(futures)
+        while pending:
+            # wake up for each worker that ends, and a few times a second to show progress
+            timeout = None if reader is None else 0.2
+            _, pending = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+            if reader is not None:
+                reader.poll()
+        for future in futures:
+            future.result()
+
+
+def _no_trial_completed(trials: list[Any], config: SearchConfig) -> SearchFailedError:
+    """The error for a search without a single complete trial: what happened, what to do."""
+    import optuna
+
+    states = optuna.trial.TrialState
+    failed = [t for t in trials if t.state == states.FAIL]
+    n_pruned = sum(t.state == states.PRUNED for t in trials)
+    head = (
+        f"none of the {len(trials)} search trials completed ({len(failed)} failed, "
+        f"{n_pruned} pruned), so there is no best model to refit"
+    )
+    if failed:
+        first = failed[0]
+        where = f"trial-{first.number}"
+        if "run_id" in first.user_attrs:
+            where += f", run {first.user_attrs['run_id']}"
+        reason = str(first.user_attrs.get("error", "unknown error"))
+        if len(reason) > 500:
+            reason = reason[:497] + "..."
+        return SearchFailedError(
+            f"{head}; first failure ({where}): {reason}. Fix the search space or the model so "
+            "a trial can fit; each failed trial's run holds its traceback (keel runs show ID)"
+        )
+    limit = f"the timeout of {config.timeout:g} s" if config.timeout else "pruning"
+    return SearchFailedError(
+        f"{head}: every trial was stopped by {limit}; give the search more time (timeout) "
+        "or trials (n_trials)"
+    )
+
+
+def run_search(base: TrialJob, client: Any, events: SearchEvents | None = None) -> SearchOutcome:
     """Create the study, run its trials on ``n_jobs`` workers, and summarise it.
 
+    ``events`` hears of every fold and trial, from the workers too.
+
     Raises:
-        KeelError: every trial failed (the first error is quoted).
+        SearchFailedError: no trial completed (the first failure is quoted).
     """
     try:
         import optuna
@@ -287,8 +360,6 @@ def run_search(base: TrialJob, client: Any) -> SearchOutcome:
         from keel.errors import MissingExtraError
 
         raise MissingExtraError.for_extra("optuna", "training") from exc
-
-    from keel.errors import KeelError
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     config = base.config
@@ -309,27 +380,18 @@ def run_search(base: TrialJob, client: Any) -> SearchOutcome:
             for i, n in enumerate(shares)
         ]
         if n_workers == 1:
-            run_trials(jobs[0], client)
+            run_trials(jobs[0], client, events)
             executor = "in-process"
         else:
-            from keel.compute import LocalProcessExecutor
-
             client.flush()
-            with LocalProcessExecutor(max_workers=n_workers) as pool:
-                futures = [pool.submit(run_trials, job) for job in jobs]
-                for future in futures:
-                    future.result()
+            _run_workers(jobs, str(Path(tmp) / "progress.jsonl"), events)
             executor = f"keel.compute.LocalProcessExecutor({n_workers})"
         study = optuna.load_study(study_name=base.study_name, storage=_storage(path))
         states = optuna.trial.TrialState
         trials = sorted(study.trials, key=lambda t: t.number)
         complete = [t for t in trials if t.state == states.COMPLETE]
         if not complete:
-            failed = [t for t in trials if t.state == states.FAIL]
-            reason = failed[0].user_attrs.get("error", "unknown") if failed else "none completed"
-            raise KeelError(
-                f"all {len(trials)} search trials failed or were pruned; first failure: {reason}"
-            )
+            raise _no_trial_completed(trials, config)
         outcome = SearchOutcome(
             best_params=decode_params(config, study.best_trial.params),
             best_score=float(study.best_value),

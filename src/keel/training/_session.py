@@ -1,12 +1,16 @@
-"""One training run's work, step by step: search, CV, refit, evaluate, explain, document."""
+"""One training run's work, step by step: search, CV, refit, evaluate, explain, document.
+
+The search step lives in :mod:`keel.training._tuning`, fairness and SHAP in
+:mod:`keel.training._assess`; they work on the session's run and record into it.
+"""
 
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 from keel._clock import now_ms
+from keel.training._progress import TrainingProgress
 from keel.training._result import TrainingResult
 
 __all__ = ["TrainingSession"]
@@ -25,8 +29,16 @@ def _model_params(model: Any) -> dict[str, Any]:
 class TrainingSession:
     """Runs a :class:`~keel.training._plan.TrainingPlan` inside an active run."""
 
-    def __init__(self, plan: Any, client: Any, run_id: str, run_name: str) -> None:
+    def __init__(
+        self,
+        plan: Any,
+        client: Any,
+        run_id: str,
+        run_name: str,
+        progress: TrainingProgress | None = None,
+    ) -> None:
         self.plan = plan
+        self.progress = progress or TrainingProgress(enabled=False, label=plan.experiment)
         self.client = client
         self.run_id = run_id
         self.run_name = run_name
@@ -64,7 +76,48 @@ class TrainingSession:
 
     # -- the steps --------------------------------------------------------------------
 
-    def run(self, log_model: bool = True) -> TrainingResult:
+    def run(self) -> TrainingResult:
+        """Every step of the plan, in order; returns what the run produced."""
+        plan = self.plan
+        self._log_params()
+        model = plan.model
+        if plan.search is not None:
+            from keel.training._tuning import tune
+
+            model = tune(self, model)
+        if plan.privacy is not None:
+            model = self._make_private(model)
+        oof = self._cross_validate(model) if plan.splits is not None else None
+        self.progress.stage("refit on all training rows")
+        fitted = self._refit(model)
+        self.flush()
+        self._evaluate(fitted, oof)
+        top, source = self._top_features(fitted)
+        self.flush()
+        if plan.log_model:
+            self.progress.stage("storing the model")
+            self._log_model(fitted)
+        else:
+            self.caveats.append(
+                "The model was not stored (log_model=False): it cannot be registered or "
+                "served from this run."
+            )
+        card = self._model_card(fitted, top, source)
+        return TrainingResult(
+            run_id=self.run_id,
+            experiment=plan.experiment,
+            task=plan.task,
+            model=fitted,
+            metrics=dict(self.metrics),
+            best_params=dict(self.search_outcome.best_params) if self.search_outcome else {},
+            cv_scores={k: list(v) for k, v in self.cv_scores.items()},
+            model_card=card,
+            datasets=tuple(d.dataset for d in (plan.train, plan.test) if d is not None),
+            mitigated_model=self.mitigated,
+            explanation=self.explanation,
+        )
+
+    def _log_params(self) -> None:
         plan = self.plan
         train = plan.train
         self.client.log_batch(
@@ -80,156 +133,42 @@ class TrainingSession:
                 **_model_params(plan.model),
             },
         )
-        model = plan.model
-        if plan.search is not None:
-            model = self._search(model)
-        if plan.privacy is not None:
-            from keel.responsible import make_private
 
-            model, self.privacy_record = make_private(model, plan.privacy, train.X, train.y)
-            self.caveats.extend(self.privacy_record["caveats"])
-            self.client.log_batch(
-                self.run_id,
-                params={
-                    "privacy.epsilon": plan.privacy.epsilon,
-                    "privacy.mechanism": self.privacy_record["mechanism"],
-                },
-            )
-            self.log_metrics({"privacy.epsilon": plan.privacy.epsilon})
-        oof = self._cross_validate(model) if plan.splits is not None else None
-        fitted = self._refit(model)
-        self.flush()
-        needs_eval = plan.evaluate or train.sensitive is not None
-        eval_X = eval_y = eval_pred = eval_proba = None
-        eval_on = "none"
-        if needs_eval:
-            eval_X, eval_y, eval_pred, eval_proba, eval_on = self._evaluation_set(fitted, oof)
-        if plan.evaluate:
-            from keel.training._report import log_plots
-
-            log_plots(self, fitted, eval_X, eval_y, eval_pred, eval_proba, eval_on)
-        if train.sensitive is not None:
-            self._fairness(fitted, eval_y, eval_pred, eval_on)
-        if plan.evaluate and plan.task in ("classification", "regression"):
-            self._explain(fitted)
-        top, source = self._top_features(fitted)
-        self.flush()
-        if log_model:
-            self._log_model(fitted)
-        card = self._model_card(fitted, top, source)
-        return TrainingResult(
-            run_id=self.run_id,
-            experiment=plan.experiment,
-            task=plan.task,
-            model=fitted,
-            metrics=dict(self.metrics),
-            best_params=dict(self.search_outcome.best_params) if self.search_outcome else {},
-            cv_scores={k: list(v) for k, v in self.cv_scores.items()},
-            model_card=card,
-            datasets=tuple(d.dataset for d in (train, plan.test) if d is not None),
-            mitigated_model=self.mitigated,
-            explanation=self.explanation,
-        )
-
-    def _search(self, model: Any) -> Any:
-        from keel.training._estimators import set_n_jobs_default
-        from keel.training._metrics import METRICS
-        from keel.training._search import TrialJob, run_search
+    def _make_private(self, model: Any) -> Any:
+        from keel.responsible import make_private
 
         plan = self.plan
-        config = plan.search
-        metric = config.metric or plan.metric
-        job = TrialJob(
-            storage_path="",
-            study_name=f"keel-{self.run_id}",
-            n_trials=0,
-            worker=0,
-            config=config,
-            estimator=model,
-            X=plan.train.X,
-            y=plan.train.y,
-            splits=plan.splits,
-            task=plan.task,
-            metric=metric,
-            greater_is_better=METRICS[metric].greater_is_better,
-            experiment=plan.experiment,
-            parent_run_id=self.run_id,
-            store_uri=self.client.store_uri,
-            artifact_root=self.client.artifact_root,
-            deadline=time.time() + config.timeout if config.timeout else None,
-            model_n_jobs=1 if config.n_jobs > 1 else None,
-            classes=plan.classes,
-        )
-        self.flush()
-        outcome = run_search(job, self.client)
-        self.search_outcome = outcome
+        model, self.privacy_record = make_private(model, plan.privacy, plan.train.X, plan.train.y)
+        self.caveats.extend(self.privacy_record["caveats"])
         self.client.log_batch(
             self.run_id,
             params={
-                "search.method": config.method,
-                "search.n_trials": outcome.n_trials,
-                "search.n_jobs": config.n_jobs,
-                "search.metric": metric,
-                "search.executor": outcome.executor,
-                **{f"best.{k}": v for k, v in outcome.best_params.items()},
+                "privacy.epsilon": plan.privacy.epsilon,
+                "privacy.mechanism": self.privacy_record["mechanism"],
             },
         )
-        self.log_metrics(
-            {
-                f"search.best_{metric}": outcome.best_score,
-                "search.n_complete": outcome.n_complete,
-                "search.n_pruned": outcome.n_pruned,
-                "search.n_failed": outcome.n_failed,
-                "search.seconds": outcome.wall_seconds,
-            }
-        )
-        for name, value in outcome.importances.items():
-            self.log_metrics({f"search.importance.{name}": value})
-        self.search_summary = {
-            "method": config.method,
-            "n_trials": outcome.n_trials,
-            "n_pruned": outcome.n_pruned,
-            "metric": metric,
-            "best_score": outcome.best_score,
-            "best_params": {k: _plain(v) for k, v in outcome.best_params.items()},
-            "executor": outcome.executor,
-        }
-        self.client.log_dict(
-            self.run_id,
-            {
-                **self.search_summary,
-                "scores": outcome.scores,
-                "importances": outcome.importances,
-                "space": config.model_dump(mode="json")["space"],
-            },
-            "search/summary.json",
-        )
-        from keel.training._plots import bar_figure, history_figure
+        self.log_metrics({"privacy.epsilon": plan.privacy.epsilon})
+        return model
 
-        self.figure(
-            history_figure(outcome.scores, job.greater_is_better, metric), "optimization_history"
-        )
-        if outcome.importances:
-            names = list(outcome.importances)
-            self.figure(
-                bar_figure(
-                    names,
-                    [outcome.importances[n] for n in names],
-                    "Hyperparameter importance",
-                    "importance (fANOVA)",
-                ),
-                "param_importances",
-            )
-        if plan.validation_curve is None and plan.evaluate and outcome.importances:
-            from keel.training._plan import curve_values
+    def _evaluate(self, fitted: Any, oof: dict[str, Any] | None) -> None:
+        """Plots, fairness and SHAP, on the evaluation set the plan allows."""
+        from keel.training._assess import assess_fairness_of, explain_model
 
-            param = max(outcome.importances, key=lambda k: outcome.importances[k])
-            values = curve_values(config.space[param])
-            if len(values) >= 2 and all(isinstance(v, int | float | str | bool) for v in values):
-                plan.validation_curve = {"param": param, "values": values}
-        tuned = model.set_params(**outcome.best_params)
-        set_n_jobs_default(tuned, None)
-        return tuned
+        plan = self.plan
+        if not (plan.evaluate or plan.train.sensitive is not None):
+            return
+        eval_X, eval_y, eval_pred, eval_proba, eval_on = self._evaluation_set(fitted, oof)
+        if plan.evaluate:
+            from keel.training._report import log_plots
+
+            self.progress.stage("evaluation plots")
+            log_plots(self, fitted, eval_X, eval_y, eval_pred, eval_proba, eval_on)
+        if plan.train.sensitive is not None:
+            self.progress.stage("fairness")
+            assess_fairness_of(self, fitted, eval_y, eval_pred, eval_on)
+        if plan.evaluate and plan.task in ("classification", "regression"):
+            self.progress.stage("SHAP explanation")
+            explain_model(self, fitted)
 
     def _cross_validate(self, model: Any) -> dict[str, Any]:
         """Per-fold metrics, mean and std; out-of-fold predictions for the plots."""
@@ -244,6 +183,8 @@ class TrainingSession:
         oof_pred: Any = None
         oof_proba: Any = None
         covered = np.zeros(n, dtype=bool)
+        n_folds = len(plan.splits)
+        self.progress.stage(f"cross-validation: fold 1/{n_folds}", total=n_folds)
         for fold, (tr, va) in enumerate(plan.splits):
             fold_model = clone(model)
             fold_model.fit(X.iloc[tr], y.iloc[tr])
@@ -266,6 +207,7 @@ class TrainingSession:
                         oof_proba = np.zeros((n, proba.shape[1]))
                     oof_proba[va] = proba
                 covered[va] = True
+            self.progress.advance(f"cross-validation: fold {min(fold + 2, n_folds)}/{n_folds}")
         for key, scores in self.cv_scores.items():
             self.log_metrics(
                 {f"cv.{key}_mean": float(np.mean(scores)), f"cv.{key}_std": float(np.std(scores))}
@@ -354,120 +296,6 @@ class TrainingSession:
         )
         return plan.train.X, plan.train.y, pred, proba, "train"
 
-    def _fairness(self, fitted: Any, y_eval: Any, pred: Any, eval_on: str) -> None:
-        from keel.responsible import assess_fairness, mitigate
-
-        plan = self.plan
-        if plan.task != "classification":
-            self.caveats.append("Fairness metrics are only computed for classification.")
-            return
-        sensitive = plan.test.sensitive if eval_on == "test" else plan.train.sensitive
-        report = assess_fairness(y_eval, pred, sensitive, plan.classes)
-        self.log_metrics({f"fairness.{k}": v for k, v in report.metrics.items()})
-        self.fairness = {**report.to_dict(), "evaluated_on": eval_on}
-        if plan.mitigation is not None:
-            from sklearn.metrics import accuracy_score, balanced_accuracy_score
-
-            mitigated = mitigate(
-                plan.mitigation,
-                fitted,
-                plan.train.X,
-                plan.train.y,
-                plan.train.sensitive,
-                plan.classes,
-            )
-            X_eval = plan.test.X if eval_on == "test" else plan.train.X
-            m_pred = mitigated.predict(X_eval, sensitive)
-            after = assess_fairness(y_eval, m_pred, sensitive, plan.classes)
-            quality = {
-                "accuracy": float(accuracy_score(y_eval, m_pred)),
-                "balanced_accuracy": float(balanced_accuracy_score(y_eval, m_pred)),
-            }
-            self.log_metrics({f"fairness.mitigated.{k}": v for k, v in after.metrics.items()})
-            self.log_metrics({f"mitigated.{k}": v for k, v in quality.items()})
-            self.mitigated = mitigated
-            self.fairness["mitigated"] = {
-                **plan.mitigation,
-                "metrics": after.metrics,
-                "quality": quality,
-                "by_group": after.by_group,
-            }
-            self.client.log_batch(
-                self.run_id,
-                params={
-                    "mitigation.method": plan.mitigation["method"],
-                    "mitigation.constraint": plan.mitigation["constraint"],
-                },
-            )
-            self.caveats.append(
-                f"Mitigation ({plan.mitigation['method']}) changes predictions using the "
-                "sensitive features at prediction time; the logged `model` artifact is the "
-                "unmitigated model."
-            )
-            if eval_on != "test":
-                self.caveats.append(
-                    "Mitigation was evaluated on its own training data "
-                    "(no test split): the improvement is optimistic."
-                )
-        self.client.log_dict(self.run_id, self.fairness, "fairness/report.json")
-        if plan.evaluate:
-            from keel.training._plots import bar_figure
-
-            rates = report.by_group.get("selection_rate") or report.by_group.get("accuracy", {})
-            title = "Selection rate" if "selection_rate" in report.by_group else "Accuracy"
-            self.figure(
-                bar_figure(
-                    list(rates),
-                    list(rates.values()),
-                    f"{title} by {', '.join(report.sensitive_features)}",
-                    title,
-                ),
-                "fairness_by_group",
-            )
-
-    def _explain(self, fitted: Any) -> None:
-        import json
-
-        from keel.responsible import explain
-        from keel.responsible._explain import summary_figure
-        from keel.training._plots import bar_figure
-
-        X = self.plan.train.X
-        try:
-            explanation = explain(fitted, X, self.plan.task)
-        except Exception as exc:
-            self.caveats.append(f"SHAP explanation failed: {type(exc).__name__}: {exc}")
-            return
-        self.explanation = explanation
-        for name, value in explanation.mean_abs.items():
-            self.log_metrics({f"shap.mean_abs.{name}": value})
-        background = X.sample(min(100, len(X)), random_state=0)
-        self.client.log_text(
-            self.run_id, background.to_json(orient="split", index=False), "explain/background.json"
-        )
-        self.client.log_text(
-            self.run_id, json.dumps(explanation.recipe, indent=2), "explain/recipe.json"
-        )
-        self.client.log_dict(
-            self.run_id,
-            {"explainer": explanation.kind, "mean_abs_shap": explanation.mean_abs},
-            "explain/global_importance.json",
-        )
-        names = list(explanation.mean_abs)
-        self.figure(
-            bar_figure(
-                names,
-                [explanation.mean_abs[n] for n in names],
-                "SHAP global importance",
-                "mean |SHAP value|",
-            ),
-            "shap_importance",
-        )
-        try:
-            self.figure(summary_figure(explanation), "shap_summary")
-        except Exception as exc:
-            self.caveats.append(f"SHAP summary plot failed: {exc}")
-
     def _top_features(self, fitted: Any) -> tuple[list[tuple[str, float]], str | None]:
         if self.explanation is not None:
             return self.explanation.top_features(10), f"mean |SHAP| ({self.explanation.kind})"
@@ -481,19 +309,33 @@ class TrainingSession:
         return [(str(n), float(v)) for n, v in pairs[:10]], source
 
     def _log_model(self, fitted: Any) -> None:
+        """Store the model as the run's ``model`` artifact, or raise: no run succeeds
+        without the model it trained (unless the caller passed ``log_model=False``)."""
+        from keel.errors import InvalidArgumentError
+        from keel.training._errors import ModelNotStoredError
         from keel.training._persist import log_fitted_model
 
         try:
             descriptor = log_fitted_model(
                 fitted, self.plan.train.X.head(5), self.run_id, self.client, onnx=self.plan.evaluate
             )
-            self.client.log_batch(
-                self.run_id, tags={"keel.model.format": descriptor.get("format", "")}
-            )
         except Exception as exc:
-            msg = f"{type(exc).__name__}: {exc}"[:500]
-            self.client.log_batch(self.run_id, tags={"keel.model.log_error": msg})
-            self.caveats.append(f"The fitted model could not be saved: {msg}")
+            reason = f"{type(exc).__name__}: {exc}"
+            if len(reason) > 500:
+                reason = reason[:497] + "..."
+            if isinstance(exc, InvalidArgumentError):
+                fix = (
+                    "use a model keel can store (a scikit-learn estimator skops can serialise, "
+                    "XGBoost, LightGBM or keel.torch)"
+                )
+            else:
+                fix = "check that the artifact root is writable (keel doctor checks it)"
+            raise ModelNotStoredError(
+                f"run {self.run_id}: the trained {type(fitted).__name__} could not be stored as "
+                f"the run's model ({reason}); the run is marked FAILED. To fix: {fix}, or pass "
+                "log_model=False to train without storing a model"
+            ) from exc
+        self.client.log_batch(self.run_id, tags={"keel.model.format": descriptor.get("format", "")})
 
     def _model_card(
         self, fitted: Any, top: list[tuple[str, float]], source: str | None
@@ -544,10 +386,6 @@ def _describe(splitter: Any) -> str:
     from keel.training._cv import describe_cv
 
     return describe_cv(splitter)
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
 
 
 def _dataset(prepared: Any, role: str) -> dict[str, Any]:

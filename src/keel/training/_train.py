@@ -34,6 +34,7 @@ def train(
     dataset_name: str | None = None,
     tags: Mapping[str, Any] | None = None,
     log_model: bool = True,
+    progress: bool | None = None,
 ) -> TrainingResult:
     """Train a model with everything recorded in one run.
 
@@ -81,7 +82,13 @@ def train(
             searched parameter.
         dataset_name: name to register a DataFrame under (default ``<experiment>-train``).
         tags: extra tags for the run.
-        log_model: store the fitted model as the run's ``model`` artifact.
+        log_model: store the fitted model as the run's ``model`` artifact (the
+            default). When it cannot be stored the run fails; ``False`` trains without
+            storing one (the model card says so).
+        progress: ``None`` (default) follows the ``progress`` setting
+            (``KEEL_PROGRESS``): a live progress line on stderr when it is a terminal,
+            and one line naming the run when it ends. ``True`` always shows both;
+            ``False`` prints nothing.
 
     Returns:
         A :class:`TrainingResult` (run id, fitted model, metrics, model card).
@@ -91,6 +98,9 @@ def train(
             fewer rows than folds, non-numeric features without preprocessing, an
             unknown metric or search-space type...
         PrivacyError: the model has no differentially private counterpart.
+        SearchFailedError: no search trial completed (the run is marked FAILED).
+        ModelNotStoredError: the trained model could not be stored (the run is marked
+            FAILED); pass ``log_model=False`` to train without storing it.
 
     Example::
 
@@ -101,11 +111,11 @@ def train(
         0.95
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from keel.training._plan import make_plan
+    from keel.training._plan import TrainRequest, make_plan
 
-    plan = make_plan(
-        model,
-        data,
+    request = TrainRequest(
+        model=model,
+        data=data,
         target=target,
         features=features,
         task=task,
@@ -123,8 +133,9 @@ def train(
         validation_curve=validation_curve,
         dataset_name=dataset_name,
         tags=tags,
+        log_model=log_model,
     )
-    return _execute(plan, log_model=log_model)
+    return _execute(make_plan(request), progress)
 
 
 def _register(prepared: Any, name: str) -> Any:
@@ -155,11 +166,15 @@ def _dataset_info(prepared: Any, role: str) -> dict[str, Any]:
     return info
 
 
-def _execute(plan: Any, log_model: bool) -> TrainingResult:
+def _execute(plan: Any, progress: bool | None) -> TrainingResult:
+    from keel._terminal import announce_run_end, terminal_output
     from keel.tracking import active_run, get_client, start_run
     from keel.training._estimators import class_path
+    from keel.training._progress import TrainingProgress
+    from keel.training._session import TrainingSession
 
     client = get_client()
+    output = terminal_output(progress, client.settings.progress)
     plan.train.dataset = _register(plan.train, plan.dataset_name)
     if plan.test is not None:
         plan.test.dataset = _register(plan.test, plan.test_dataset_name)
@@ -168,21 +183,26 @@ def _execute(plan: Any, log_model: bool) -> TrainingResult:
         "keel.model.class": class_path(plan.model),
         **plan.tags,
     }
-    with start_run(
-        experiment=plan.experiment,
-        run_name=plan.run_name,
-        tags=tags,
-        nested=active_run() is not None,
-    ) as run:
-        if plan.train.dataset is not None:
-            client.log_input(run.id, plan.train.dataset, "trained_on")
-        if plan.test is not None and plan.test.dataset is not None:
-            client.log_input(run.id, plan.test.dataset, "evaluated_on")
-        from keel.training._session import TrainingSession
-
-        session = TrainingSession(plan, client, run.id, run.info.name)
-        started = time.perf_counter()
-        result = session.run(log_model=log_model)
-        session.log_metrics({"train_seconds": time.perf_counter() - started})
-        session.flush()
+    run_id: str | None = None
+    try:
+        with start_run(
+            experiment=plan.experiment,
+            run_name=plan.run_name,
+            tags=tags,
+            nested=active_run() is not None,
+        ) as run:
+            run_id = run.id
+            if plan.train.dataset is not None:
+                client.log_input(run.id, plan.train.dataset, "trained_on")
+            if plan.test is not None and plan.test.dataset is not None:
+                client.log_input(run.id, plan.test.dataset, "evaluated_on")
+            with TrainingProgress(output.live, plan.experiment) as bar:
+                session = TrainingSession(plan, client, run.id, run.info.name, bar)
+                started = time.perf_counter()
+                result = session.run()
+                session.log_metrics({"train_seconds": time.perf_counter() - started})
+                session.flush()
+    finally:
+        if run_id is not None and output.announce:
+            announce_run_end(client, run_id)
     return result
