@@ -1,15 +1,17 @@
-"""Governance: the hash-chained audit log and a minimal role model.
+"""Governance: the hash-chained audit log, the state it explains, and a minimal role model.
 
 Example::
 
     >>> import keel.governance as gov
-    >>> gov.verify().ok
+    >>> anchor = str(gov.head())          # HASH:COUNT, kept somewhere else
+    >>> gov.verify(expect=anchor).ok
     True
 """
 
 from __future__ import annotations
 
-from keel.governance._audit import AuditChainBrokenError, list_events, parse_since, verify
+from keel.governance._audit import AuditChainBrokenError, head, list_events, parse_since, verify
+from keel.governance._guard import AuditMismatchError, check_alias, check_version
 from keel.governance._roles import (
     PermissionDeniedError,
     grant_role,
@@ -18,14 +20,26 @@ from keel.governance._roles import (
     require_admin,
     revoke_role,
 )
+from keel.governance._state import StateMismatch
+from keel.governance._verify import AnchorCheck, AuditVerification, parse_anchor
+from keel.store._audit import AuditHead
 
 __all__ = [
+    "AnchorCheck",
     "AuditChainBrokenError",
+    "AuditHead",
+    "AuditMismatchError",
+    "AuditVerification",
     "PermissionDeniedError",
+    "StateMismatch",
+    "check_alias",
+    "check_version",
     "grant_role",
+    "head",
     "is_admin",
     "list_events",
     "list_roles",
+    "parse_anchor",
     "parse_since",
     "require_admin",
     "revoke_role",

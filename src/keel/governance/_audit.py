@@ -6,12 +6,14 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from keel.errors import InvalidArgumentError, KeelError
-from keel.store import AuditEvent, ChainVerification
+from keel.governance._verify import AuditVerification, verify_store
+from keel.store import AuditEvent
+from keel.store._audit import AuditHead
 
 if TYPE_CHECKING:
     from keel.tracking import Client
 
-__all__ = ["AuditChainBrokenError", "list_events", "parse_since", "verify"]
+__all__ = ["AuditChainBrokenError", "head", "list_events", "parse_since", "verify"]
 
 
 class AuditChainBrokenError(KeelError):
@@ -66,12 +68,52 @@ def list_events(
     )
 
 
-def verify(*, client: Any = None) -> ChainVerification:
-    """Recompute the audit chain; ``ok`` is false with the first broken link described.
+def verify(expect: str | None = None, *, client: Any = None) -> AuditVerification:
+    """Verify the audit chain's links, replay it against the governed tables, check an anchor.
+
+    ``ok`` is false when a link is broken, when a governed row (an alias, a version's
+    status or files, a role grant, a gate result) is not what the events say, or when
+    ``expect`` — a head kept elsewhere, ``HASH:COUNT`` from :func:`head` — is not in the
+    chain any more. ``problems`` lists each, naming the table, the row and the event.
+
+    Args:
+        expect: ``HASH:COUNT`` (or ``HASH``) printed earlier by ``keel audit head``; a
+            head that events were appended to since is fine.
+        client: the Client to use.
+
+    Raises:
+        InvalidArgumentError: ``expect`` is malformed.
 
     Example::
 
-        >>> keel.governance.verify().ok
+        >>> anchor = str(keel.governance.head())      # keep it somewhere else
+        >>> keel.governance.verify(expect=anchor).ok
         True
     """
-    return _client(client).store.governance.verify()
+    return verify_store(_client(client).store, expect)
+
+
+def head(*, client: Any = None) -> AuditHead:
+    """The chain's head after verifying its links: ``str(head)`` is ``HASH:COUNT``.
+
+    Keep it where whoever can write the database cannot; ``verify(expect=...)`` later
+    tells whether events were deleted or rewritten since.
+
+    Raises:
+        AuditChainBrokenError: the chain does not verify (a broken chain has no head
+            worth keeping).
+
+    Example::
+
+        >>> str(keel.governance.head())
+        '9f2c...e1:14'
+    """
+    store = _client(client).store
+    chain = store.governance.verify()
+    if not chain.ok:
+        raise AuditChainBrokenError(
+            f"audit chain BROKEN at event #{chain.broken_at}: {chain.problem}; there is no "
+            "trustworthy head to keep (keel audit verify shows every problem)"
+        )
+    stored: AuditHead = store.governance.head()
+    return stored

@@ -16,7 +16,7 @@ from keel.registry._manage import alias_history, archive, list_models, list_vers
 from keel.registry._onnx import DEFAULT_TOLERANCE, onnx_session
 from keel.registry._register import DESCRIPTOR, LoggedModel, log_model, register
 from keel.registry._signature import infer_signature
-from keel.registry._uri import ModelRef, parse_model_uri, resolve_version
+from keel.registry._uri import ModelRef, parse_model_ref, parse_model_uri, resolve_version
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -39,6 +39,7 @@ __all__ = [
     "log_model",
     "model_lineage",
     "onnx_session",
+    "parse_model_ref",
     "parse_model_uri",
     "read_files",
     "register",

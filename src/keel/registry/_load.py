@@ -26,7 +26,7 @@ def _client(client: Any) -> Client:
 
 
 def get_version(uri: str | ModelRef, *, client: Any = None) -> ModelVersion:
-    """The :class:`ModelVersion` a URI names (``iris/3``, ``iris@champion``, ``iris@latest``).
+    """The :class:`ModelVersion` a reference names (``iris/3``, ``iris@champion``, ``iris@latest``).
 
     Example::
 
@@ -60,6 +60,9 @@ def load_version(
             f"model {version.uri} is archived; archived versions cannot be promoted or served. "
             f"Use another version (keel models versions {version.name})"
         )
+    from keel.governance import check_version
+
+    check_version(client.store, version)  # the row is what its audit events registered
     files = read_files(version, client=client)  # all verified before any deserialising
     descriptor_file = version.file("descriptor")
     model_file = version.file("model")
@@ -89,13 +92,15 @@ def load_version(
 
 
 def load(uri: str, *, allow_pickle: bool = False, client: Any = None) -> Any:
-    """Load a registered model by URI, verifying every file's sha256 first.
+    """Load a registered model by reference, verifying every file's sha256 first.
 
     skops files are loaded trusting exactly the types recorded when they were saved;
     pickles are refused unless ``allow_pickle=True`` (and then the load is audited).
+    An alias, and the version's row, are checked against their audit events first: a
+    row changed behind keel's back is refused.
 
     Args:
-        uri: ``name@champion``, ``name/3`` or ``name@latest``.
+        uri: a reference: ``name@champion``, ``name/3`` or ``name@latest``.
         allow_pickle: allow a pickled model to be loaded (it can run arbitrary code).
         client: the Client to use.
 
@@ -103,6 +108,7 @@ def load(uri: str, *, allow_pickle: bool = False, client: Any = None) -> Any:
         NotFoundError: the model, version or alias does not exist (lists what does).
         ArtifactCorruptedError: a file was changed since registration (names it).
         ModelStateError: the version is archived.
+        AuditMismatchError: the alias or version row is not what its audit events say.
         UnsafeFormatError: the model is a pickle and ``allow_pickle`` is false.
 
     Example::

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from keel.registry._uri import parse_model_uri
+from keel.registry._uri import parse_model_ref
 from keel.store import AliasMove, ModelVersion, RegisteredModel
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def archive(uri: str, *, reason: str | None = None, client: Any = None) -> Model
         >>> keel.models.archive("iris/1", reason="superseded")
     """
     client = _client(client)
-    ref = parse_model_uri(uri)
+    ref = parse_model_ref(uri)
     if ref.version is None:
         from keel.registry._uri import resolve_version
 

@@ -1,4 +1,9 @@
-"""Model URIs: ``name/3``, ``name@champion``, ``name@latest`` (optionally ``models:/...``)."""
+"""Model references: ``name/3`` (a version), ``name@champion`` (an alias), ``name@latest``.
+
+The grammar every noun shares (see docs/concepts/references.md): ``NAME/VERSION`` names
+one immutable version, ``NAME@ALIAS`` the version an alias points to now. A
+``models:/`` prefix (MLflow's spelling) is accepted.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,12 @@ from keel.errors import InvalidArgumentError, NotFoundError
 from keel.store import ModelVersion, ModelVersionStatus, Store
 from keel.store._registry import check_model_name
 
-__all__ = ["ModelRef", "parse_model_uri", "resolve_version"]
+__all__ = ["ModelRef", "parse_model_ref", "parse_model_uri", "resolve_version"]
 
 
 @dataclass(frozen=True, slots=True)
 class ModelRef:
-    """A parsed model URI: a model name and either a version number or an alias."""
+    """A parsed model reference: a model name and either a version number or an alias."""
 
     name: str
     version: int | None = None
@@ -27,7 +32,12 @@ class ModelRef:
         )
 
 
-def parse_model_uri(uri: str) -> ModelRef:
+def _shown(text: object) -> str:
+    raw = text if isinstance(text, str) else repr(text)
+    return repr(raw if len(raw) <= 80 else raw[:77] + "...")
+
+
+def parse_model_ref(ref: str) -> ModelRef:
     """Parse ``name/N``, ``name@alias`` or ``name@latest`` (a ``models:/`` prefix is allowed).
 
     Raises:
@@ -35,13 +45,13 @@ def parse_model_uri(uri: str) -> ModelRef:
 
     Example::
 
-        >>> parse_model_uri("iris@champion")
+        >>> parse_model_ref("iris@champion")
         ModelRef(name='iris', version=None, alias='champion')
     """
-    text = uri.strip() if isinstance(uri, str) else ""
+    text = ref.strip() if isinstance(ref, str) else ""
     text = text.removeprefix("models:/")
     usage = (
-        f"model URI {uri!r} is malformed; use NAME/VERSION (iris/3), NAME@ALIAS "
+        f"model reference {_shown(ref)} is malformed; use NAME/VERSION (iris/3), NAME@ALIAS "
         "(iris@champion) or NAME@latest"
     )
     if "@" in text:
@@ -53,20 +63,28 @@ def parse_model_uri(uri: str) -> ModelRef:
         name, _, number = text.partition("/")
         if not number.isdigit() or int(number) < 1:
             raise InvalidArgumentError(
-                f"model URI {uri!r} names version {number!r}; versions are whole numbers from 1 "
-                "(iris/3), or use an alias (iris@champion)"
+                f"model reference {_shown(ref)} names version {_shown(number)}; versions are "
+                "whole numbers from 1 (iris/3), or use an alias (iris@champion)"
             )
         return ModelRef(check_model_name(name), version=int(number))
     raise InvalidArgumentError(usage)
 
 
+#: the former name of :func:`parse_model_ref`, kept for one release
+parse_model_uri = parse_model_ref
+
+
 def resolve_version(store: Store, uri: str | ModelRef) -> ModelVersion:
-    """The version a URI names (``@latest`` is the newest version that is not archived).
+    """The version a reference names (``@latest`` is the newest version that is not archived).
+
+    An alias is checked against its latest audit event first: an alias moved behind
+    keel's back (a direct ``UPDATE`` of its row) is refused, naming both versions.
 
     Raises:
         NotFoundError: the model, version or alias does not exist (lists what does).
+        AuditMismatchError: the alias is not where its audit events put it.
     """
-    ref = uri if isinstance(uri, ModelRef) else parse_model_uri(uri)
+    ref = uri if isinstance(uri, ModelRef) else parse_model_ref(uri)
     registry = store.registry
     if ref.version is not None:
         return registry.get_version(ref.name, ref.version)
@@ -80,4 +98,7 @@ def resolve_version(store: Store, uri: str | ModelRef) -> ModelVersion:
             )
         return ready[-1]
     alias = registry.get_alias(ref.name, ref.alias)
+    from keel.governance import check_alias
+
+    check_alias(store, alias)
     return registry.get_version(ref.name, alias.version)

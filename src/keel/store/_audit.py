@@ -21,10 +21,14 @@ __all__ = [
     "ROLES",
     "AuditEntry",
     "AuditEvent",
+    "AuditHead",
+    "AuditedObject",
+    "ChainCheck",
     "ChainVerification",
     "GovernanceStore",
     "RoleGrant",
     "canonical_json",
+    "content_digest",
     "event_hash",
 ]
 
@@ -115,6 +119,45 @@ def event_hash(content: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(dict(content)).encode("utf-8")).hexdigest()
 
 
+def content_digest(value: Any) -> str:
+    """SHA-256 (hex) of the canonical JSON of a stored object's immutable fields.
+
+    Events that create an immutable fact (a model version, a gate result) record this
+    digest, so ``keel audit verify`` can tell when the stored row was changed later.
+    """
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditHead:
+    """The end of the chain: how many events it holds and the last one's hash.
+
+    ``str(head)`` is ``HASH:COUNT``, the form ``keel audit verify --expect`` takes.
+    """
+
+    seq: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.hash}:{self.seq}"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditedObject:
+    """The current state of one governed object, in the terms its audit events use.
+
+    Attributes:
+        object_type: ``registered_model``, ``model_version``, ``alias``,
+            ``alias_history``, ``gate_result`` or ``role``.
+        object_id: the id its events use (``iris/3``, ``iris@champion``, ``alice:admin``).
+        state: the fields the events record (``{"version": 2}`` for an alias).
+    """
+
+    object_type: str
+    object_id: str
+    state: Mapping[str, Any]
+
+
 @dataclass(frozen=True, slots=True)
 class ChainVerification:
     """The outcome of checking the audit chain.
@@ -130,6 +173,72 @@ class ChainVerification:
     events: int
     broken_at: int | None = None
     problem: str | None = None
+
+
+class ChainCheck:
+    """Checks events fed one at a time, in ``seq`` order; remembers the first broken link.
+
+    Example::
+
+        >>> check = ChainCheck()
+        >>> for event in events:
+        ...     check.feed(event)
+        >>> check.result(head).ok
+        True
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.last_hash = GENESIS_HASH
+        self._expected_seq = 1
+        self._broken: ChainVerification | None = None
+
+    def feed(self, event: AuditEvent) -> None:
+        """Check one more event (ignored once a link is broken)."""
+        if self._broken is not None:
+            return
+        self.count += 1
+        problem = None
+        if event_hash(event.content()) != event.hash:
+            problem = (
+                f"event #{event.seq} ({event.action} {event.object_id}) was changed after it "
+                "was written: its hash does not match its contents"
+            )
+        elif event.seq != self._expected_seq:
+            expected = self._expected_seq
+            missing = (
+                f"#{expected}" if event.seq == expected + 1 else f"#{expected}-#{event.seq - 1}"
+            )
+            problem = (
+                f"event {missing} is missing before event #{event.seq}: events were deleted "
+                "or renumbered"
+            )
+        elif event.prev_hash != self.last_hash:
+            problem = (
+                f"event #{event.seq} does not follow event #{event.seq - 1}: its previous hash "
+                "differs (events were deleted, inserted or reordered)"
+            )
+        if problem is not None:
+            self._broken = ChainVerification(False, self.count, event.seq, problem)
+            return
+        self.last_hash = event.hash
+        self._expected_seq += 1
+
+    def result(self, head: AuditHead) -> ChainVerification:
+        """The verdict, comparing the events fed with the stored ``head``."""
+        if self._broken is not None:
+            return self._broken
+        last_seq = self._expected_seq - 1
+        if head.seq != last_seq or head.hash != self.last_hash:
+            return ChainVerification(
+                False,
+                self.count,
+                last_seq + 1 if head.seq > last_seq else head.seq,
+                f"the chain head records {head.seq} events ending in {head.hash[:12]}... but "
+                f"the log ends at event #{last_seq} ({self.last_hash[:12]}...): events were "
+                "deleted from the end or the head was changed",
+            )
+        return ChainVerification(True, self.count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,8 +270,26 @@ class GovernanceStore(abc.ABC):
         """Events matching every given filter, oldest first (``object_id`` may end in ``*``)."""
 
     @abc.abstractmethod
+    def read_events(self, after_seq: int = 0, limit: int = 2000) -> list[AuditEvent]:
+        """Up to ``limit`` events with ``seq`` greater than ``after_seq``, in ``seq`` order."""
+
+    @abc.abstractmethod
+    def latest_event(
+        self, object_type: str, object_id: str, action_prefix: str = ""
+    ) -> AuditEvent | None:
+        """The newest event about exactly this object (whose action starts with the prefix)."""
+
+    @abc.abstractmethod
+    def head(self) -> AuditHead:
+        """The stored chain head (not verified: see :meth:`verify`)."""
+
+    @abc.abstractmethod
     def verify(self) -> ChainVerification:
         """Recompute every hash and link; report the first broken one."""
+
+    @abc.abstractmethod
+    def audited_state(self) -> list[AuditedObject]:
+        """Every role grant, as the ``role.*`` events describe it (``{"granted_by": ...}``)."""
 
     @abc.abstractmethod
     def grant_role(self, user: str, role: str, actor: str) -> RoleGrant:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from keel.errors import ConflictError, InvalidArgumentError
+from keel.store._audit import AuditedObject, content_digest
 
 __all__ = [
     "Alias",
@@ -155,9 +156,38 @@ class ModelVersion:
         """``name/version``, usable wherever a model is named."""
         return f"{self.name}/{self.version}"
 
+    @property
+    def ref(self) -> str:
+        """The version's reference, ``name/version`` (the same as :attr:`uri`)."""
+        return self.uri
+
     def file(self, role: str) -> ModelFile | None:
         """The first file with this role, or ``None``."""
         return next((f for f in self.files if f.role == role), None)
+
+    def digest(self) -> str:
+        """SHA-256 of every immutable field (all but ``status``), as recorded at registration.
+
+        The ``model_version.register`` audit event records it, so a stored version whose
+        metrics, files or signature were changed later no longer matches.
+        """
+        return content_digest(
+            {
+                "name": self.name,
+                "version": self.version,
+                "run_id": self.run_id,
+                "flavor": self.flavor,
+                "format": self.format,
+                "created_at": self.created_at,
+                "created_by": self.created_by,
+                "description": self.description,
+                "signature": dict(self.signature),
+                "metrics": dict(self.metrics),
+                "datasets": list(self.datasets),
+                "details": dict(self.details),
+                "files": sorted([f.path, f.sha256, f.size, f.role] for f in self.files),
+            }
+        )
 
     def lineage_node(self) -> Any:
         """This version as a lineage node (kind ``model_version``, id ``name/version``)."""
@@ -240,6 +270,10 @@ class GateResult:
     def failed_checks(self) -> tuple[CheckResult, ...]:
         """The checks that did not pass."""
         return tuple(c for c in self.checks if not c.passed)
+
+    def digest(self) -> str:
+        """SHA-256 of every field, as the audit event that stored the result records it."""
+        return content_digest(self.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON-ready)."""
@@ -334,6 +368,14 @@ class RegistryStore(abc.ABC):
     @abc.abstractmethod
     def record_gate_result(self, result: GateResult) -> GateResult:
         """Store the result of a promotion that did not move the alias (audited)."""
+
+    @abc.abstractmethod
+    def audited_state(self) -> list[AuditedObject]:
+        """Every model, version, alias, alias history and gate result, in audit-event terms.
+
+        ``keel audit verify`` replays the audit chain and compares it with this, so a row
+        changed behind keel's back (a direct ``UPDATE``) is named.
+        """
 
     @abc.abstractmethod
     def get_gate_result(self, result_id: str) -> GateResult:

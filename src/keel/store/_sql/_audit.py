@@ -19,10 +19,12 @@ from sqlalchemy.engine import Connection
 from keel._clock import now_ms
 from keel.errors import InvalidArgumentError, NotFoundError
 from keel.store._audit import (
-    GENESIS_HASH,
     ROLES,
+    AuditedObject,
     AuditEntry,
     AuditEvent,
+    AuditHead,
+    ChainCheck,
     ChainVerification,
     GovernanceStore,
     RoleGrant,
@@ -101,6 +103,11 @@ def append_event(conn: Connection, entry: AuditEntry) -> AuditEvent:
     return AuditEvent(**{**draft.content(), "hash": digest})
 
 
+def _escape_like(text: str) -> str:
+    """``text`` with LIKE's wildcards escaped (escape character ``\\``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _event(row: Any) -> AuditEvent:
     return AuditEvent(
         seq=int(row.seq),
@@ -140,7 +147,7 @@ class SqlGovernanceStore(GovernanceStore):
             query = query.where(_events.c.object_type == object_type)
         if object_id:
             # The object and its parts: "iris" matches "iris/3" and "iris@champion".
-            escaped = object_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            escaped = _escape_like(object_id)
             query = query.where(
                 sa.or_(
                     _events.c.object_id == object_id,
@@ -157,6 +164,35 @@ class SqlGovernanceStore(GovernanceStore):
             rows = conn.execute(query).all()
         return [_event(r) for r in reversed(rows)]
 
+    def read_events(self, after_seq: int = 0, limit: int = 2000) -> list[AuditEvent]:
+        query = (
+            sa.select(_events)
+            .where(_events.c.seq > after_seq)
+            .order_by(_events.c.seq)
+            .limit(max(1, min(limit, 100_000)))
+        )
+        with self._db.read() as conn:
+            return [_event(r) for r in conn.execute(query)]
+
+    def latest_event(
+        self, object_type: str, object_id: str, action_prefix: str = ""
+    ) -> AuditEvent | None:
+        query = sa.select(_events).where(
+            _events.c.object_type == object_type, _events.c.object_id == object_id
+        )
+        if action_prefix:
+            query = query.where(
+                _events.c.action.like(_escape_like(action_prefix) + "%", escape="\\")
+            )
+        with self._db.read() as conn:
+            row = conn.execute(query.order_by(_events.c.seq.desc()).limit(1)).first()
+        return None if row is None else _event(row)
+
+    def head(self) -> AuditHead:
+        with self._db.read() as conn:
+            row = conn.execute(sa.select(_head).where(_head.c.id == 1)).one()
+        return AuditHead(int(row.seq), str(row.hash))
+
     def _iter_rows(self, conn: Connection) -> Iterator[Any]:
         last = 0
         while True:
@@ -171,54 +207,17 @@ class SqlGovernanceStore(GovernanceStore):
     def verify(self) -> ChainVerification:
         with self._db.read() as conn:
             head = conn.execute(sa.select(_head).where(_head.c.id == 1)).one()
-            expected_seq = 1
-            prev_hash = GENESIS_HASH
-            count = 0
+            check = ChainCheck()
             for row in self._iter_rows(conn):
-                count += 1
-                event = _event(row)
-                if event_hash(event.content()) != event.hash:
-                    return ChainVerification(
-                        False,
-                        count,
-                        event.seq,
-                        f"event #{event.seq} ({event.action} {event.object_id}) was changed after "
-                        "it was written: its hash does not match its contents",
-                    )
-                if event.seq != expected_seq:
-                    missing = (
-                        f"#{expected_seq}"
-                        if event.seq == expected_seq + 1
-                        else f"#{expected_seq}-#{event.seq - 1}"
-                    )
-                    return ChainVerification(
-                        False,
-                        count,
-                        event.seq,
-                        f"event {missing} is missing before event #{event.seq}: events were "
-                        "deleted or renumbered",
-                    )
-                if event.prev_hash != prev_hash:
-                    return ChainVerification(
-                        False,
-                        count,
-                        event.seq,
-                        f"event #{event.seq} does not follow event #{event.seq - 1}: its previous "
-                        "hash differs (events were deleted, inserted or reordered)",
-                    )
-                prev_hash = event.hash
-                expected_seq += 1
-            last_seq = expected_seq - 1
-            if int(head.seq) != last_seq or head.hash != prev_hash:
-                return ChainVerification(
-                    False,
-                    count,
-                    last_seq + 1 if int(head.seq) > last_seq else int(head.seq),
-                    f"the chain head records {head.seq} events ending in {head.hash[:12]}... but "
-                    f"the log ends at event #{last_seq} ({prev_hash[:12]}...): events were "
-                    "deleted from the end or the head was changed",
-                )
-            return ChainVerification(True, count)
+                check.feed(_event(row))
+            return check.result(AuditHead(int(head.seq), str(head.hash)))
+
+    def audited_state(self) -> list[AuditedObject]:
+        with self._db.read() as conn:
+            rows = conn.execute(sa.select(_roles).order_by(_roles.c.user, _roles.c.role)).all()
+        return [
+            AuditedObject("role", f"{r.user}:{r.role}", {"granted_by": r.granted_by}) for r in rows
+        ]
 
     # -- roles ----------------------------------------------------------------------
 

@@ -17,13 +17,11 @@ from sqlalchemy.engine import Connection
 
 from keel._clock import now_ms
 from keel.errors import ConflictError, InvalidArgumentError, NotFoundError
-from keel.store._audit import AuditEntry
+from keel.store._audit import AuditedObject, AuditEntry
 from keel.store._registry import (
     Alias,
     AliasMove,
-    CheckResult,
     GateResult,
-    ModelFile,
     ModelStateError,
     ModelVersion,
     ModelVersionDraft,
@@ -35,6 +33,7 @@ from keel.store._registry import (
 )
 from keel.store._sql._audit import append_event, lock_chain
 from keel.store._sql._database import Database
+from keel.store._sql._registry_audit import gate_from_row, registry_audited_state, version_from_row
 from keel.store._sql._registry_rows import (
     AliasHistoryRow,
     GateResultRow,
@@ -84,30 +83,10 @@ class SqlRegistryStore(RegistryStore):
         return row
 
     def _version(self, conn: Connection, row: Any) -> ModelVersion:
-        files = tuple(
-            ModelFile(f.path, f.sha256, int(f.size), f.role)
-            for f in conn.execute(
-                sa.select(_files)
-                .where(_files.c.name == row.name, _files.c.version == row.version)
-                .order_by(_files.c.path)
-            )
+        files = conn.execute(
+            sa.select(_files).where(_files.c.name == row.name, _files.c.version == row.version)
         )
-        return ModelVersion(
-            name=row.name,
-            version=int(row.version),
-            run_id=row.run_id,
-            flavor=row.flavor,
-            format=row.format,
-            status=ModelVersionStatus(row.status),
-            created_at=int(row.created_at),
-            created_by=row.created_by,
-            files=files,
-            signature=json.loads(row.signature),
-            metrics=json.loads(row.metrics),
-            datasets=tuple(json.loads(row.datasets)),
-            details=json.loads(row.details),
-            description=row.description,
-        )
+        return version_from_row(row._mapping, (f._mapping for f in files))
 
     def _version_row(self, conn: Connection, name: str, version: int) -> Any:
         self._model_row(conn, name)
@@ -187,38 +166,34 @@ class SqlRegistryStore(RegistryStore):
                 details=dict(draft.details),
                 description=draft.description,
             )
-            conn.execute(
-                _versions.insert(),
+            values = {
+                "name": version.name,
+                "version": number,
+                "run_id": version.run_id,
+                "flavor": version.flavor,
+                "format": version.format,
+                "status": version.status.value,
+                "created_at": now,
+                "created_by": actor,
+                "description": version.description,
+                "signature": _dumps(version.signature),
+                "metrics": _dumps(version.metrics),
+                "datasets": _dumps(list(version.datasets)),
+                "details": _dumps(version.details),
+            }
+            file_rows = [
                 {
                     "name": version.name,
                     "version": number,
-                    "run_id": version.run_id,
-                    "flavor": version.flavor,
-                    "format": version.format,
-                    "status": version.status.value,
-                    "created_at": now,
-                    "created_by": actor,
-                    "description": version.description,
-                    "signature": _dumps(version.signature),
-                    "metrics": _dumps(version.metrics),
-                    "datasets": _dumps(list(version.datasets)),
-                    "details": _dumps(version.details),
-                },
-            )
-            conn.execute(
-                _files.insert(),
-                [
-                    {
-                        "name": version.name,
-                        "version": number,
-                        "path": f.path,
-                        "sha256": f.sha256,
-                        "size": f.size,
-                        "role": f.role,
-                    }
-                    for f in version.files
-                ],
-            )
+                    "path": f.path,
+                    "sha256": f.sha256,
+                    "size": f.size,
+                    "role": f.role,
+                }
+                for f in version.files
+            ]
+            conn.execute(_versions.insert(), values)
+            conn.execute(_files.insert(), file_rows)
             append_event(
                 conn,
                 AuditEntry(
@@ -233,6 +208,7 @@ class SqlRegistryStore(RegistryStore):
                         "format": version.format,
                         "files": {f.path: f.sha256 for f in version.files},
                         "datasets": list(version.datasets),
+                        "digest": version_from_row(values, file_rows).digest(),
                     },
                 ),
             )
@@ -393,34 +369,34 @@ class SqlRegistryStore(RegistryStore):
             )
         return current
 
-    def _insert_gate(self, conn: Connection, result: GateResult) -> None:
-        conn.execute(
-            _gates.insert(),
-            {
-                "id": result.id,
-                "name": result.name,
-                "version": result.version,
-                "alias": result.alias,
-                "passed": result.passed,
-                "forced": result.forced,
-                "reason": result.reason,
-                "actor": result.actor,
-                "created_at": result.created_at,
-                "checks": _dumps(
-                    [
-                        {
-                            "check": c.check,
-                            "value": c.value,
-                            "bound": c.bound,
-                            "passed": c.passed,
-                            "detail": c.detail,
-                        }
-                        for c in result.checks
-                    ]
-                ),
-                "policy": _dumps(dict(result.policy)),
-            },
-        )
+    def _insert_gate(self, conn: Connection, result: GateResult) -> str:
+        """Insert a gate result; returns its digest (recorded by the audit event)."""
+        values = {
+            "id": result.id,
+            "name": result.name,
+            "version": result.version,
+            "alias": result.alias,
+            "passed": result.passed,
+            "forced": result.forced,
+            "reason": result.reason,
+            "actor": result.actor,
+            "created_at": result.created_at,
+            "checks": _dumps(
+                [
+                    {
+                        "check": c.check,
+                        "value": c.value,
+                        "bound": c.bound,
+                        "passed": c.passed,
+                        "detail": c.detail,
+                    }
+                    for c in result.checks
+                ]
+            ),
+            "policy": _dumps(dict(result.policy)),
+        }
+        conn.execute(_gates.insert(), values)
+        return gate_from_row(values).digest()
 
     def move_alias(
         self,
@@ -475,8 +451,7 @@ class SqlRegistryStore(RegistryStore):
                 ).rowcount
                 if moved != 1:  # pragma: no cover - the chain lock makes this unreachable
                     raise ConflictError(f"alias {name}@{alias} moved concurrently; re-run")
-            if gate_result is not None:
-                self._insert_gate(conn, gate_result)
+            digest = None if gate_result is None else self._insert_gate(conn, gate_result)
             conn.execute(
                 _history.insert(),
                 {
@@ -495,6 +470,7 @@ class SqlRegistryStore(RegistryStore):
             if gate_result is not None:
                 after["gate_result"] = gate_result.id
                 after["checks"] = {c.check: c.verdict for c in gate_result.checks}
+                after["gate_digest"] = digest
             append_event(
                 conn,
                 AuditEntry(
@@ -583,7 +559,7 @@ class SqlRegistryStore(RegistryStore):
         with self._db.write() as conn:
             lock_chain(conn)
             self._version_row(conn, result.name, result.version)
-            self._insert_gate(conn, result)
+            digest = self._insert_gate(conn, result)
             append_event(
                 conn,
                 AuditEntry(
@@ -596,42 +572,27 @@ class SqlRegistryStore(RegistryStore):
                         "version": result.version,
                         "gate_result": result.id,
                         "failed": [c.check for c in result.failed_checks],
+                        "gate_digest": digest,
                     },
                     reason=result.reason,
                 ),
             )
         return result
 
-    @staticmethod
-    def _gate(row: Any) -> GateResult:
-        checks = tuple(
-            CheckResult(c["check"], c["value"], c["bound"], bool(c["passed"]), c.get("detail", ""))
-            for c in json.loads(row.checks)
-        )
-        return GateResult(
-            row.id,
-            row.name,
-            int(row.version),
-            row.alias,
-            bool(row.passed),
-            checks,
-            json.loads(row.policy),
-            int(row.created_at),
-            row.actor,
-            bool(row.forced),
-            row.reason,
-        )
+    def audited_state(self) -> list[AuditedObject]:
+        with self._db.read() as conn:
+            return registry_audited_state(conn)
 
     def get_gate_result(self, result_id: str) -> GateResult:
         with self._db.read() as conn:
             row = conn.execute(sa.select(_gates).where(_gates.c.id == result_id)).first()
         if row is None:
             raise NotFoundError(f"gate result {result_id!r} does not exist")
-        return self._gate(row)
+        return gate_from_row(row._mapping)
 
     def list_gate_results(self, name: str, version: int | None = None) -> list[GateResult]:
         query = sa.select(_gates).where(_gates.c.name == name).order_by(_gates.c.created_at)
         if version is not None:
             query = query.where(_gates.c.version == version)
         with self._db.read() as conn:
-            return [self._gate(r) for r in conn.execute(query)]
+            return [gate_from_row(r._mapping) for r in conn.execute(query)]
