@@ -95,7 +95,9 @@ class TrainingSession:
         top, source = self._top_features(fitted)
         self.flush()
         if plan.log_model:
-            self.progress.stage("storing the model")
+            self.progress.stage(
+                "storing the model (and its ONNX export)" if plan.evaluate else "storing the model"
+            )
             self._log_model(fitted)
         else:
             self.caveats.append(
@@ -161,7 +163,6 @@ class TrainingSession:
         if plan.evaluate:
             from keel.training._report import log_plots
 
-            self.progress.stage("evaluation plots")
             log_plots(self, fitted, eval_X, eval_y, eval_pred, eval_proba, eval_on)
         if plan.train.sensitive is not None:
             self.progress.stage("fairness")
