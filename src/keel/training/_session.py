@@ -7,6 +7,7 @@ The search step lives in :mod:`keel.training._tuning`, fairness and SHAP in
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from keel._clock import now_ms
@@ -73,6 +74,12 @@ class TrainingSession:
 
     def figure(self, fig: Any, name: str) -> None:
         self.client.log_figure(self.run_id, fig, f"plots/{name}.png")
+
+    def bar_plot(self, values: Mapping[str, float], title: str, axis: str, name: str) -> None:
+        """Log a bar chart of ``values`` (one bar per key) as ``plots/<name>.png``."""
+        from keel.training._plots import bar_figure
+
+        self.figure(bar_figure(list(values), list(values.values()), title, axis), name)
 
     # -- the steps --------------------------------------------------------------------
 
