@@ -93,7 +93,7 @@ def log_plots(
     calibration), regression (residuals), both (learning and validation curves,
     feature importance), clustering (clusters on two components)."""
     steps = _plot_steps(session, fitted, X, y, pred, proba)
-    session.progress.stage(f"evaluation plots: {steps[0][0]}", total=len(steps))
+    session.progress.stage("evaluation plots", total=len(steps))
     for i, (what, draw) in enumerate(steps):
         session.progress.update(f"evaluation plots: {what}", i)
         draw()
