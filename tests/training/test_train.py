@@ -238,6 +238,11 @@ def test_dbscan_and_bare_pca(client, iris) -> None:
     assert pca.task == "decomposition"
     history = client.get_metric_history(pca.run_id, "pca.explained_variance_ratio")
     assert len(history) == 3 and history[0].value > history[1].value
+    # models that do not predict are stored too (skops), not silently left out
+    for result in (dbscan, pca):
+        assert client.get_run(result.run_id).tags["keel.model.format"] == "skops"
+    stored = keel.sklearn.load_model(pca.run_id)
+    assert np.allclose(stored.transform(X), pca.model.transform(X))
 
 
 def test_xgboost_and_lightgbm(client, binary) -> None:

@@ -77,9 +77,26 @@ def _fmt(value: Any) -> str:
 
 def render_model_card(card: Mapping[str, Any]) -> str:
     """The card as Markdown (the ``model_card.md`` artifact)."""
+    lines: list[str] = []
+    for section in (
+        _header,
+        _data,
+        _metrics,
+        _search,
+        _fairness,
+        _top_features,
+        _privacy,
+        _limitations,
+    ):
+        lines += section(card)
+    return "\n".join(lines) + "\n"
+
+
+def _header(card: Mapping[str, Any]) -> list[str]:
     model = card["model"]
-    lines = [f"# Model card: {model['run_name']}", ""]
-    lines += [
+    lines = [
+        f"# Model card: {model['run_name']}",
+        "",
         f"- **Task:** {model['task']}",
         f"- **Model:** `{model['class']}`",
         f"- **Run:** `{model['run_id']}` (experiment `{model['experiment']}`)",
@@ -90,24 +107,31 @@ def render_model_card(card: Mapping[str, Any]) -> str:
     lines += [
         f"- **{k.replace('_', ' ').capitalize()}:** {v}" for k, v in card["intended_use"].items()
     ]
-    lines += ["", "## Data", ""]
-    if card["data"]:
-        lines += ["| role | dataset | version | rows | columns |", "|---|---|---|---|---|"]
-        for d in card["data"]:
-            lines.append(
-                f"| {d.get('role', '')} | {d.get('name', '')} | {d.get('version', '')} | "
-                f"{d.get('rows', '')} | {len(d.get('schema', {}) or {})} |"
-            )
-        schema = card["data"][0].get("schema") or {}
-        if schema:
-            lines += [
-                "",
-                "Schema of the training data: "
-                + ", ".join(f"`{k}` ({v})" for k, v in list(schema.items())[:40]),
-            ]
-    else:
-        lines.append("No dataset recorded.")
-    lines += ["", "## Metrics", ""]
+    return lines
+
+
+def _data(card: Mapping[str, Any]) -> list[str]:
+    lines = ["", "## Data", ""]
+    if not card["data"]:
+        return [*lines, "No dataset recorded."]
+    lines += ["| role | dataset | version | rows | columns |", "|---|---|---|---|---|"]
+    for d in card["data"]:
+        lines.append(
+            f"| {d.get('role', '')} | {d.get('name', '')} | {d.get('version', '')} | "
+            f"{d.get('rows', '')} | {len(d.get('schema', {}) or {})} |"
+        )
+    schema = card["data"][0].get("schema") or {}
+    if schema:
+        lines += [
+            "",
+            "Schema of the training data: "
+            + ", ".join(f"`{k}` ({v})" for k, v in list(schema.items())[:40]),
+        ]
+    return lines
+
+
+def _metrics(card: Mapping[str, Any]) -> list[str]:
+    lines = ["", "## Metrics", ""]
     cv = card.get("cross_validation")
     if cv and cv.get("summary"):
         lines += [
@@ -128,53 +152,70 @@ def render_model_card(card: Mapping[str, Any]) -> str:
     if other:
         lines += ["| metric | value |", "|---|---|"]
         lines += [f"| {k} | {_fmt(v)} |" for k, v in sorted(other.items())]
+    return lines
+
+
+def _search(card: Mapping[str, Any]) -> list[str]:
     search = card.get("hyperparameter_search")
-    if search:
+    if not search:
+        return []
+    return [
+        "",
+        "## Hyperparameter search",
+        "",
+        f"{search.get('method')} search, {search.get('n_trials')} trials "
+        f"({search.get('n_pruned', 0)} pruned); best CV {search.get('metric')} "
+        f"{_fmt(search.get('best_score'))} with `{search.get('best_params')}`.",
+    ]
+
+
+def _fairness(card: Mapping[str, Any]) -> list[str]:
+    lines = ["", "## Fairness", ""]
+    fairness = card.get("fairness")
+    if not fairness:
+        return [*lines, "Not assessed."]
+    lines.append(
+        f"Sensitive features: {', '.join(fairness.get('sensitive_features', []))}; "
+        f"evaluated on: {fairness.get('evaluated_on', 'n/a')}."
+    )
+    lines += ["", "| measure | value |", "|---|---|"]
+    lines += [f"| {k} | {_fmt(v)} |" for k, v in fairness.get("metrics", {}).items()]
+    mitigated = fairness.get("mitigated")
+    if mitigated:
         lines += [
             "",
-            "## Hyperparameter search",
+            f"After mitigation ({mitigated.get('method')}, {mitigated.get('constraint')}):",
             "",
-            f"{search.get('method')} search, {search.get('n_trials')} trials "
-            f"({search.get('n_pruned', 0)} pruned); best CV {search.get('metric')} "
-            f"{_fmt(search.get('best_score'))} with `{search.get('best_params')}`.",
+            "| measure | value |",
+            "|---|---|",
         ]
-    lines += ["", "## Fairness", ""]
-    fairness = card.get("fairness")
-    if fairness:
-        lines.append(
-            f"Sensitive features: {', '.join(fairness.get('sensitive_features', []))}; "
-            f"evaluated on: {fairness.get('evaluated_on', 'n/a')}."
-        )
-        lines += ["", "| measure | value |", "|---|---|"]
-        lines += [f"| {k} | {_fmt(v)} |" for k, v in fairness.get("metrics", {}).items()]
-        mitigated = fairness.get("mitigated")
-        if mitigated:
-            lines += [
-                "",
-                f"After mitigation ({mitigated.get('method')}, {mitigated.get('constraint')}):",
-                "",
-                "| measure | value |",
-                "|---|---|",
-            ]
-            lines += [f"| {k} | {_fmt(v)} |" for k, v in mitigated.get("metrics", {}).items()]
-    else:
-        lines.append("Not assessed.")
-    lines += ["", "## Top features", ""]
-    if card["top_features"]:
-        lines.append(f"Source: {card.get('feature_importance_source')}.")
-        lines += ["", "| feature | importance |", "|---|---|"]
-        lines += [f"| {f['feature']} | {_fmt(f['importance'])} |" for f in card["top_features"]]
-    else:
-        lines.append("Not computed.")
-    lines += ["", "## Privacy", ""]
+        lines += [f"| {k} | {_fmt(v)} |" for k, v in mitigated.get("metrics", {}).items()]
+    return lines
+
+
+def _top_features(card: Mapping[str, Any]) -> list[str]:
+    lines = ["", "## Top features", ""]
+    if not card["top_features"]:
+        return [*lines, "Not computed."]
+    lines.append(f"Source: {card.get('feature_importance_source')}.")
+    lines += ["", "| feature | importance |", "|---|---|"]
+    lines += [f"| {f['feature']} | {_fmt(f['importance'])} |" for f in card["top_features"]]
+    return lines
+
+
+def _privacy(card: Mapping[str, Any]) -> list[str]:
     privacy = card.get("privacy")
-    if privacy:
-        lines.append(
-            f"Differentially private training with `{privacy.get('mechanism')}`, "
-            f"epsilon = {privacy.get('epsilon')}."
-        )
-    else:
-        lines.append("No differential privacy.")
-    lines += ["", "## Limitations and caveats", ""]
-    lines += [f"- {c}" for c in card["limitations"]] or ["- None recorded."]
-    return "\n".join(lines) + "\n"
+    if not privacy:
+        return ["", "## Privacy", "", "No differential privacy."]
+    return [
+        "",
+        "## Privacy",
+        "",
+        f"Differentially private training with `{privacy.get('mechanism')}`, "
+        f"epsilon = {privacy.get('epsilon')}.",
+    ]
+
+
+def _limitations(card: Mapping[str, Any]) -> list[str]:
+    lines = ["", "## Limitations and caveats", ""]
+    return lines + ([f"- {c}" for c in card["limitations"]] or ["- None recorded."])

@@ -139,7 +139,41 @@ def make_private(
     kwargs["epsilon"] = config.epsilon
     kwargs["random_state"] = config.random_state
     kwargs["accountant"] = BudgetAccountant()
+    bound_kwargs, from_data = _data_bounds(accepted, config, Xt, y)
+    kwargs.update(bound_kwargs)
     caveats: list[str] = []
+    if from_data:
+        caveats.append(
+            f"{', '.join(from_data)} computed from the training data; this leaks information "
+            "outside the epsilon budget. Pass them in privacy={...} for an end-to-end guarantee."
+        )
+    caveats.append(
+        f"epsilon={config.epsilon} holds for one fit; cross-validation fits the model once "
+        "per fold as well, and each released fold score spends further budget."
+    )
+    private = cls(**kwargs)
+    if isinstance(steps, list) and len(steps) > 1:
+        from sklearn.pipeline import Pipeline
+
+        private = Pipeline([*[(n, clone(s)) for n, s in steps[:-1]], (steps[-1][0], private)])
+    record = {
+        "epsilon": config.epsilon,
+        "mechanism": f"diffprivlib.models.{target}",
+        "replaces": f"{type(original).__module__}.{type(original).__qualname__}",
+        "computed_from_data": from_data,
+        "caveats": caveats,
+    }
+    return private, record
+
+
+def _data_bounds(
+    accepted: set[str], config: PrivacyConfig, Xt: Any, y: Any
+) -> tuple[dict[str, Any], list[str]]:
+    """The bounds, norm and classes the private estimator takes, and which of them had
+    to be computed from the training data (a leak outside the budget)."""
+    import numpy as np
+
+    kwargs: dict[str, Any] = {}
     from_data: list[str] = []
     if "bounds" in accepted or "bounds_X" in accepted:
         bounds = config.bounds
@@ -165,25 +199,4 @@ def make_private(
         kwargs["data_norm"] = norm
     if "classes" in accepted and y is not None:
         kwargs["classes"] = sorted(np.unique(np.asarray(y)).tolist())
-    if from_data:
-        caveats.append(
-            f"{', '.join(from_data)} computed from the training data; this leaks information "
-            "outside the epsilon budget. Pass them in privacy={...} for an end-to-end guarantee."
-        )
-    caveats.append(
-        f"epsilon={config.epsilon} holds for one fit; cross-validation fits the model once "
-        "per fold as well, and each released fold score spends further budget."
-    )
-    private = cls(**kwargs)
-    if isinstance(steps, list) and len(steps) > 1:
-        from sklearn.pipeline import Pipeline
-
-        private = Pipeline([*[(n, clone(s)) for n, s in steps[:-1]], (steps[-1][0], private)])
-    record = {
-        "epsilon": config.epsilon,
-        "mechanism": f"diffprivlib.models.{target}",
-        "replaces": f"{type(original).__module__}.{type(original).__qualname__}",
-        "computed_from_data": from_data,
-        "caveats": caveats,
-    }
-    return private, record
+    return kwargs, from_data

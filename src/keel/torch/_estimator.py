@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import copy
 import importlib
 from collections.abc import Callable, Mapping
@@ -46,7 +47,7 @@ def resolve_factory(module: str | Callable[..., Any]) -> Callable[..., Any]:
     )
 
 
-class _TorchEstimator(BaseEstimator):  # type: ignore[misc]
+class _TorchEstimator(BaseEstimator, abc.ABC):  # type: ignore[misc]
     """Shared fitting loop. Subclasses define the loss, the targets and the metric."""
 
     _keel_torch = True
@@ -77,15 +78,17 @@ class _TorchEstimator(BaseEstimator):  # type: ignore[misc]
         self.random_state = random_state
         self.num_threads = num_threads
 
-    # subclass hooks
+    @abc.abstractmethod
     def _targets(self, y: Any) -> tuple[Any, int]:
-        raise NotImplementedError
+        """The encoded targets and the number of outputs."""
 
+    @abc.abstractmethod
     def _loss(self) -> Any:
-        raise NotImplementedError
+        """The torch loss module."""
 
+    @abc.abstractmethod
     def _metric(self, out: Any, target: Any) -> dict[str, float]:
-        raise NotImplementedError
+        """Validation metrics logged per epoch."""
 
     def _check_params(self) -> None:
         if self.optimizer not in _OPTIMIZERS:

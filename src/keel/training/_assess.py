@@ -24,19 +24,10 @@ def assess_fairness_of(session: Any, fitted: Any, y_eval: Any, pred: Any, eval_o
         _mitigate(session, fitted, y_eval, sensitive, eval_on)
     session.client.log_dict(session.run_id, session.fairness, "fairness/report.json")
     if plan.evaluate:
-        from keel.training._plots import bar_figure
-
         rates = report.by_group.get("selection_rate") or report.by_group.get("accuracy", {})
         title = "Selection rate" if "selection_rate" in report.by_group else "Accuracy"
-        session.figure(
-            bar_figure(
-                list(rates),
-                list(rates.values()),
-                f"{title} by {', '.join(report.sensitive_features)}",
-                title,
-            ),
-            "fairness_by_group",
-        )
+        by = ", ".join(report.sensitive_features)
+        session.bar_plot(rates, f"{title} by {by}", title, "fairness_by_group")
 
 
 def _mitigate(session: Any, fitted: Any, y_eval: Any, sensitive: Any, eval_on: str) -> None:
@@ -95,7 +86,6 @@ def explain_model(session: Any, fitted: Any) -> None:
 
     from keel.responsible import explain
     from keel.responsible._explain import summary_figure
-    from keel.training._plots import bar_figure
 
     X = session.plan.train.X
     try:
@@ -117,15 +107,8 @@ def explain_model(session: Any, fitted: Any) -> None:
         {"explainer": explanation.kind, "mean_abs_shap": explanation.mean_abs},
         "explain/global_importance.json",
     )
-    names = list(explanation.mean_abs)
-    session.figure(
-        bar_figure(
-            names,
-            [explanation.mean_abs[n] for n in names],
-            "SHAP global importance",
-            "mean |SHAP value|",
-        ),
-        "shap_importance",
+    session.bar_plot(
+        explanation.mean_abs, "SHAP global importance", "mean |SHAP value|", "shap_importance"
     )
     try:
         session.figure(summary_figure(explanation), "shap_summary")

@@ -76,6 +76,23 @@ def build_splitter(cv: Any, task: str, n_rows: int, y: Any = None, groups: Any =
         )
     shuffle = bool(spec.get("shuffle", kind in ("kfold", "stratified")))
     seed = spec.get("random_state", 0) if shuffle else None
+    _check_feasible(kind, n_splits, task, y, groups)
+    if kind == "kfold":
+        return ms.KFold(n_splits=n_splits, shuffle=shuffle, random_state=seed)
+    if kind == "stratified":
+        return ms.StratifiedKFold(n_splits=n_splits, shuffle=shuffle, random_state=seed)
+    if kind == "group":
+        return ms.GroupKFold(n_splits=n_splits)
+    if kind == "stratified_group":
+        return ms.StratifiedGroupKFold(n_splits=n_splits, shuffle=shuffle, random_state=seed)
+    return ms.TimeSeriesSplit(
+        n_splits=n_splits, gap=int(spec.get("gap", 0)), test_size=spec.get("test_size")
+    )
+
+
+def _check_feasible(kind: str, n_splits: int, task: str, y: Any, groups: Any) -> None:
+    """Refuse group folds without enough groups, and stratified folds without enough
+    members of the rarest class (or outside classification)."""
     if kind in ("group", "stratified_group"):
         if groups is None:
             raise TrainingInputError(
@@ -100,17 +117,6 @@ def build_splitter(cv: Any, task: str, n_rows: int, y: Any = None, groups: Any =
                     f"the rarest class of the target has {smallest} row(s), fewer than the "
                     f"{n_splits} stratified folds; use fewer folds or more data"
                 )
-    if kind == "kfold":
-        return ms.KFold(n_splits=n_splits, shuffle=shuffle, random_state=seed)
-    if kind == "stratified":
-        return ms.StratifiedKFold(n_splits=n_splits, shuffle=shuffle, random_state=seed)
-    if kind == "group":
-        return ms.GroupKFold(n_splits=n_splits)
-    if kind == "stratified_group":
-        return ms.StratifiedGroupKFold(n_splits=n_splits, shuffle=shuffle, random_state=seed)
-    return ms.TimeSeriesSplit(
-        n_splits=n_splits, gap=int(spec.get("gap", 0)), test_size=spec.get("test_size")
-    )
 
 
 def make_splits(splitter: Any, X: Any, y: Any, groups: Any) -> list[tuple[Any, Any]]:

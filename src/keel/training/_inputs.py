@@ -160,27 +160,7 @@ def prepare(
     y = None
     if target is not None:
         y = frame[target]
-        n_nan = int(y.isna().sum())
-        if n_nan:
-            raise TrainingInputError(
-                f"target {target!r} has {n_nan} missing value(s) (NaN/None) in {label}; "
-                "drop or fill those rows before training"
-            )
-        if task == "classification":
-            classes = y.unique()
-            if len(classes) < 2:
-                raise TrainingInputError(
-                    f"target {target!r} has only one class ({_plain(classes[0])!r}) in {label}; "
-                    "a classifier needs at least two"
-                )
-        elif task == "regression":
-            import pandas as pd
-
-            if not pd.api.types.is_numeric_dtype(y.dtype) or pd.api.types.is_bool_dtype(y.dtype):
-                raise TrainingInputError(
-                    f"target {target!r} has dtype {y.dtype} but regression needs a numeric "
-                    "target; pass task='classification' for labels"
-                )
+        _check_target(y, target, task, label)
     if not has_preprocessing(model):
         bad = _non_numeric(X, allow_category=handles_categoricals(model))
         if bad:
@@ -200,3 +180,29 @@ def prepare(
         sensitive=frame[sensitive] if sensitive else None,
         label=label,
     )
+
+
+def _check_target(y: pd.Series, target: str, task: str, label: str) -> None:
+    """Refuse a target with missing values, a single class, or labels for regression."""
+    import pandas as pd
+
+    n_nan = int(y.isna().sum())
+    if n_nan:
+        raise TrainingInputError(
+            f"target {target!r} has {n_nan} missing value(s) (NaN/None) in {label}; "
+            "drop or fill those rows before training"
+        )
+    if task == "classification":
+        classes = y.unique()
+        if len(classes) < 2:
+            raise TrainingInputError(
+                f"target {target!r} has only one class ({_plain(classes[0])!r}) in {label}; "
+                "a classifier needs at least two"
+            )
+    elif task == "regression" and (
+        not pd.api.types.is_numeric_dtype(y.dtype) or pd.api.types.is_bool_dtype(y.dtype)
+    ):
+        raise TrainingInputError(
+            f"target {target!r} has dtype {y.dtype} but regression needs a numeric "
+            "target; pass task='classification' for labels"
+        )

@@ -12,7 +12,9 @@ def log_fitted_model(
 ) -> dict[str, Any]:
     """Log ``model`` under ``model/`` with ``keel.log_model`` (skops for scikit-learn,
     native formats for XGBoost/LightGBM, a state dict for ``keel.torch`` estimators; no
-    pickle), falling back to ``keel.sklearn.log_model`` where the registry is absent."""
+    pickle). Estimators that do not predict (PCA, DBSCAN) are not models the registry
+    serves: they, and every model where the registry is absent, are stored in skops by
+    ``keel.sklearn.log_model`` (load them with ``keel.sklearn.load_model``)."""
     import keel
 
     if getattr(model, "_keel_torch", False):
@@ -21,7 +23,7 @@ def log_fitted_model(
         return log_torch(
             model, artifact_path="model", input_example=input_example, run_id=run_id, client=client
         )
-    if "log_model" in getattr(keel, "_EXPORTS", {}):
+    if hasattr(model, "predict") and "log_model" in getattr(keel, "_EXPORTS", {}):
         logged = keel.log_model(
             model,
             artifact_path="model",

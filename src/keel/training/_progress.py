@@ -203,8 +203,12 @@ class ProgressFileReader:
         end = data.rfind(b"\n") + 1  # a line still being written waits for the next poll
         self._offset += end
         for line in data[:end].splitlines():
-            event = json.loads(line)
-            if "state" in event:
-                self.events.trial_done(int(event["trial"]), str(event["state"]))
-            else:
-                self.events.fold_done(int(event["trial"]), int(event["fold"]))
+            try:
+                event = json.loads(line)
+                trial = int(event["trial"])
+                if "state" in event:
+                    self.events.trial_done(trial, str(event["state"]))
+                else:
+                    self.events.fold_done(trial, int(event["fold"]))
+            except (ValueError, KeyError, TypeError):
+                continue  # a damaged line costs one update of the display, never the search

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 __all__ = ["log_plots", "native_importance", "sklearn_scorer"]
@@ -92,31 +92,57 @@ def log_plots(
     """Log the plots for the task: classification (confusion matrix, ROC, PR,
     calibration), regression (residuals), both (learning and validation curves,
     feature importance), clustering (clusters on two components)."""
+    steps = _plot_steps(session, fitted, X, y, pred, proba)
+    session.progress.stage("evaluation plots", total=len(steps))
+    for i, (what, draw) in enumerate(steps):
+        session.progress.update(f"evaluation plots: {what}", i)
+        draw()
+    session.progress.update("evaluation plots", len(steps))
+    session.client.log_batch(session.run_id, tags={"keel.evaluation.on": evaluated_on})
+
+
+def _plot_steps(
+    session: Any, fitted: Any, X: Any, y: Any, pred: Any, proba: Any
+) -> list[tuple[str, Callable[[], None]]]:
+    """What to draw for the task, in order, each with what the progress line calls it."""
     from keel.training import _plots
 
     plan = session.plan
+    classes = plan.classes
+    steps: list[tuple[str, Callable[[], None]]] = []
     if plan.task == "classification":
-        classes = plan.classes
-        session.figure(_plots.confusion_matrix_figure(y, pred, classes), "confusion_matrix")
-        if proba is not None:
-            session.figure(_plots.roc_figure(y, proba, classes), "roc_curve")
-            session.figure(_plots.pr_figure(y, proba, classes), "pr_curve")
-            session.figure(_plots.calibration_figure(y, proba, classes), "calibration")
+
+        def classification() -> None:
+            session.figure(_plots.confusion_matrix_figure(y, pred, classes), "confusion_matrix")
+            if proba is not None:
+                session.figure(_plots.roc_figure(y, proba, classes), "roc_curve")
+                session.figure(_plots.pr_figure(y, proba, classes), "pr_curve")
+                session.figure(_plots.calibration_figure(y, proba, classes), "calibration")
+
+        steps.append(("confusion matrix, ROC, PR, calibration", classification))
     elif plan.task == "regression":
-        session.figure(_plots.residuals_figure(y, pred), "residuals")
+        steps.append(
+            ("residuals", lambda: session.figure(_plots.residuals_figure(y, pred), "residuals"))
+        )
     elif plan.task == "clustering":
-        _cluster_plot(session, fitted, X)
+        steps.append(("clusters", lambda: _cluster_plot(session, fitted, X)))
     if plan.task in ("classification", "regression"):
-        _learning_curve(session, fitted)
+        steps.append(("learning curve", lambda: _learning_curve(session, fitted)))
         if plan.validation_curve is not None:
-            _validation_curve(session, fitted)
-        found = native_importance(fitted, plan.train.features)
-        if found is not None:
-            names, values, source = found
-            session.figure(
-                _plots.bar_figure(names, values, "Feature importance", source), "feature_importance"
-            )
-    session.client.log_batch(session.run_id, tags={"keel.evaluation.on": evaluated_on})
+            steps.append(("validation curve", lambda: _validation_curve(session, fitted)))
+        steps.append(("feature importance", lambda: _importance_plot(session, fitted)))
+    return steps
+
+
+def _importance_plot(session: Any, fitted: Any) -> None:
+    from keel.training._plots import bar_figure
+
+    found = native_importance(fitted, session.plan.train.features)
+    if found is not None:
+        names, values, source = found
+        session.figure(
+            bar_figure(names, values, "Feature importance", source), "feature_importance"
+        )
 
 
 def _cluster_plot(session: Any, fitted: Any, X: Any) -> None:

@@ -7,6 +7,7 @@ The search step lives in :mod:`keel.training._tuning`, fairness and SHAP in
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from keel._clock import now_ms
@@ -74,6 +75,12 @@ class TrainingSession:
     def figure(self, fig: Any, name: str) -> None:
         self.client.log_figure(self.run_id, fig, f"plots/{name}.png")
 
+    def bar_plot(self, values: Mapping[str, float], title: str, axis: str, name: str) -> None:
+        """Log a bar chart of ``values`` (one bar per key) as ``plots/<name>.png``."""
+        from keel.training._plots import bar_figure
+
+        self.figure(bar_figure(list(values), list(values.values()), title, axis), name)
+
     # -- the steps --------------------------------------------------------------------
 
     def run(self) -> TrainingResult:
@@ -95,7 +102,9 @@ class TrainingSession:
         top, source = self._top_features(fitted)
         self.flush()
         if plan.log_model:
-            self.progress.stage("storing the model")
+            self.progress.stage(
+                "storing the model (and its ONNX export)" if plan.evaluate else "storing the model"
+            )
             self._log_model(fitted)
         else:
             self.caveats.append(
@@ -161,7 +170,6 @@ class TrainingSession:
         if plan.evaluate:
             from keel.training._report import log_plots
 
-            self.progress.stage("evaluation plots")
             log_plots(self, fitted, eval_X, eval_y, eval_pred, eval_proba, eval_on)
         if plan.train.sensitive is not None:
             self.progress.stage("fairness")

@@ -175,9 +175,6 @@ def _execute(plan: Any, progress: bool | None) -> TrainingResult:
 
     client = get_client()
     output = terminal_output(progress, client.settings.progress)
-    plan.train.dataset = _register(plan.train, plan.dataset_name)
-    if plan.test is not None:
-        plan.test.dataset = _register(plan.test, plan.test_dataset_name)
     tags = {
         "keel.training.task": plan.task,
         "keel.model.class": class_path(plan.model),
@@ -185,24 +182,29 @@ def _execute(plan: Any, progress: bool | None) -> TrainingResult:
     }
     run_id: str | None = None
     try:
-        with start_run(
-            experiment=plan.experiment,
-            run_name=plan.run_name,
-            tags=tags,
-            nested=active_run() is not None,
-        ) as run:
-            run_id = run.id
-            if plan.train.dataset is not None:
-                client.log_input(run.id, plan.train.dataset, "trained_on")
-            if plan.test is not None and plan.test.dataset is not None:
-                client.log_input(run.id, plan.test.dataset, "evaluated_on")
-            with TrainingProgress(output.live, plan.experiment) as bar:
+        with TrainingProgress(output.live, plan.experiment) as bar:
+            bar.stage("registering the data")
+            plan.train.dataset = _register(plan.train, plan.dataset_name)
+            if plan.test is not None:
+                plan.test.dataset = _register(plan.test, plan.test_dataset_name)
+            with start_run(
+                experiment=plan.experiment,
+                run_name=plan.run_name,
+                tags=tags,
+                nested=active_run() is not None,
+            ) as run:
+                run_id = run.id
+                if plan.train.dataset is not None:
+                    client.log_input(run.id, plan.train.dataset, "trained_on")
+                if plan.test is not None and plan.test.dataset is not None:
+                    client.log_input(run.id, plan.test.dataset, "evaluated_on")
                 session = TrainingSession(plan, client, run.id, run.info.name, bar)
                 started = time.perf_counter()
                 result = session.run()
                 session.log_metrics({"train_seconds": time.perf_counter() - started})
                 session.flush()
     finally:
+        # after the progress line has stopped, so this line comes last
         if run_id is not None and output.announce:
             announce_run_end(client, run_id)
     return result

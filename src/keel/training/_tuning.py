@@ -109,20 +109,16 @@ def _log_outcome(session: Any, outcome: Any, metric: str) -> None:
 
 
 def _log_plots(session: Any, outcome: Any, metric: str, greater_is_better: bool) -> None:
-    from keel.training._plots import bar_figure, history_figure
+    from keel.training._plots import history_figure
 
     session.figure(
         history_figure(outcome.scores, greater_is_better, metric), "optimization_history"
     )
     if outcome.importances:
-        names = list(outcome.importances)
-        session.figure(
-            bar_figure(
-                names,
-                [outcome.importances[n] for n in names],
-                "Hyperparameter importance",
-                "importance (fANOVA)",
-            ),
+        session.bar_plot(
+            outcome.importances,
+            "Hyperparameter importance",
+            "importance (fANOVA)",
             "param_importances",
         )
 
