@@ -14,7 +14,7 @@ from keel.data._errors import DatasetValidationError
 from keel.data._names import check_name, parse_reference
 from keel.data._progress import StageProgress
 from keel.data._version import DatasetVersion
-from keel.errors import InvalidArgumentError
+from keel.errors import InvalidArgumentError, show_input
 from keel.store import DatasetSummary, LineageNode, NewDatasetVersion
 
 if TYPE_CHECKING:
@@ -42,7 +42,8 @@ def _check_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
     for key, value in tags.items():
         if not isinstance(key, str) or not key or len(key) > 250:
             raise InvalidArgumentError(
-                f"tag name {key!r} is invalid: use a non-empty string of at most 250 characters"
+                f"tag name {show_input(key)} is invalid: use a non-empty string of at most 250 "
+                "characters"
             )
         out[key] = str(value)
     return out

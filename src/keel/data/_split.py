@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from keel.data._names import check_name
 from keel.data._sql import quote_ident
-from keel.errors import InvalidArgumentError
+from keel.errors import InvalidArgumentError, show_input
 
 if TYPE_CHECKING:
     from keel.data._version import DatasetVersion
@@ -42,13 +42,13 @@ DEFAULT_FRACTIONS: Mapping[str, float] = {"train": 0.7, "validation": 0.15, "tes
 def _check_fractions(fractions: Mapping[str, float]) -> list[tuple[str, float]]:
     if not isinstance(fractions, Mapping) or not fractions:
         raise InvalidArgumentError(
-            f"fractions must be a non-empty mapping such as {dict(DEFAULT_FRACTIONS)}; got {fractions!r}"
+            f"fractions must be a non-empty mapping such as {dict(DEFAULT_FRACTIONS)}; got {show_input(fractions)}"
         )
     items = []
     for key, value in fractions.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value <= 1:
             raise InvalidArgumentError(
-                f"fraction of split {key!r} is {value!r}; use a number in (0, 1]"
+                f"fraction of split {show_input(key)} is {show_input(value)}; use a number in (0, 1]"
             )
         items.append((str(key), float(value)))
     total = sum(v for _, v in items)
@@ -105,12 +105,13 @@ def split(
             f"pass at most one of stratify, group and time; got {', '.join(k for k, _ in chosen)}"
         )
     if not isinstance(seed, int) or isinstance(seed, bool):
-        raise InvalidArgumentError(f"seed must be an integer, not {seed!r}")
+        raise InvalidArgumentError(f"seed must be an integer, not {show_input(seed)}")
     parent = get(reference)
     for key, value in chosen:
         if value not in parent.schema:
             raise InvalidArgumentError(
-                f"{key}={value!r} is not a column of {parent.reference}; columns are {parent.columns}"
+                f"{key}={show_input(value)} is not a column of {parent.reference}; columns are "
+                f"{show_input(parent.columns, 300)}"
             )
     names = {key: check_name(f"{parent.name}-{key}") for key, _ in items}
     mode, column = chosen[0] if chosen else ("random", None)

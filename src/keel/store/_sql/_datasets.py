@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from keel._clock import now_ms
-from keel.errors import InvalidArgumentError, NotFoundError
+from keel.errors import InvalidArgumentError, NotFoundError, show_input
 from keel.store._datasets import (
     DatasetStore,
     DatasetSummary,
@@ -71,7 +71,7 @@ class SqlDatasetStore(DatasetStore):
     ) -> tuple[DatasetVersionRecord, bool]:
         if len(new.content_hash) != 64:
             raise InvalidArgumentError(
-                f"content hash {new.content_hash!r} of dataset {new.name!r} is not a sha256 "
+                f"content hash {show_input(new.content_hash)} of dataset {show_input(new.name)} is not a sha256 "
                 "hex digest (64 characters)"
             )
         now = now_ms()
@@ -156,7 +156,7 @@ class SqlDatasetStore(DatasetStore):
             if names
             else "; no dataset is registered yet (keel.datasets.register)"
         )
-        return NotFoundError(f"dataset {name!r} does not exist{hint}")
+        return NotFoundError(f"dataset {show_input(name)} does not exist{hint}")
 
     def get_version(self, name: str, version: int | None = None) -> DatasetVersionRecord:
         with self._db.read() as conn:
@@ -184,14 +184,14 @@ class SqlDatasetStore(DatasetStore):
         with self._db.read() as conn:
             row = conn.execute(sa.select(_versions).where(_versions.c.id == version_id)).first()
         if row is None:
-            raise NotFoundError(f"dataset version id {version_id!r} does not exist")
+            raise NotFoundError(f"dataset version id {show_input(version_id)} does not exist")
         return _record(row)
 
     def find_version_by_hash(self, name: str, hash_prefix: str) -> DatasetVersionRecord:
         prefix = hash_prefix.lower()
         if not prefix or any(c not in "0123456789abcdef" for c in prefix) or len(prefix) > 64:
             raise InvalidArgumentError(
-                f"content hash {hash_prefix!r} is not a sha256 hex digest or a prefix of one; "
+                f"content hash {show_input(hash_prefix)} is not a sha256 hex digest or a prefix of one; "
                 "use e.g. 'name/sha256:3fa9c1'"
             )
         with self._db.read() as conn:
