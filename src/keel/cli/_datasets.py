@@ -84,11 +84,14 @@ def register_cmd(
         raise
     out = _console()
     state = "[green]valid[/]" if v.valid else "[red]INVALID[/] (registered with --allow-invalid)"
+    done = "registered" if v.created is not False else "unchanged: already"
     out.print(
-        f"registered [bold]{v.reference}[/]: {v.num_rows:,} rows x {len(v.schema)} columns, "
+        f"{done} [bold]{v.reference}[/]: {v.num_rows:,} rows x {len(v.schema)} columns, "
         f"sha256:{v.content_hash[:12]}, {state}",
         highlight=False,
     )
+    if v.created is False and expectations is not None and v.validation is not None:
+        out.print(f"validation recorded on {v.reference}: {v.validation.summary()}")
 
 
 @datasets_app.command("list")

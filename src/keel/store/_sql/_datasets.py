@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from keel._clock import now_ms
-from keel.errors import InvalidArgumentError, NotFoundError, show_input
+from keel.errors import ConflictError, InvalidArgumentError, NotFoundError, show_input
 from keel.store._datasets import (
     DatasetStore,
     DatasetSummary,
@@ -124,6 +124,26 @@ class SqlDatasetStore(DatasetStore):
             record = _record(_Values(values))
             self._write_edges(conn, record, upstream, now)
             return record, True
+
+    def record_validation(
+        self, version_id: str, validation: Mapping[str, Any], valid: bool
+    ) -> DatasetVersionRecord:
+        with self._db.write() as conn:
+            changed = conn.execute(
+                sa.update(_versions)
+                .where(_versions.c.id == version_id, _versions.c.validation_json.is_(None))
+                .values(validation_json=_dumps(validation), valid=valid)
+            ).rowcount
+            row = conn.execute(sa.select(_versions).where(_versions.c.id == version_id)).first()
+        if row is None:
+            raise NotFoundError(f"dataset version id {show_input(version_id)} does not exist")
+        record = _record(row)
+        if not changed:
+            raise ConflictError(
+                f"dataset {record.name}/{record.version} already has a validation report; "
+                "a version's validation is recorded once"
+            )
+        return record
 
     def _write_edges(
         self,
