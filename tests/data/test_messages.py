@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +12,6 @@ from keel.data import check_name
 from keel.data._names import suggest_name
 from keel.errors import InvalidArgumentError, show_input
 
-KEEL = shutil.which("keel", path=str(Path(sys.executable).parent)) or "keel"
 LONG = "A" * 10_000
 
 
@@ -73,16 +68,10 @@ def test_long_reference_tag_and_column_are_cut(client) -> None:
     assert len(str(info.value)) < 300
 
 
-def test_cli_echoes_a_long_name_once_on_one_short_line(tmp_path: Path) -> None:
+def test_cli_echoes_a_long_name_once_on_one_short_line(tmp_path: Path, datasets_cli) -> None:
     data = tmp_path / "d.csv"
     data.write_text("a\n1\n")
-    proc = subprocess.run(
-        [KEEL, "datasets", "register", str(data), "--name", LONG, "-q"],
-        capture_output=True,
-        text=True,
-        env=os.environ.copy(),
-        timeout=120,
-    )
+    proc = datasets_cli("register", str(data), "--name", LONG, "-q")
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and len(lines[0]) < 400, proc.stderr[:500]

@@ -8,10 +8,6 @@ diffed, through the SDK and the real ``keel`` command.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -20,8 +16,6 @@ import pytest
 import keel
 from keel.data._sql import quote_ident, quote_literal
 from keel.errors import InvalidArgumentError
-
-KEEL = shutil.which("keel", path=str(Path(sys.executable).parent)) or "keel"
 
 NASTY = [
     "plain",
@@ -136,15 +130,8 @@ def test_register_split_validate_diff_head_with_nasty_names(client, nasty_csv: P
     assert {s.column for s in d.shifts} >= {"it's", 'say "hi"', "ünïcødé"}
 
 
-def test_cli_registers_and_shows_nasty_names(nasty_csv: Path) -> None:
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [KEEL, "datasets", *args],
-            capture_output=True,
-            text=True,
-            env=os.environ.copy(),
-            timeout=120,
-        )
+def test_cli_registers_and_shows_nasty_names(nasty_csv: Path, datasets_cli) -> None:
+    cli = datasets_cli
 
     reg = cli("register", str(nasty_csv), "--name", "nasty", "-q")
     assert reg.returncode == 0, reg.stderr

@@ -6,11 +6,7 @@ Over SQLite and PostgreSQL, through the SDK and through the real ``keel`` comman
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -19,9 +15,7 @@ import pytest
 import keel
 from keel.config import Settings
 from keel.errors import ConflictError
-from keel.tracking import Client, set_client
-
-KEEL = shutil.which("keel", path=str(Path(sys.executable).parent)) or "keel"
+from keel.tracking import Client
 
 FRAME = pd.DataFrame({"petal": [1.0, 2.0, 3.5], "species": ["a", "b", "a"]})
 PASSES = {"columns": {"petal": {"max": 4}, "species": {"allowed": ["a", "b"]}}}
@@ -38,16 +32,9 @@ def store_uri(request: pytest.FixtureRequest, keel_home: Path) -> str:
 
 
 @pytest.fixture
-def backend(store_uri: str, keel_home: Path) -> Iterator[Client]:
-    client = Client(settings=Settings(home=keel_home, store_uri=store_uri))
-    token = set_client(client)
-    try:
-        yield client
-    finally:
-        from keel.tracking._fluent import _client
-
-        _client.reset(token)
-        client.close()
+def backend(store_uri: str, keel_home: Path, install_client) -> Client:
+    client: Client = install_client(Settings(home=keel_home, store_uri=store_uri))
+    return client
 
 
 def test_identical_content_says_it_was_not_new(backend: Client) -> None:
@@ -103,14 +90,12 @@ def test_other_expectations_on_a_validated_version_are_refused_and_change_nothin
     assert edges_after == edges_before  # no lineage edge from moved.csv either
 
 
-def _cli(uri: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KEEL_STORE_URI": uri}
-    return subprocess.run(
-        [KEEL, "datasets", *args], capture_output=True, text=True, env=env, timeout=120
-    )
+def test_cli_says_unchanged_and_keeps_expectations(
+    store_uri: str, tmp_path: Path, datasets_cli
+) -> None:
+    def _cli(uri: str, *args: str):
+        return datasets_cli(*args, env={"KEEL_STORE_URI": uri})
 
-
-def test_cli_says_unchanged_and_keeps_expectations(store_uri: str, tmp_path: Path) -> None:
     data = tmp_path / "good.csv"
     FRAME.to_csv(data, index=False)
     spec = tmp_path / "expect.yaml"
