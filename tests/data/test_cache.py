@@ -20,27 +20,21 @@ import keel
 from keel.artifacts._cache import VERIFIED, ObjectCache
 from keel.config import Settings
 from keel.errors import ArtifactCorruptedError, ConfigError
-from keel.tracking import Client, set_client
+from keel.tracking import Client
 
 FRAME = pd.DataFrame({"x": [1, 2, 3], "label": ["a", "b", "c"]})
 PLANTED = pd.DataFrame({"x": [9, 9, 9], "label": ["evil", "evil", "evil"]})
 
 
 @pytest.fixture
-def remote(keel_home: Path, tmp_path: Path) -> Iterator[Client]:
+def remote(keel_home: Path, tmp_path: Path, install_client) -> Iterator[Client]:
     """A client whose artifact root is remote (memory://) and whose cache is in tmp_path."""
     root = f"memory://keel-{uuid.uuid4().hex}"
-    settings = Settings(home=keel_home, artifact_root=root, cache_dir=tmp_path / "cache")
-    client = Client(settings=settings)
-    token = set_client(client)
-    try:
-        yield client
-    finally:
-        from keel.tracking._fluent import _client
-
-        _client.reset(token)
-        client.artifacts.fs.rm(client.artifacts.fs._strip_protocol(root), recursive=True)
-        client.close()
+    client: Client = install_client(
+        Settings(home=keel_home, artifact_root=root, cache_dir=tmp_path / "cache")
+    )
+    yield client
+    client.artifacts.fs.rm(client.artifacts.fs._strip_protocol(root), recursive=True)
 
 
 def _mode(path: Path) -> int:

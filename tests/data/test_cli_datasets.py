@@ -3,26 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-KEEL = shutil.which("keel", path=str(Path(sys.executable).parent)) or "keel"
 
-
-def keel_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [KEEL, "datasets", *args],
-        capture_output=True,
-        text=True,
-        env=os.environ.copy(),
-        timeout=120,
-    )
-
-
-def test_register_list_show_head_validate_diff_split(tmp_path: Path) -> None:
+def test_register_list_show_head_validate_diff_split(tmp_path: Path, datasets_cli) -> None:
+    keel_cli = datasets_cli
     data = tmp_path / "flowers.csv"
     rows = ["petal,species"] + [f"{1 + i / 10},{'ab'[i % 2]}" for i in range(40)]
     data.write_text("\n".join(rows) + "\n")

@@ -6,10 +6,6 @@ KeelDeprecationWarning (a FutureWarning, shown by default), in the SDK and the C
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -19,8 +15,6 @@ import pytest
 import keel
 from keel.data import DatasetReference, parse_reference
 from keel.errors import InvalidArgumentError, KeelDeprecationWarning
-
-KEEL = shutil.which("keel", path=str(Path(sys.executable).parent)) or "keel"
 
 
 def test_canonical_forms_parse_without_warning() -> None:
@@ -99,17 +93,10 @@ def test_old_attribute_and_function_names_warn(client) -> None:
         assert parse_ref("nums/1").version == 1
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [KEEL, "datasets", *args],
-        capture_output=True,
-        text=True,
-        env=os.environ.copy(),
-        timeout=120,
-    )
-
-
-def test_cli_shows_the_deprecation_as_one_line_and_still_works(tmp_path: Path) -> None:
+def test_cli_shows_the_deprecation_as_one_line_and_still_works(
+    tmp_path: Path, datasets_cli
+) -> None:
+    _cli = datasets_cli
     data = tmp_path / "t.csv"
     data.write_text("a\n1\n2\n")
     assert _cli("register", str(data), "--name", "t", "-q").returncode == 0

@@ -140,19 +140,3 @@ def test_gzip_csv(client, tmp_path: Path) -> None:
     path = tmp_path / "data.csv.gz"
     path.write_bytes(gzip.compress(b"a,b\n1,x\n2,y\n"))
     assert keel.datasets.register(path, "zipped").num_rows == 2
-
-
-def test_keel_datasets_module_surface() -> None:
-    import keel.datasets as ds
-
-    for name in (
-        "register",
-        "get",
-        "list",
-        "versions",
-        "diff",
-        "split",
-        "validate",
-        "Expectations",
-    ):
-        assert name in ds.__all__, name

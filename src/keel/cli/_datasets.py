@@ -22,14 +22,14 @@ datasets_app = typer.Typer(
 
 
 def _pairs(values: Sequence[str] | None, option: str) -> dict[str, str]:
-    from keel.errors import InvalidArgumentError
+    from keel.errors import InvalidArgumentError, show_input
 
     out: dict[str, str] = {}
     for item in values or ():
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise InvalidArgumentError(
-                f"{option} {item!r} is not KEY=VALUE; e.g. {option} zip=string"
+                f"{option} {show_input(item)} is not KEY=VALUE; e.g. {option} zip=string"
             )
         out[key] = value
     return out
@@ -84,11 +84,14 @@ def register_cmd(
         raise
     out = _console()
     state = "[green]valid[/]" if v.valid else "[red]INVALID[/] (registered with --allow-invalid)"
+    done = "registered" if v.created is not False else "unchanged: already"
     out.print(
-        f"registered [bold]{v.reference}[/]: {v.num_rows:,} rows x {len(v.schema)} columns, "
+        f"{done} [bold]{v.reference}[/]: {v.num_rows:,} rows x {len(v.schema)} columns, "
         f"sha256:{v.content_hash[:12]}, {state}",
         highlight=False,
     )
+    if v.created is False and expectations is not None and v.validation is not None:
+        out.print(f"validation recorded on {v.reference}: {v.validation.summary()}")
 
 
 @datasets_app.command("list")
@@ -211,7 +214,7 @@ def split_cmd(
 ) -> None:
     """Split a version into derived versions NAME-SPLIT with lineage to it."""
     import keel.datasets as ds
-    from keel.errors import InvalidArgumentError
+    from keel.errors import InvalidArgumentError, show_input
 
     fractions: dict[str, float] | None = None
     if fraction:
@@ -221,7 +224,7 @@ def split_cmd(
                 fractions[key] = float(value)
             except ValueError:
                 raise InvalidArgumentError(
-                    f"--fraction {key}={value!r}: the fraction is not a number"
+                    f"--fraction {key}={show_input(value)}: the fraction is not a number"
                 ) from None
     parts = ds.split(reference, fractions, seed=seed, stratify=stratify, group=group, time=time)
     out = _console()

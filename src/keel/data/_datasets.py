@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Mapping
@@ -14,12 +15,13 @@ from keel.data._errors import DatasetValidationError
 from keel.data._names import check_name, parse_reference
 from keel.data._progress import StageProgress
 from keel.data._version import DatasetVersion
-from keel.errors import InvalidArgumentError
+from keel.errors import ConflictError, InvalidArgumentError, NotFoundError, show_input
 from keel.store import DatasetSummary, LineageNode, NewDatasetVersion
 
 if TYPE_CHECKING:
     from keel.data._expectations import Expectations
     from keel.data._report import ValidationReport
+    from keel.store import DatasetVersionRecord, Store
     from keel.tracking import Client
 
 __all__ = ["get", "get_by_id", "list_datasets", "register", "versions"]
@@ -42,7 +44,8 @@ def _check_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
     for key, value in tags.items():
         if not isinstance(key, str) or not key or len(key) > 250:
             raise InvalidArgumentError(
-                f"tag name {key!r} is invalid: use a non-empty string of at most 250 characters"
+                f"tag name {show_input(key)} is invalid: use a non-empty string of at most 250 "
+                "characters"
             )
         out[key] = str(value)
     return out
@@ -75,7 +78,9 @@ def register(
     The data is normalised to Parquet (streamed through DuckDB, so files larger than
     memory work), profiled, checked against ``expectations`` and stored in the
     artifact store under its sha256. Registering content that ``name`` already has
-    returns that existing version.
+    returns that existing version, with ``created=False``; expectations given then are
+    checked and their report is recorded on that version if it has none (a version
+    validated against other expectations keeps its report: ``ConflictError``).
 
     Args:
         source: a path or fsspec URL to a CSV, TSV, JSON Lines, JSON array or Parquet
@@ -95,12 +100,15 @@ def register(
         progress: show a progress bar on stderr.
 
     Returns:
-        The new (or identical existing) :class:`~keel.data.DatasetVersion`.
+        The new (or identical existing) :class:`~keel.data.DatasetVersion`;
+        its ``created`` attribute says which.
 
     Raises:
         InvalidArgumentError: the name or an argument is invalid.
         DatasetSourceError: the source cannot be read (missing, empty, ragged, ...).
         DatasetValidationError: the data fails its expectations (``.report`` says how).
+        ConflictError: the content is already registered under ``name`` with a
+            validation report from other expectations (nothing is changed).
 
     Example::
 
@@ -191,6 +199,8 @@ def _register(
                 "(CLI: --allow-invalid) to register it marked invalid",
                 report,
             )
+        if report is not None:  # before anything is written
+            _check_recordable(name, sha256.result(), report, store_ready.result())
         bar.stage("storing")
         # moved (not copied) into the content-addressed store; hashed once, above
         written = dest.stat()
@@ -226,8 +236,53 @@ def _register(
         parent_ids=parent_ids,
         derivation=derivation,
     )
-    record, _created = client.store.datasets.create_version(new, upstream)
-    return DatasetVersion.from_record(record, client.artifacts, client.settings)
+    record, created = client.store.datasets.create_version(new, upstream)
+    if not created and report is not None:
+        record = _record_validation(client, record, report)
+    return DatasetVersion.from_record(record, client.artifacts, client.settings, created=created)
+
+
+def _same_report(stored: Mapping[str, Any], report: ValidationReport) -> bool:
+    wanted: dict[str, Any] = json.loads(json.dumps(report.to_dict(), default=str))
+    return dict(stored) == wanted
+
+
+def _validated_otherwise(record: DatasetVersionRecord) -> ConflictError:
+    from keel.data._report import ValidationReport
+
+    ref = f"{record.name}/{record.version}"
+    before = ValidationReport.from_dict(record.validation or {}).summary()
+    return ConflictError(
+        f"dataset {ref} already holds this content and was validated against other "
+        f"expectations ({before}); a version's validation is recorded once, so nothing was "
+        f"changed; check it against these with keel.datasets.validate({ref!r}, ...) "
+        f"(CLI: keel datasets validate {ref} -e FILE)"
+    )
+
+
+def _check_recordable(name: str, sha256: str, report: ValidationReport, store: Store) -> None:
+    """Refuse, before anything is written, expectations an existing version cannot take."""
+    try:
+        existing = store.datasets.find_version_by_hash(name, sha256)
+    except NotFoundError:
+        return
+    if existing.validation is not None and not _same_report(existing.validation, report):
+        raise _validated_otherwise(existing)
+
+
+def _record_validation(
+    client: Client, record: DatasetVersionRecord, report: ValidationReport
+) -> DatasetVersionRecord:
+    """Expectations given for content already registered: record their report on it."""
+    store = client.store.datasets
+    if record.validation is None:
+        try:
+            return store.record_validation(record.id, report.to_dict(), report.passed)
+        except ConflictError:  # recorded by another registration meanwhile
+            record = store.get_version_by_id(record.id)
+    if record.validation is not None and _same_report(record.validation, report):
+        return record
+    raise _validated_otherwise(record)
 
 
 def _remember_if_moved(client: Client, sha256: str, written: os.stat_result) -> None:

@@ -62,11 +62,15 @@ def check_name(name: object) -> str:
     """
     if isinstance(name, str) and NAME_PATTERN.match(name):
         return name
+    if isinstance(name, str) and len(name) > 128:
+        raise InvalidArgumentError(
+            f"dataset name {show_input(name)} is invalid: too long; use at most 128 characters"
+        )
     suggestion = ""
     if isinstance(name, str) and name.strip():
         fixed = suggest_name(name)
         if fixed is not None:
-            suggestion = f", e.g. {show_input(fixed)}"
+            suggestion = f", e.g. {show_input(fixed, 140)}"
     raise InvalidArgumentError(
         f"dataset name {show_input(name)} is invalid: use 1-128 characters of lowercase letters, "
         f"digits, '.', '_' and '-', starting with a letter or digit{suggestion}"

@@ -15,7 +15,8 @@ dataset needs no more memory than ingesting it:
 The same seed on the same data gives the same splits (with the same DuckDB version).
 """
 
-# DuckDB SQL is built from quoted identifiers and literals (_q/_sql_str), never raw input.
+# DuckDB SQL is built from quoted identifiers (quote_ident) and bound parameters; the
+# parent's path reaches DuckDB through its relational API, never as SQL text.
 # ruff: noqa: S608
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keel.data._names import check_name
-from keel.data._sql import quote_ident, quote_literal
-from keel.errors import InvalidArgumentError
+from keel.data._sql import quote_ident
+from keel.errors import InvalidArgumentError, show_input
 
 if TYPE_CHECKING:
     from keel.data._version import DatasetVersion
@@ -41,13 +42,13 @@ DEFAULT_FRACTIONS: Mapping[str, float] = {"train": 0.7, "validation": 0.15, "tes
 def _check_fractions(fractions: Mapping[str, float]) -> list[tuple[str, float]]:
     if not isinstance(fractions, Mapping) or not fractions:
         raise InvalidArgumentError(
-            f"fractions must be a non-empty mapping such as {dict(DEFAULT_FRACTIONS)}; got {fractions!r}"
+            f"fractions must be a non-empty mapping such as {dict(DEFAULT_FRACTIONS)}; got {show_input(fractions)}"
         )
     items = []
     for key, value in fractions.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value <= 1:
             raise InvalidArgumentError(
-                f"fraction of split {key!r} is {value!r}; use a number in (0, 1]"
+                f"fraction of split {show_input(key)} is {show_input(value)}; use a number in (0, 1]"
             )
         items.append((str(key), float(value)))
     total = sum(v for _, v in items)
@@ -96,7 +97,6 @@ def split(
         ('iris-train', 120)
     """
     from keel.data._datasets import _client, _Derivation, _register, get
-    from keel.data._ingest import connect_duckdb, write_parquet
 
     items = _check_fractions(fractions if fractions is not None else DEFAULT_FRACTIONS)
     chosen = [(k, v) for k, v in (("stratify", stratify), ("group", group), ("time", time)) if v]
@@ -105,76 +105,26 @@ def split(
             f"pass at most one of stratify, group and time; got {', '.join(k for k, _ in chosen)}"
         )
     if not isinstance(seed, int) or isinstance(seed, bool):
-        raise InvalidArgumentError(f"seed must be an integer, not {seed!r}")
+        raise InvalidArgumentError(f"seed must be an integer, not {show_input(seed)}")
     parent = get(reference)
     for key, value in chosen:
         if value not in parent.schema:
             raise InvalidArgumentError(
-                f"{key}={value!r} is not a column of {parent.reference}; columns are {parent.columns}"
+                f"{key}={show_input(value)} is not a column of {parent.reference}; columns are "
+                f"{show_input(parent.columns, 300)}"
             )
     names = {key: check_name(f"{parent.name}-{key}") for key, _ in items}
     mode, column = chosen[0] if chosen else ("random", None)
 
-    table = f"read_parquet({quote_literal(str(parent.local_path()))}, file_row_number=true)"
-    shuffle = f"hash(file_row_number, {int(seed)})"
     cum = [sum(v for _, v in items[: i + 1]) for i in range(len(items))]
     cum[-1] = 1.0
-    if mode == "group":
-        g = quote_ident(str(column))
-        assign = f"""
-            WITH groups AS (
-                SELECT {g} AS g, count(*) AS size, hash({g}, {int(seed)}) AS h FROM {table} GROUP BY {g}
-            ), placed AS (
-                SELECT g, (sum(size) OVER (ORDER BY h, g ROWS UNBOUNDED PRECEDING) - size / 2.0)
-                       / sum(size) OVER () AS pos FROM groups
-            )
-            SELECT t.file_row_number AS r, {_bucket("p.pos", cum, strict=True)} AS s
-            FROM {table} t JOIN placed p ON t.{g} IS NOT DISTINCT FROM p.g
-        """
-    else:
-        if mode == "stratify":
-            order = f"PARTITION BY {quote_ident(str(column))} ORDER BY {shuffle}"
-            size = f"count(*) OVER (PARTITION BY {quote_ident(str(column))})"
-        elif mode == "time":
-            order = f"ORDER BY {quote_ident(str(column))} NULLS LAST, file_row_number"
-            size = "count(*) OVER ()"
-        else:
-            order = f"ORDER BY {shuffle}"
-            size = "count(*) OVER ()"
-        assign = f"""
-            SELECT r, {_bucket("k", cum, size_col="n")} AS s FROM (
-                SELECT file_row_number AS r, row_number() OVER ({order}) - 1 AS k, {size} AS n
-                FROM {table}
-            )
-        """
     client = _client()
     tmp_root = client.settings.home.absolute() / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
     results: dict[str, DatasetVersion] = {}
     with tempfile.TemporaryDirectory(dir=tmp_root, prefix="split-") as tmp:
-        con = connect_duckdb(Path(tmp))
-        try:
-            con.execute(f"CREATE TEMP TABLE keel_assign AS {assign}")
-            counts = dict(con.execute("SELECT s, count(*) FROM keel_assign GROUP BY s").fetchall())
-            for i, (key, fraction) in enumerate(items):
-                if not counts.get(i):
-                    raise InvalidArgumentError(
-                        f"split {key!r} of {parent.reference} would be empty ({parent.num_rows} rows, "
-                        f"fraction {fraction:g}{', ' + mode + '=' + str(column) if column else ''}); "
-                        "use more data or larger fractions"
-                    )
-            paths = {}
-            for i, (key, _) in enumerate(items):
-                path = Path(tmp) / f"{key}.parquet"
-                rel = con.sql(
-                    f"SELECT t.* EXCLUDE (file_row_number) FROM {table} t "
-                    f"SEMI JOIN (SELECT r FROM keel_assign WHERE s = {i}) a ON t.file_row_number = a.r "
-                    "ORDER BY t.file_row_number"
-                )
-                write_parquet(rel.to_arrow_reader(), path)
-                paths[key] = path
-        finally:
-            con.close()
+        how = f", {mode}={column}" if column else ""
+        paths = _write_splits(parent, items, _assignment(mode, column, cum), seed, Path(tmp), how)
         for key, fraction in items:
             derivation = {
                 "kind": "split",
@@ -201,6 +151,83 @@ def split(
                 ),
             )
     return results
+
+
+#: The parent's rows, with their row numbers: a view over its Parquet file, created
+#: through DuckDB's relational API so the file's path never enters SQL text.
+_PARENT = "keel_parent"
+
+
+def _assignment(mode: str, column: str | None, cum: list[float]) -> str:
+    """SQL giving each parent row number ``r`` its split index ``s`` (seed bound as ``$seed``)."""
+    shuffle = "hash(file_row_number, $seed)"
+    if mode == "group":
+        g = quote_ident(str(column))
+        return f"""
+            WITH groups AS (
+                SELECT {g} AS g, count(*) AS size, hash({g}, $seed) AS h FROM {_PARENT} GROUP BY {g}
+            ), placed AS (
+                SELECT g, (sum(size) OVER (ORDER BY h, g ROWS UNBOUNDED PRECEDING) - size / 2.0)
+                       / sum(size) OVER () AS pos FROM groups
+            )
+            SELECT t.file_row_number AS r, {_bucket("p.pos", cum, strict=True)} AS s
+            FROM {_PARENT} t JOIN placed p ON t.{g} IS NOT DISTINCT FROM p.g
+        """
+    if mode == "stratify":
+        order = f"PARTITION BY {quote_ident(str(column))} ORDER BY {shuffle}"
+        size = f"count(*) OVER (PARTITION BY {quote_ident(str(column))})"
+    elif mode == "time":
+        order = f"ORDER BY {quote_ident(str(column))} NULLS LAST, file_row_number"
+        size = "count(*) OVER ()"
+    else:
+        order = f"ORDER BY {shuffle}"
+        size = "count(*) OVER ()"
+    return f"""
+        SELECT r, {_bucket("k", cum, size_col="n")} AS s FROM (
+            SELECT file_row_number AS r, row_number() OVER ({order}) - 1 AS k, {size} AS n
+            FROM {_PARENT}
+        )
+    """
+
+
+def _write_splits(
+    parent: DatasetVersion,
+    items: list[tuple[str, float]],
+    assign: str,
+    seed: int,
+    folder: Path,
+    how: str,
+) -> dict[str, Path]:
+    """Assign rows with ``assign`` and write each split's rows, in order, to a Parquet file."""
+    from keel.data._ingest import connect_duckdb, write_parquet
+
+    con = connect_duckdb(folder)
+    try:
+        con.read_parquet(str(parent.local_path()), file_row_number=True).create_view(_PARENT)
+        uses_seed = "$seed" in assign
+        con.execute(
+            f"CREATE TEMP TABLE keel_assign AS {assign}", {"seed": seed} if uses_seed else None
+        )
+        counts = dict(con.execute("SELECT s, count(*) FROM keel_assign GROUP BY s").fetchall())
+        paths = {}
+        for i, (key, fraction) in enumerate(items):
+            if not counts.get(i):
+                raise InvalidArgumentError(
+                    f"split {key!r} of {parent.reference} would be empty ({parent.num_rows} rows, "
+                    f"fraction {fraction:g}{how}); use more data or larger fractions"
+                )
+        for i, (key, _) in enumerate(items):
+            paths[key] = folder / f"{key}.parquet"
+            rel = con.sql(
+                f"SELECT t.* EXCLUDE (file_row_number) FROM {_PARENT} t "
+                "SEMI JOIN (SELECT r FROM keel_assign WHERE s = $split) a "
+                "ON t.file_row_number = a.r ORDER BY t.file_row_number",
+                params={"split": i},
+            )
+            write_parquet(rel.to_arrow_reader(), paths[key])
+        return paths
+    finally:
+        con.close()
 
 
 def _bucket(

@@ -109,6 +109,10 @@ class DatasetVersion:
         tags: string key/values.
         parent_ids: ids of the versions this one was derived from (a split's parent).
         derivation: how it was derived (``{"kind": "split", ...}``), or ``None``.
+        created: what :func:`keel.datasets.register` did: ``True`` when it registered
+            this version, ``False`` when the name already had this exact content (the
+            existing version is returned, unchanged); ``None`` for a version that was
+            read (``get``, ``versions``).
 
     Example::
 
@@ -134,6 +138,7 @@ class DatasetVersion:
     tags: Mapping[str, str] = field(repr=False, compare=False, hash=False)
     parent_ids: tuple[str, ...]
     derivation: Mapping[str, Any] | None = field(repr=False, compare=False, hash=False)
+    created: bool | None = field(default=None, repr=False, compare=False, hash=False)
     _artifacts: ArtifactStore | None = field(default=None, repr=False, compare=False, hash=False)
     _settings: Settings | None = field(default=None, repr=False, compare=False, hash=False)
 
@@ -143,11 +148,14 @@ class DatasetVersion:
         record: DatasetVersionRecord,
         artifacts: ArtifactStore | None = None,
         settings: Settings | None = None,
+        *,
+        created: bool | None = None,
     ) -> DatasetVersion:
         """Build from the store's record, reading bytes from ``artifacts``.
 
         ``settings`` say where this user's cache is (for a remote artifact root); the
-        fluent client's settings are used when it is ``None``.
+        fluent client's settings are used when it is ``None``. ``created``: see the
+        attribute.
         """
         return cls(
             id=record.id,
@@ -169,6 +177,7 @@ class DatasetVersion:
             tags=record.tags,
             parent_ids=record.parent_ids,
             derivation=record.derivation,
+            created=created,
             _artifacts=artifacts,
             _settings=settings,
         )

@@ -120,6 +120,24 @@ class DatasetStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    def record_validation(
+        self, version_id: str, validation: Mapping[str, Any], valid: bool
+    ) -> DatasetVersionRecord:
+        """Record a validation report on a version registered without one.
+
+        A version's content never changes; its validation is a fact about that content
+        and the expectations it was checked against, recorded once: when identical
+        content is registered again with expectations, the first report is kept on it.
+
+        Returns:
+            The version with ``validation`` and ``valid`` set.
+
+        Raises:
+            NotFoundError: no version has this id.
+            ConflictError: the version already has a validation report.
+        """
+
+    @abc.abstractmethod
     def get_version(self, name: str, version: int | None = None) -> DatasetVersionRecord:
         """Version ``version`` of ``name`` (the latest when ``None``).
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from keel._clock import now_ms
-from keel.errors import InvalidArgumentError, NotFoundError
+from keel.errors import ConflictError, InvalidArgumentError, NotFoundError, show_input
 from keel.store._datasets import (
     DatasetStore,
     DatasetSummary,
@@ -71,7 +71,7 @@ class SqlDatasetStore(DatasetStore):
     ) -> tuple[DatasetVersionRecord, bool]:
         if len(new.content_hash) != 64:
             raise InvalidArgumentError(
-                f"content hash {new.content_hash!r} of dataset {new.name!r} is not a sha256 "
+                f"content hash {show_input(new.content_hash)} of dataset {show_input(new.name)} is not a sha256 "
                 "hex digest (64 characters)"
             )
         now = now_ms()
@@ -125,6 +125,26 @@ class SqlDatasetStore(DatasetStore):
             self._write_edges(conn, record, upstream, now)
             return record, True
 
+    def record_validation(
+        self, version_id: str, validation: Mapping[str, Any], valid: bool
+    ) -> DatasetVersionRecord:
+        with self._db.write() as conn:
+            changed = conn.execute(
+                sa.update(_versions)
+                .where(_versions.c.id == version_id, _versions.c.validation_json.is_(None))
+                .values(validation_json=_dumps(validation), valid=valid)
+            ).rowcount
+            row = conn.execute(sa.select(_versions).where(_versions.c.id == version_id)).first()
+        if row is None:
+            raise NotFoundError(f"dataset version id {show_input(version_id)} does not exist")
+        record = _record(row)
+        if not changed:
+            raise ConflictError(
+                f"dataset {record.name}/{record.version} already has a validation report; "
+                "a version's validation is recorded once"
+            )
+        return record
+
     def _write_edges(
         self,
         conn: Connection,
@@ -156,7 +176,7 @@ class SqlDatasetStore(DatasetStore):
             if names
             else "; no dataset is registered yet (keel.datasets.register)"
         )
-        return NotFoundError(f"dataset {name!r} does not exist{hint}")
+        return NotFoundError(f"dataset {show_input(name)} does not exist{hint}")
 
     def get_version(self, name: str, version: int | None = None) -> DatasetVersionRecord:
         with self._db.read() as conn:
@@ -184,14 +204,14 @@ class SqlDatasetStore(DatasetStore):
         with self._db.read() as conn:
             row = conn.execute(sa.select(_versions).where(_versions.c.id == version_id)).first()
         if row is None:
-            raise NotFoundError(f"dataset version id {version_id!r} does not exist")
+            raise NotFoundError(f"dataset version id {show_input(version_id)} does not exist")
         return _record(row)
 
     def find_version_by_hash(self, name: str, hash_prefix: str) -> DatasetVersionRecord:
         prefix = hash_prefix.lower()
         if not prefix or any(c not in "0123456789abcdef" for c in prefix) or len(prefix) > 64:
             raise InvalidArgumentError(
-                f"content hash {hash_prefix!r} is not a sha256 hex digest or a prefix of one; "
+                f"content hash {show_input(hash_prefix)} is not a sha256 hex digest or a prefix of one; "
                 "use e.g. 'name/sha256:3fa9c1'"
             )
         with self._db.read() as conn:

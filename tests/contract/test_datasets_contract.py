@@ -1,4 +1,4 @@
-"""The DatasetStore contract, on SQLite and PostgreSQL (the ``store`` fixture)."""
+"""The DatasetStore contract, run on every backend (SQLite and PostgreSQL: the ``store`` fixture)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from keel.errors import InvalidArgumentError, NotFoundError
+from keel.errors import ConflictError, InvalidArgumentError, NotFoundError
 from keel.store import LineageNode, NewDatasetVersion
 
 
@@ -141,3 +141,27 @@ def test_concurrent_registration_numbers_without_gaps_or_duplicates(store) -> No
     assert not errors
     assert sorted(results) == list(range(1, 9))
     assert [v.version for v in ds.list_versions("busy")] == list(range(1, 9))
+
+
+def test_validation_is_recorded_once_on_a_version_without_one(store) -> None:
+    ds = store.datasets
+    bare, _ = ds.create_version(_new("sales", "a"))
+    report = {"passed": False, "checks": [], "rows_checked": 3, "num_rows": 3, "sampled": False}
+    recorded = ds.record_validation(bare.id, report, False)
+    assert (recorded.id, recorded.version, recorded.validation, recorded.valid) == (
+        bare.id,
+        1,
+        report,
+        False,
+    )
+    assert (
+        ds.get_version("sales", 1) == recorded and ds.get_version("sales", 1).validation == report
+    )
+    with pytest.raises(ConflictError, match="sales/1 already has a validation report"):
+        ds.record_validation(bare.id, {"passed": True, "checks": []}, True)
+    assert ds.get_version_by_id(bare.id).validation == report
+    with pytest.raises(NotFoundError, match="dataset version id '0000"):
+        ds.record_validation("0" * 32, report, True)
+    validated, _ = ds.create_version(_new("other", "b", validation=report, valid=False))
+    with pytest.raises(ConflictError):
+        ds.record_validation(validated.id, {"passed": True, "checks": []}, True)
