@@ -148,25 +148,12 @@ def validate_parquet(
     profile: Mapping[str, Any],
 ) -> ValidationReport:
     """Check the Parquet file at ``path`` (with its schema and profile) against ``expectations``."""
-    table = _CHECKED
     # through DuckDB's relational API: the file's path never enters SQL text
-    con.read_parquet(str(path), file_row_number=True).create_view(table, replace=True)
+    con.read_parquet(str(path), file_row_number=True).create_view(_CHECKED, replace=True)
     num_rows = int(profile["num_rows"])
     types = {c["name"]: c["type"] for c in columns}
     out = _Outcomes()
-
-    if expectations.rows is not None:
-        lo, hi = expectations.rows.min, expectations.rows.max
-        label = f"row_count(min={lo}, max={hi})"
-        out.declare(None, label)
-        if (lo is not None and num_rows < lo) or (hi is not None and num_rows > hi):
-            out.fail(None, label, 1, [], f"the dataset has {num_rows} rows")
-    if expectations.strict:
-        extra = [n for n in types if n not in expectations.columns]
-        out.declare(None, "no_extra_columns")
-        if extra:
-            out.fail(None, "no_extra_columns", len(extra), [], f"unexpected columns {extra}")
-
+    _check_table(expectations, num_rows, types, out)
     row_level: dict[str, ColumnExpectation] = {}
     for name, ce in expectations.columns.items():
         if name not in types:
@@ -174,94 +161,9 @@ def validate_parquet(
                 out.declare(name, "exists")
                 out.fail(name, "exists", 1, [], f"the column is missing; columns are {list(types)}")
             continue
-        actual = types[name]
-        col_profile = profile["columns"][name]
-        q = quote_ident(name)
-        if ce.type is not None:
-            check = f"type({ce.type})"
-            out.declare(name, check)
-            if not _type_ok(ce.type, actual):
-                out.fail(name, check, num_rows, [], f"the column is {actual}")
-        if not ce.nullable:
-            out.declare(name, "not_null")
-            nulls = int(col_profile["nulls"])
-            if nulls:
-                out.fail(
-                    name,
-                    "not_null",
-                    nulls,
-                    _rows(con, table, f"{q} IS NULL"),
-                    f"{nulls} null values",
-                )
-        if ce.unique:
-            out.declare(name, "unique")
-            non_null = num_rows - int(col_profile["nulls"])
-            exact_distinct = not profile.get("approximate") and "distinct" in col_profile
-            if not (exact_distinct and int(col_profile["distinct"]) == non_null):
-                dupes = int(
-                    _scalar(
-                        con,
-                        f"SELECT coalesce(sum(c), 0) FROM (SELECT count(*) AS c FROM {table} "
-                        f"WHERE {q} IS NOT NULL GROUP BY {q} HAVING count(*) > 1)",
-                    )
-                )
-                if dupes:
-                    where = (
-                        f"{q} IN (SELECT {q} FROM {table} WHERE {q} IS NOT NULL GROUP BY {q} "
-                        f"HAVING count(*) > 1 ORDER BY min(file_row_number) LIMIT {_EXAMPLES})"
-                    )
-                    out.fail(
-                        name,
-                        "unique",
-                        dupes,
-                        _rows(con, table, where, order=f"{q}, "),
-                        f"{dupes} rows share a value with another row",
-                    )
-        if (
-            ce.min is not None
-            or ce.max is not None
-            or ce.allowed is not None
-            or ce.regex is not None
-        ):
-            if (ce.min is not None or ce.max is not None) and actual not in _NUMERIC + _TEMPORAL:
-                check = f"range({ce.min}, {ce.max})"
-                out.declare(name, check)
-                out.fail(
-                    name,
-                    check,
-                    num_rows,
-                    [],
-                    f"min/max need a numeric or time column; it is {actual}",
-                )
-            elif ce.regex is not None and actual not in ("string", "categorical"):
-                check = f"regex({ce.regex!r})"
-                out.declare(name, check)
-                out.fail(name, check, num_rows, [], f"regex needs a string column; it is {actual}")
-            else:
-                row_level[name] = ce
-
-    for custom in expectations.checks:
-        if custom.sql is None:
-            continue
-        label = f"sql({custom.name})"
-        out.declare(None, label)
-        condition = f"NOT coalesce(({custom.sql}), false)"
-        try:
-            failing = int(_scalar(con, f"SELECT count(*) FROM {table} WHERE {condition}"))
-        except Exception as exc:
-            first = str(exc).splitlines()[0]
-            raise InvalidArgumentError(
-                f"SQL check {custom.name!r} ({custom.sql!r}) does not run: {first}; write a DuckDB "
-                "boolean expression over the column names"
-            ) from None
-        if failing:
-            out.fail(
-                None,
-                label,
-                failing,
-                _rows(con, table, condition),
-                f"{failing} rows fail {custom.sql!r}",
-            )
+        if _check_column(con, name, ce, types[name], profile, out):
+            row_level[name] = ce
+    _check_sql(con, expectations, out)
 
     python_checks = [c for c in expectations.checks if c.fn is not None]
     sampled = False
@@ -272,7 +174,7 @@ def validate_parquet(
             sampled = True
             rows_checked = expectations.sample
             chunks: Iterator[pd.DataFrame] = _sample_chunk(
-                con, table, expectations.sample, expectations.seed
+                con, _CHECKED, expectations.sample, expectations.seed
             )
         else:
             chunks = _chunks(path)
@@ -287,6 +189,129 @@ def validate_parquet(
         num_rows=num_rows,
         sampled=sampled,
     )
+
+
+def _check_table(
+    expectations: Expectations, num_rows: int, types: Mapping[str, str], out: _Outcomes
+) -> None:
+    """The checks of the whole table: row count, no extra columns."""
+    if expectations.rows is not None:
+        lo, hi = expectations.rows.min, expectations.rows.max
+        label = f"row_count(min={lo}, max={hi})"
+        out.declare(None, label)
+        if (lo is not None and num_rows < lo) or (hi is not None and num_rows > hi):
+            out.fail(None, label, 1, [], f"the dataset has {num_rows} rows")
+    if expectations.strict:
+        extra = [n for n in types if n not in expectations.columns]
+        out.declare(None, "no_extra_columns")
+        if extra:
+            out.fail(None, "no_extra_columns", len(extra), [], f"unexpected columns {extra}")
+
+
+def _check_column(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    ce: ColumnExpectation,
+    actual: str,
+    profile: Mapping[str, Any],
+    out: _Outcomes,
+) -> bool:
+    """Type, null and uniqueness checks of one present column, answered from the profile
+    or by DuckDB; returns whether row-level checks (range, allowed, regex) remain for it."""
+    num_rows = int(profile["num_rows"])
+    col_profile = profile["columns"][name]
+    q = quote_ident(name)
+    if ce.type is not None:
+        check = f"type({ce.type})"
+        out.declare(name, check)
+        if not _type_ok(ce.type, actual):
+            out.fail(name, check, num_rows, [], f"the column is {actual}")
+    if not ce.nullable:
+        out.declare(name, "not_null")
+        nulls = int(col_profile["nulls"])
+        if nulls:
+            out.fail(
+                name,
+                "not_null",
+                nulls,
+                _rows(con, _CHECKED, f"{q} IS NULL"),
+                f"{nulls} null values",
+            )
+    if ce.unique:
+        _check_unique(con, name, profile, out)
+    if ce.min is None and ce.max is None and ce.allowed is None and ce.regex is None:
+        return False
+    if (ce.min is not None or ce.max is not None) and actual not in _NUMERIC + _TEMPORAL:
+        check = f"range({ce.min}, {ce.max})"
+        out.declare(name, check)
+        out.fail(
+            name, check, num_rows, [], f"min/max need a numeric or time column; it is {actual}"
+        )
+        return False
+    if ce.regex is not None and actual not in ("string", "categorical"):
+        check = f"regex({ce.regex!r})"
+        out.declare(name, check)
+        out.fail(name, check, num_rows, [], f"regex needs a string column; it is {actual}")
+        return False
+    return True
+
+
+def _check_unique(
+    con: duckdb.DuckDBPyConnection, name: str, profile: Mapping[str, Any], out: _Outcomes
+) -> None:
+    """Uniqueness: free when the profile's exact distinct count proves it, else one query."""
+    table, q = _CHECKED, quote_ident(name)
+    col_profile = profile["columns"][name]
+    out.declare(name, "unique")
+    non_null = int(profile["num_rows"]) - int(col_profile["nulls"])
+    exact_distinct = not profile.get("approximate") and "distinct" in col_profile
+    if exact_distinct and int(col_profile["distinct"]) == non_null:
+        return
+    dupes = int(
+        _scalar(
+            con,
+            f"SELECT coalesce(sum(c), 0) FROM (SELECT count(*) AS c FROM {table} "
+            f"WHERE {q} IS NOT NULL GROUP BY {q} HAVING count(*) > 1)",
+        )
+    )
+    if dupes:
+        where = (
+            f"{q} IN (SELECT {q} FROM {table} WHERE {q} IS NOT NULL GROUP BY {q} "
+            f"HAVING count(*) > 1 ORDER BY min(file_row_number) LIMIT {_EXAMPLES})"
+        )
+        out.fail(
+            name,
+            "unique",
+            dupes,
+            _rows(con, table, where, order=f"{q}, "),
+            f"{dupes} rows share a value with another row",
+        )
+
+
+def _check_sql(con: duckdb.DuckDBPyConnection, expectations: Expectations, out: _Outcomes) -> None:
+    """The custom ``sql:`` checks, each one DuckDB query over the checked table."""
+    for custom in expectations.checks:
+        if custom.sql is None:
+            continue
+        label = f"sql({custom.name})"
+        out.declare(None, label)
+        condition = f"NOT coalesce(({custom.sql}), false)"
+        try:
+            failing = int(_scalar(con, f"SELECT count(*) FROM {_CHECKED} WHERE {condition}"))
+        except Exception as exc:
+            first = str(exc).splitlines()[0]
+            raise InvalidArgumentError(
+                f"SQL check {custom.name!r} ({custom.sql!r}) does not run: {first}; write a DuckDB "
+                "boolean expression over the column names"
+            ) from None
+        if failing:
+            out.fail(
+                None,
+                label,
+                failing,
+                _rows(con, _CHECKED, condition),
+                f"{failing} rows fail {custom.sql!r}",
+            )
 
 
 def _bound(value: Any, ltype: str) -> Any:
