@@ -298,3 +298,32 @@ def test_an_unreachable_store_keeps_every_value_until_it_answers(
     assert _stored_steps(login_role.uri, runs[2].id) == list(range(40))
     assert owner.get_run(runs[2].id).status is RunStatus.FINISHED
     owner.close()
+
+
+def test_closing_a_client_reports_values_no_owner_was_told_of(keel_home: Path) -> None:
+    uri = f"sqlite:///{keel_home / 'keel.db'}"
+    owner = Client(uri, settings=_quiet(keel_home))
+    a, b = owner.create_run("close"), owner.create_run("close")
+    _log_steps(owner, a.id, 4)
+    _log_steps(owner, b.id, 6)
+    other = Client(uri, settings=_quiet(keel_home))
+    other.end_run(a.id, "KILLED")
+    other.close()
+    with pytest.raises(
+        MetricsNotStoredError, match=f"^4 metric values were not stored for run {a.id}: "
+    ):
+        owner.close()
+    assert _stored_steps(uri, b.id) == list(range(6))
+
+
+def test_a_failing_block_keeps_its_exception_and_notes_the_lost_values(client: Client) -> None:
+    other = Client(client.store_uri)
+    with pytest.raises(ZeroDivisionError) as caught, keel.start_run(experiment="e") as run:
+        keel.log_metric("m", 1.0)
+        other.end_run(run.id, "KILLED")
+        _ = 1 / 0
+    other.close()
+    assert caught.value.__notes__ == [
+        f"keel: while ending run {run.id}: 1 metric value was not stored for run {run.id}: "
+        f"run {run.id} has ended (KILLED) and can no longer change; start a new run to log more"
+    ]
