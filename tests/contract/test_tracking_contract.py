@@ -170,6 +170,51 @@ def test_invalid_filters_point_at_the_problem(searchable: Store, flt: str, messa
         _names(searchable, flt)
 
 
+@pytest.mark.parametrize(
+    ("flt", "message"),
+    [
+        (
+            "metrics.acc > 0.9",
+            r"^no run in experiment 'search' has a metric 'acc'; nearest: accuracy$",
+        ),
+        ("params.modle = 'rf'", r"has a param 'modle'; nearest: model$"),
+        ("tags.tem in ('a', 'b')", r"has a tag 'tem'; nearest: team$"),
+        ("metrics.zzz != 1", r"has a metric 'zzz'; metrics there are: accuracy, loss$"),
+        ("tags.zzz = 'a'", r"has a tag 'zzz'; tags there are: team$"),  # keel.* tags not listed
+        # the key that exists is not blamed; every missing one is
+        ("metrics.accuracy > 2 or metrics.acc > 0.9", r"has a metric 'acc'; nearest: accuracy$"),
+        (
+            "metrics.accurcy > 1 and params.mdl = 'rf'",
+            r"has a metric 'accurcy' \(nearest: accuracy\) or a param 'mdl' \(nearest: model\)$",
+        ),
+    ],
+)
+def test_an_empty_search_names_the_key_no_run_has(
+    searchable: Store, flt: str, message: str
+) -> None:
+    with pytest.raises(NotFoundError, match=message):
+        _names(searchable, flt)
+
+
+def test_a_search_that_only_matches_nothing_is_empty(searchable: Store) -> None:
+    t = searchable.tracking
+    search, other = t.get_experiment_by_name("search"), t.get_experiment_by_name("other")
+    assert search is not None and other is not None
+    assert _names(searchable, "metrics.accuracy > 2") == []  # the key exists: no match, no error
+    assert _names(searchable, "params.model = 'x'") == []
+    (elsewhere,) = t.search_runs([other.id])
+    t.log_batch(elsewhere.id, [Metric("only_there", 1.0, 0, 1)])
+    # only the searched experiments count
+    with pytest.raises(NotFoundError, match="no run in experiment 'search' has a metric"):
+        _names(searchable, "metrics.only_there > 0")
+    assert t.search_runs([search.id, other.id], "metrics.only_there > 5") == []
+    with pytest.raises(NotFoundError, match="^no run in any experiment has a param 'p'"):
+        t.search_runs([search.id, other.id], "params.p = 'x'")
+    # an experiment without runs has nothing to explain
+    empty = t.create_experiment("empty")
+    assert t.search_runs([empty.id], "metrics.acc > 0.9") == []
+
+
 def test_resolve_run_id_prefix_and_nearest(store: Store) -> None:
     run = _run(store)
     assert store.tracking.resolve_run_id(run.id[:10]) == run.id

@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -227,54 +227,8 @@ def test_a_write_cut_off_by_pg_terminate_backend_keeps_its_values(
     owner.close()
 
 
-class LoginRole:
-    """A PostgreSQL role owning a test schema, whose logins the test can refuse."""
-
-    def __init__(self, pg_schema_uri: str) -> None:
-        url = sa.engine.make_url(pg_schema_uri)
-        self.admin = _admin(pg_schema_uri)
-        self.schema = str(url.query["options"]).removeprefix("-csearch_path=")
-        self.name = f"keel_login_{uuid.uuid4().hex[:10]}"
-        with self.admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE ROLE "{self.name}" LOGIN')
-            conn.exec_driver_sql(f'ALTER SCHEMA "{self.schema}" OWNER TO "{self.name}"')
-        self.uri = url.set(username=self.name).render_as_string(hide_password=False)
-
-    def refuse_logins(self) -> None:
-        """New connections fail; open ones are terminated."""
-        with self.admin.connect() as conn:
-            conn.exec_driver_sql(f'ALTER ROLE "{self.name}" NOLOGIN')
-            conn.execute(
-                sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = :r"
-                ),
-                {"r": self.name},
-            )
-
-    def allow_logins(self) -> None:
-        with self.admin.connect() as conn:
-            conn.exec_driver_sql(f'ALTER ROLE "{self.name}" LOGIN')
-
-    def drop(self) -> None:
-        self.refuse_logins()
-        with self.admin.connect() as conn:
-            conn.exec_driver_sql(f'REASSIGN OWNED BY "{self.name}" TO CURRENT_USER')
-            conn.exec_driver_sql(f'DROP OWNED BY "{self.name}"')
-            conn.exec_driver_sql(f'DROP ROLE "{self.name}"')
-        self.admin.dispose()
-
-
-@pytest.fixture
-def login_role(pg_schema_uri: str) -> Iterator[LoginRole]:
-    role = LoginRole(pg_schema_uri)
-    try:
-        yield role
-    finally:
-        role.drop()
-
-
 def test_an_unreachable_store_keeps_every_value_until_it_answers(
-    login_role: LoginRole, keel_home: Path
+    login_role: Any, keel_home: Path
 ) -> None:
     owner = Client(login_role.uri, settings=_quiet(keel_home))
     runs = [owner.create_run("down") for _ in range(3)]
@@ -298,3 +252,32 @@ def test_an_unreachable_store_keeps_every_value_until_it_answers(
     assert _stored_steps(login_role.uri, runs[2].id) == list(range(40))
     assert owner.get_run(runs[2].id).status is RunStatus.FINISHED
     owner.close()
+
+
+def test_closing_a_client_reports_values_no_owner_was_told_of(keel_home: Path) -> None:
+    uri = f"sqlite:///{keel_home / 'keel.db'}"
+    owner = Client(uri, settings=_quiet(keel_home))
+    a, b = owner.create_run("close"), owner.create_run("close")
+    _log_steps(owner, a.id, 4)
+    _log_steps(owner, b.id, 6)
+    other = Client(uri, settings=_quiet(keel_home))
+    other.end_run(a.id, "KILLED")
+    other.close()
+    with pytest.raises(
+        MetricsNotStoredError, match=f"^4 metric values were not stored for run {a.id}: "
+    ):
+        owner.close()
+    assert _stored_steps(uri, b.id) == list(range(6))
+
+
+def test_a_failing_block_keeps_its_exception_and_notes_the_lost_values(client: Client) -> None:
+    other = Client(client.store_uri)
+    with pytest.raises(ZeroDivisionError) as caught, keel.start_run(experiment="e") as run:
+        keel.log_metric("m", 1.0)
+        other.end_run(run.id, "KILLED")
+        _ = 1 / 0
+    other.close()
+    assert caught.value.__notes__ == [
+        f"keel: while ending run {run.id}: 1 metric value was not stored for run {run.id}: "
+        f"run {run.id} has ended (KILLED) and can no longer change; start a new run to log more"
+    ]

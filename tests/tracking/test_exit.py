@@ -11,12 +11,8 @@ import os
 import subprocess
 import sys
 import textwrap
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
-import sqlalchemy as sa
+from typing import Any
 
 from keel.store import RunStatus, open_store
 from keel.tracking import Client
@@ -94,50 +90,13 @@ def test_values_refused_at_exit_are_reported_with_run_count_and_reason(
         assert [m.step for m in store.tracking.get_metric_history(fine, "m")] == [0, 1, 2]
 
 
-class _Role:
-    def __init__(self, pg_schema_uri: str) -> None:
-        url = sa.engine.make_url(pg_schema_uri)
-        self.admin = sa.create_engine(pg_schema_uri, isolation_level="AUTOCOMMIT")
-        schema = str(url.query["options"]).removeprefix("-csearch_path=")
-        self.name = f"keel_exit_{uuid.uuid4().hex[:10]}"
-        with self.admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE ROLE "{self.name}" LOGIN')
-            conn.exec_driver_sql(f'ALTER SCHEMA "{schema}" OWNER TO "{self.name}"')
-        self.uri = url.set(username=self.name).render_as_string(hide_password=False)
-
-    def logins(self, allowed: bool) -> None:
-        with self.admin.connect() as conn:
-            conn.exec_driver_sql(f'ALTER ROLE "{self.name}" {"LOGIN" if allowed else "NOLOGIN"}')
-            if not allowed:
-                conn.execute(
-                    sa.text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = :r"
-                    ),
-                    {"r": self.name},
-                )
-
-
-@pytest.fixture
-def role(pg_schema_uri: str) -> Iterator[_Role]:
-    role = _Role(pg_schema_uri)
-    try:
-        yield role
-    finally:
-        role.logins(False)
-        with role.admin.connect() as conn:
-            conn.exec_driver_sql(f'REASSIGN OWNED BY "{role.name}" TO CURRENT_USER')
-            conn.exec_driver_sql(f'DROP OWNED BY "{role.name}"')
-            conn.exec_driver_sql(f'DROP ROLE "{role.name}"')
-        role.admin.dispose()
-
-
 def test_values_of_an_unreachable_store_at_exit_are_reported(
-    tmp_path: Path, keel_home: Path, role: _Role
+    tmp_path: Path, keel_home: Path, login_role: Any
 ) -> None:
-    proc = _start(tmp_path, FLUENT_SCRIPT, role.uri, str(keel_home))
+    proc = _start(tmp_path, FLUENT_SCRIPT, login_role.uri, str(keel_home))
     assert proc.stdout is not None
     run_id = proc.stdout.readline().strip()
-    role.logins(False)
+    login_role.refuse_logins()
     err = _let_exit(proc)
 
     lines = sorted(line for line in err.splitlines() if line.startswith("keel: "))
@@ -149,7 +108,7 @@ def test_values_of_an_unreachable_store_at_exit_are_reported(
     )
     for line in lines:
         assert "is unavailable" in line and "not permitted to log in" in line
-    role.logins(True)
-    with open_store(role.uri) as store:
+    login_role.allow_logins()
+    with open_store(login_role.uri) as store:
         assert store.tracking.get_run(run_id).status is RunStatus.RUNNING
         assert store.tracking.get_metric_history(run_id, "m") == []

@@ -171,6 +171,17 @@ def test_search_runs_returns_a_dataframe(client) -> None:
         keel.search_runs("irsi")
 
 
+def test_search_on_a_key_no_run_has_names_the_nearest(client) -> None:
+    with keel.start_run(experiment="iris"):
+        keel.log_param("model", "rf")
+        keel.log_metric("accuracy", 0.9)
+    with pytest.raises(
+        NotFoundError, match="^no run in experiment 'iris' has a metric 'acc'; near"
+    ):
+        keel.search_runs("iris", filter="metrics.acc > 0.9")
+    assert keel.search_runs("iris", filter="metrics.accuracy > 0.95").empty  # it exists
+
+
 def test_artifacts_logged_listed_and_downloaded(client, tmp_path: Path) -> None:
     import matplotlib.pyplot as plt
 

@@ -84,24 +84,51 @@ def render_experiments(experiments: Sequence[Experiment], run_counts: dict[str, 
     console().print(table)
 
 
-def render_runs(runs: Sequence[Run], experiment_names: dict[str, str]) -> None:
-    """A table of runs with their main metrics."""
+_RUN_METRIC_COLUMNS = 4
+
+
+def _metric_columns(runs: Sequence[Run], first: Sequence[str]) -> tuple[list[str], int]:
+    """The metric columns of a runs table, and how many metrics did not fit.
+
+    Metrics the user searched or sorted by come first; then the others in natural
+    order (``k400`` before ``k1200``).
+    """
+    from keel.store._tracking import natural_key
+
+    present = {key for run in runs for key in run.metrics}
+    keys = [k for k in dict.fromkeys(first) if k in present]
+    keys += sorted(present.difference(keys), key=natural_key)
+    return keys[:_RUN_METRIC_COLUMNS], max(0, len(keys) - _RUN_METRIC_COLUMNS)
+
+
+def render_runs(
+    runs: Sequence[Run], experiment_names: dict[str, str], first_metrics: Sequence[str] = ()
+) -> None:
+    """A table of runs with their main metrics.
+
+    Args:
+        runs: the runs, in the order to show.
+        experiment_names: experiment id -> name.
+        first_metrics: metrics to show first (those the search filtered or sorted by).
+    """
+    from rich.markup import escape
     from rich.table import Table
 
-    metric_keys: list[str] = []
-    for run in runs:
-        for key in run.metrics:
-            if key not in metric_keys and len(metric_keys) < 4:
-                metric_keys.append(key)
-    table = Table(title=f"Runs ({len(runs)})")
-    for col in ("id", "name", "experiment", "status", "started", "duration", *metric_keys):
+    metric_keys, hidden = _metric_columns(runs, first_metrics)
+    caption = None
+    if hidden:
+        caption = f"{hidden} more metric(s): keel runs show ID, or keel runs compare ID ID"
+    table = Table(title=f"Runs ({len(runs)})", caption=caption)
+    for col in ("id", "name", "experiment", "status", "started", "duration"):
         table.add_column(col, overflow="fold")
+    for key in metric_keys:  # names are the user's: never read as Rich markup
+        table.add_column(escape(key), overflow="fold")
     for run in runs:
         style = _STATUS_STYLE.get(run.status.value, "")
         table.add_row(
             run.id[:12],
-            run.name,
-            experiment_names.get(run.experiment_id, run.experiment_id[:8]),
+            escape(run.name),
+            escape(experiment_names.get(run.experiment_id, run.experiment_id[:8])),
             f"[{style}]{run.status.value}[/]",
             _time(run.start_time),
             _duration(run),
@@ -124,6 +151,8 @@ def render_run(
     from rich.panel import Panel
     from rich.table import Table
 
+    from keel.store._tracking import natural_key
+
     out = console()
     style = _STATUS_STYLE.get(run.status.value, "")
     head = (
@@ -143,7 +172,7 @@ def render_run(
         table = Table(title="params", show_header=False)
         table.add_column("key", style="bold")
         table.add_column("value")
-        for key in sorted(run.params):
+        for key in sorted(run.params, key=natural_key):
             table.add_row(escape(key), escape(format_value(run.params[key])))
         out.print(table)
     if run.metrics:
@@ -198,30 +227,39 @@ def _metrics_table(metrics: Mapping[str, float]) -> Table:
     from rich.markup import escape
     from rich.table import Table
 
+    from keel.store._tracking import natural_key
+
     groups: dict[str, list[str]] = {}
-    for key in sorted(metrics):
+    for key in sorted(metrics, key=natural_key):
         prefix = key.split(".", 1)[0] if "." in key else ""
         groups.setdefault(prefix, []).append(key)
     table = Table(title="metrics", show_header=False)
     table.add_column("key", style="bold")
     table.add_column("value")
-    table.add_column("", style="cyan")
+    # The bar column only where there are bars (SHAP importances): else it is empty.
+    with_bars = "shap" in groups
+    if with_bars:
+        table.add_column("", style="cyan")
+    blank = [""] if with_bars else []
     order = ["", "cv", "test", "train", "fairness", "shap", "cv_fold", "epoch"]
     for prefix in sorted(groups, key=lambda p: (order.index(p) if p in order else len(order), p)):
         keys = groups[prefix]
         if prefix:
             title = _GROUP_TITLES.get(prefix, prefix)
-            table.add_row(f"[underline]{escape(title)}[/]", "", "")
+            table.add_row(f"[underline]{escape(title)}[/]", "", *blank)
         bars = prefix == "shap"
         if bars:
             keys.sort(key=lambda k: -abs(metrics[k]) if not math.isnan(metrics[k]) else 0.0)
         top = max((abs(metrics[k]) for k in keys if not math.isnan(metrics[k])), default=0.0)
         for key in keys:
             value = metrics[key]
-            bar = ""
-            if bars and top > 0 and not math.isnan(value):
-                bar = "█" * max(1, round(24 * abs(value) / top))
-            table.add_row(escape(key), escape(format_value(value)), bar)
+            cells = [escape(key), escape(format_value(value))]
+            if with_bars:
+                bar = ""
+                if bars and top > 0 and not math.isnan(value):
+                    bar = "█" * max(1, round(24 * abs(value) / top))
+                cells.append(bar)
+            table.add_row(*cells)
     return table
 
 
@@ -235,8 +273,10 @@ def render_compare(runs: Sequence[Run]) -> None:
     for run in runs:
         table.add_column(f"{escape(run.name)}\n{run.id[:8]}")
 
+    from keel.store._tracking import natural_key
+
     def section(title: str, getter: str) -> None:
-        keys = sorted({k for run in runs for k in getattr(run, getter)})
+        keys = sorted({k for run in runs for k in getattr(run, getter)}, key=natural_key)
         if not keys:
             return
         table.add_row(f"[underline]{title}[/]", *["" for _ in runs])

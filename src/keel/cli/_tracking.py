@@ -50,13 +50,29 @@ def runs_list(
     ] = None,
     max_results: Annotated[int, typer.Option("--max", "-n", help="At most this many runs.")] = 50,
 ) -> None:
-    """List runs, newest first, optionally filtered and ordered."""
+    """List runs, newest first, optionally filtered and ordered.
+
+    A filter naming a metric, param or tag that no run of the experiments has is an
+    error that lists the nearest names (an empty table would hide the typo).
+    """
     from keel.cli._render import render_runs
 
     client = _client()
     runs = client.search_runs(experiment, filter_, order_by or [], max_results)
     names = {e.id: e.name for e in client.list_experiments()}
-    render_runs(runs, names)
+    render_runs(runs, names, first_metrics=_metrics_named(filter_, order_by or []))
+
+
+def _metrics_named(filter_: str | None, order_by: list[str]) -> list[str]:
+    """The metrics a search sorts or filters by, to show them first (already parsed)."""
+    from keel.store import parse_filter, parse_order_by
+    from keel.store._filter import referenced_keys
+
+    named = [k.key for k in parse_order_by(order_by) if k.kind == "metrics"]
+    expr = parse_filter(filter_ or "")
+    if expr is not None:
+        named += [key for kind, key in referenced_keys(expr) if kind == "metrics"]
+    return named
 
 
 @runs_app.command("show")

@@ -77,7 +77,8 @@ class TrackingStore(abc.ABC):
         """Mark a run as ended; ``RunStateError`` if it already ended.
 
         ``metrics`` (the client's last buffered values) are written in the same
-        transaction, so ending a run costs one commit, not two.
+        transaction, so ending a run costs one commit, not two. ``StoreError`` when
+        the store cannot be reached (nothing is written; the caller may retry).
         """
 
     @abc.abstractmethod
@@ -91,7 +92,9 @@ class TrackingStore(abc.ABC):
         """Write metrics, params and tags of a running run in one transaction.
 
         A param whose key exists with another value raises ``ConflictError`` and
-        writes nothing.
+        writes nothing. ``StoreError`` when the store cannot be reached (nothing is
+        written; the caller may retry); any other error is a refusal that a retry
+        cannot change (the run has ended, does not exist, a name is invalid).
         """
 
     @abc.abstractmethod
@@ -107,7 +110,11 @@ class TrackingStore(abc.ABC):
         max_results: int = 1000,
     ) -> list[Run]:
         """Runs of the experiments matching a filter such as
-        ``"metrics.acc > 0.9 and params.model = 'rf'"``, ordered as asked."""
+        ``"metrics.acc > 0.9 and params.model = 'rf'"``, ordered as asked.
+
+        When nothing matches and the filter names a metric, param or tag that no run
+        of these experiments has, ``NotFoundError`` names it and the nearest names.
+        """
 
     @abc.abstractmethod
     def record_artifact(self, run_id: str, record: ArtifactRecord) -> None:

@@ -115,7 +115,7 @@ class ActiveRun:
         try:
             self.end(status, error=error)
         except KeelError as end_error:
-            if clean or exc is None:
+            if clean or exc is None:  # (exc is None when clean; for the type checker)
                 raise
             # The block's own exception is the one to see; ours rides along with it.
             exc.add_note(f"keel: while ending run {self.id}: {end_error}")
@@ -138,10 +138,10 @@ class ActiveRun:
         self._restore_signal()
         try:
             self.client.end_run(self.id, status, error=error)
-        except MetricsNotStoredError:
-            raise
         except RunStateError:
-            pass  # ended elsewhere (e.g. by client.end_run) and no value lost with it
+            # Ended elsewhere (e.g. by client.end_run) and no value lost with it; lost
+            # values are a MetricsNotStoredError, which is not caught here.
+            pass
 
     def _install_signal(self) -> None:
         if threading.current_thread() is not threading.main_thread():

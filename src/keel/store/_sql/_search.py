@@ -171,12 +171,28 @@ def _where_searched(conn: Connection, experiment_ids: Sequence[str]) -> str:
     return f"in experiments {listed}{', ...' if len(names) > 5 else ''}"
 
 
+def _missing_key_hint(names: list[str], kind: str, key: str) -> str:
+    """Nearest names to a key no searched run has, or the names there are."""
+    if kind == "tags" and not key.startswith("keel."):
+        names = [n for n in names if not n.startswith("keel.")]  # system tags are noise
+    near = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
+    if near:
+        return f"nearest: {', '.join(near)}"
+    if not names:
+        if kind == "tags":
+            return "runs there have only keel.* system tags"
+        return f"no run there has any {_SINGULAR[kind]}"
+    names.sort(key=natural_key)
+    more = ", ..." if len(names) > 10 else ""
+    return f"{kind} there are: {', '.join(names[:10])}{more}"
+
+
 def explain_no_match(conn: Connection, experiment_ids: Sequence[str], expr: Expr) -> str | None:
     """Why a search found nothing, when the filter names a key no searched run has.
 
-    Returns a message such as ``no run in experiment 'iris' has a metric 'acc'; nearest:
-    accuracy``, or ``None`` when every named key exists (the values just did not match)
-    or the experiments have no runs at all.
+    Returns a message such as ``no run in experiment 'iris' has a metric 'acc';
+    nearest: accuracy``, or ``None`` when every named key exists (the values just did
+    not match) or the experiments have no runs at all.
     """
     wanted = referenced_keys(expr)
     if not wanted:
@@ -184,7 +200,7 @@ def explain_no_match(conn: Connection, experiment_ids: Sequence[str], expr: Expr
     runs_in = _runs.c.experiment_id.in_(list(experiment_ids))
     if conn.execute(sa.select(_runs.c.id).where(runs_in).limit(1)).first() is None:
         return None
-    problems = []
+    problems: list[tuple[str, str]] = []
     for kind, key in wanted:
         table = _KEY_TABLES[kind]
         joined = table.join(_runs, table.c.run_id == _runs.c.id)
@@ -198,19 +214,11 @@ def explain_no_match(conn: Connection, experiment_ids: Sequence[str], expr: Expr
                 sa.select(table.c.key).distinct().select_from(joined).where(runs_in).limit(5000)
             ).scalars()
         )
-        near = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
-        if near:
-            hint = f"nearest: {', '.join(near)}"
-        elif names:
-            names.sort(key=natural_key)
-            more = ", ..." if len(names) > 10 else ""
-            hint = f"{kind} there are: {', '.join(names[:10])}{more}"
-        else:
-            hint = f"no run there has any {_SINGULAR[kind]}"
-        problems.append(f"a {_SINGULAR[kind]} {_shown(key)} ({hint})")
+        problems.append((f"a {_SINGULAR[kind]} {_shown(key)}", _missing_key_hint(names, kind, key)))
     if not problems:
         return None
-    return (
-        f"no run {_where_searched(conn, experiment_ids)} has {' or '.join(problems)}; "
-        "check the name (keel runs show ID lists a run's names)"
-    )
+    where = _where_searched(conn, experiment_ids)
+    if len(problems) == 1:
+        ((what, hint),) = problems
+        return f"no run {where} has {what}; {hint}"
+    return f"no run {where} has " + " or ".join(f"{what} ({hint})" for what, hint in problems)
