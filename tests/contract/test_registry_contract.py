@@ -99,6 +99,11 @@ def test_not_found_errors_list_what_exists(store: Store) -> None:
         store.registry.get_version("irsi", 1)
     with pytest.raises(NotFoundError, match="model 'iris' has no version 7; versions are: 1, 2"):
         store.registry.get_version("iris", 7)
+    for huge in (10**30, 2**31, 0, -1):  # beyond the column: not found, not an overflow
+        with pytest.raises(NotFoundError, match="versions are: 1, 2"):
+            store.registry.get_version("iris", huge)
+    with pytest.raises(NotFoundError, match="has no version 10000000000000000...; versions"):
+        store.registry.move_alias("iris", "champion", 10**30, 0, "promote", "ann")
     with pytest.raises(NotFoundError, match="has no alias 'champion'; it has no aliases yet"):
         store.registry.get_alias("iris", "champion")
     store.registry.move_alias("iris", "champion", 1, 0, "promote", "ann")

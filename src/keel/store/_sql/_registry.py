@@ -19,6 +19,7 @@ from keel._clock import now_ms
 from keel.errors import ConflictError, InvalidArgumentError, NotFoundError
 from keel.store._audit import AuditedObject, AuditEntry
 from keel.store._registry import (
+    MAX_VERSION,
     Alias,
     AliasMove,
     GateResult,
@@ -90,9 +91,14 @@ class SqlRegistryStore(RegistryStore):
 
     def _version_row(self, conn: Connection, name: str, version: int) -> Any:
         self._model_row(conn, name)
-        row = conn.execute(
-            sa.select(_versions).where(_versions.c.name == name, _versions.c.version == version)
-        ).first()
+        in_range = isinstance(version, int) and 1 <= version <= MAX_VERSION
+        row = (
+            conn.execute(
+                sa.select(_versions).where(_versions.c.name == name, _versions.c.version == version)
+            ).first()
+            if in_range
+            else None
+        )
         if row is None:
             numbers = [
                 str(r.version)
@@ -102,8 +108,9 @@ class SqlRegistryStore(RegistryStore):
                     .order_by(_versions.c.version)
                 )
             ]
+            shown = str(version) if len(str(version)) <= 20 else str(version)[:17] + "..."
             raise NotFoundError(
-                f"model {name!r} has no version {version}; versions are: "
+                f"model {name!r} has no version {shown}; versions are: "
                 f"{', '.join(numbers) or 'none'}"
             )
         return row
