@@ -112,3 +112,37 @@ def test_alias_moved_in_the_database_is_caught_and_refused(
     with pytest.raises(ConflictError, match="no previous holder"):
         keel.models.rollback("iris@champion")  # the restore is not a holder to roll back to
     assert _keel(uri, keel_home, "audit", "verify").returncode == 0
+
+
+def test_a_role_written_or_deleted_in_the_database_gives_no_power(
+    backend: tuple[Any, str], iris_xy: Any
+) -> None:
+    client, _ = backend
+    from keel.tracking import Client
+
+    _register(0.5, iris_xy)
+    keel.governance.grant_role("alice", "admin")
+    mallory = Client(settings=client.settings.model_copy(update={"actor": "mallory"}))
+    try:
+        with client.store.database.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    'INSERT INTO roles ("user", role, granted_by, granted_at) '
+                    "VALUES ('mallory', 'admin', 'alice', 0)"
+                )
+            )
+        assert keel.governance.is_admin("mallory", client=mallory)  # the table says so...
+        with pytest.raises(ConflictError, match="no audit event granted it"):
+            keel.models.promote(
+                "iris/1", to="champion", policy=POLICY, force=True, reason="x", client=mallory
+            )
+        with client.store.database.engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM roles"))
+        # ...and with every admin row deleted, the first-admin bootstrap stays closed.
+        with pytest.raises(ConflictError, match="audit chain says 'alice' holds admin"):
+            keel.governance.grant_role("mallory", "admin", client=mallory)
+        assert keel.governance.list_roles() == []
+        problems = keel.governance.verify().problems
+        assert any("roles has no row alice:admin" in p for p in problems)
+    finally:
+        mallory.close()
