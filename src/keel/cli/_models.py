@@ -241,7 +241,7 @@ def models_versions(name: Annotated[str, typer.Argument(help="Model name.")]) ->
 
 @models_app.command("show")
 def models_show(
-    uri: Annotated[
+    ref: Annotated[
         str,
         typer.Argument(
             metavar="REF", help="A reference: iris/3, iris@champion, iris@latest, or a name."
@@ -255,12 +255,12 @@ def models_show(
     """Show a model version: files and sha256, signature, metrics, ONNX parity, gates."""
     from keel.registry import resolve_version
 
-    uri = _reference_with_version("show", uri, version, "")
+    ref = _reference_with_version("show", ref, version, "")
     client = _client()
-    if "@" not in uri and "/" not in uri.removeprefix("models:/"):
-        model = client.store.registry.get_model(uri)
-        uri = f"{model.name}@latest"
-    v = resolve_version(client.store, uri)
+    if "@" not in ref and "/" not in ref.removeprefix("models:/"):
+        model = client.store.registry.get_model(ref)
+        ref = f"{model.name}@latest"
+    v = resolve_version(client.store, ref)
     aliases = [
         a.alias for a in client.store.registry.list_aliases(v.name) if a.version == v.version
     ]
@@ -299,7 +299,7 @@ def models_show(
 
 @models_app.command("load-check")
 def models_load_check(
-    uri: Annotated[
+    ref: Annotated[
         str,
         typer.Argument(metavar="REF", help="A reference: iris/3, iris@champion or iris@latest."),
     ],
@@ -312,7 +312,7 @@ def models_load_check(
 
     client = _client()
     out = _console()
-    v = resolve_version(client.store, uri)
+    v = resolve_version(client.store, ref)
     read_files(v, client=client)
     for f in v.files:
         out.print(f"[green]ok[/] sha256 {f.sha256[:16]}  {f.path}")
@@ -324,12 +324,12 @@ def models_load_check(
     if example is not None and hasattr(model, "predict"):
         pred = model.predict(example)
         out.print(f"[green]ok[/] predicted {len(pred)} example row(s)")
-    out.print(f"{v.uri} passes the load check")
+    out.print(f"{v.ref} passes the load check")
 
 
 @models_app.command("archive")
 def models_archive(
-    uri: Annotated[
+    ref: Annotated[
         str, typer.Argument(metavar="REF", help="The version's reference, e.g. iris/2.")
     ],
     reason: Annotated[str | None, typer.Option("--reason", help="Why (audited).")] = None,
@@ -337,8 +337,8 @@ def models_archive(
     """Archive a version: it can no longer be promoted or served."""
     from keel.registry import archive
 
-    v = archive(uri, reason=reason, client=_client())
-    _console().print(f"{v.uri} is {v.status.value}")
+    v = archive(ref, reason=reason, client=_client())
+    _console().print(f"{v.ref} is {v.status.value}")
 
 
 @models_app.command("promote")
