@@ -3,7 +3,8 @@
 Registers the raw iris CSV as a dataset, trains three models with keel.train, registers
 them, promotes the first to champion through policy.yaml, fails to promote a
 deliberately worse one (the gate result says which check failed and why), promotes a
-better one, rolls back, then runs ``keel audit verify`` and ``keel lineage iris@champion``.
+better one, rolls back, then runs ``keel audit verify`` (the chain and the state it explains),
+``keel audit head`` (the anchor to keep elsewhere) and ``keel lineage iris@champion``.
 
 Run it from any folder (it writes ./data and ./.keel there)::
 
@@ -99,6 +100,7 @@ def main() -> None:
     assert keel.governance.verify().ok
     keel_cli("models", "history", "iris")
     keel_cli("audit", "verify")
+    keel_cli("audit", "head")  # keep HASH:COUNT elsewhere; `keel audit verify --expect` it later
     keel_cli("lineage", "iris@champion")
 
 

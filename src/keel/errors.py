@@ -167,6 +167,7 @@ HTTP_STATUS: dict[str, int] = {
     "PERMISSION_DENIED": 403,  # keel.governance.PermissionDeniedError
     "PROMOTION_REJECTED": 409,  # keel.gates.PromotionRejectedError
     "AUDIT_CHAIN_BROKEN": 500,  # keel.governance.AuditChainBrokenError
+    "AUDIT_MISMATCH": 409,  # keel.governance.AuditMismatchError (row changed beside the chain)
     "PIPELINE_FAILED": 422,  # keel.pipelines.PipelineFailedError (a step failed)
     "STEP_OUTPUT_INVALID": 400,  # keel.pipelines.StepOutputError (unsafe output type)
     "INVALID_DATASET_SOURCE": 400,  # keel.data.DatasetSourceError (unreadable file or frame)

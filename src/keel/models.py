@@ -7,7 +7,7 @@ Example::
 
     >>> import keel
     >>> v = keel.models.register(run.id, "iris")
-    >>> keel.models.promote("iris", v.version, to="champion", policy="policy.yaml")
+    >>> keel.models.promote(v.ref, to="champion", policy="policy.yaml")   # "iris/1"
     >>> model = keel.models.load("iris@champion")
 """
 

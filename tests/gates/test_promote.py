@@ -12,7 +12,6 @@ import keel.governance
 from keel.errors import ConflictError, InvalidArgumentError, NotFoundError
 from keel.gates import parse_policy
 from keel.governance import PermissionDeniedError
-from keel.store import LineageNode
 
 POLICY = parse_policy("""\
 checks:
@@ -171,23 +170,61 @@ checks:
     assert f"both evaluated on {tmp_path / 'holdout.csv'}" in check.detail
 
 
-def test_versions_evaluated_on_different_datasets_are_not_compared(
+def test_versions_evaluated_on_different_datasets_are_named_and_the_hint_works(
     client: Any, iris_xy: Any
 ) -> None:
+    """Datasets are shown as name/version, with the policy line that compares them fairly."""
+    from sklearn.dummy import DummyClassifier
     from sklearn.tree import DecisionTreeClassifier
 
     X, y = iris_xy
-    for ds in ("holdout-a/1", "holdout-b/1"):
+    frame = X.assign(target=y)
+    holdouts = {
+        "holdout-a": keel.datasets.register(frame.sample(50, random_state=1), "holdout-a"),
+        "holdout-b": keel.datasets.register(frame.sample(50, random_state=2), "holdout-b"),
+    }
+    models = {"holdout-a": DecisionTreeClassifier(random_state=0), "holdout-b": DummyClassifier()}
+    for name, dataset in holdouts.items():
         with keel.start_run(experiment="iris"):
-            keel.log_input(LineageNode("dataset_version", ds), "evaluated_on")
-            keel.log_metric("f1_macro", 0.95)
-            keel.log_model(DecisionTreeClassifier().fit(X, y), name="ev", onnx=False)
-    keel.models.promote("ev", 1, to="champion", policy=None)
-    out = keel.models.promote("ev", 2, to="champion", policy=POLICY)
+            keel.log_input(dataset.lineage_node(), "evaluated_on")
+            keel.log_param("target", "target")
+            keel.log_metric("f1_macro", 0.95)  # the dummy's logged metric flatters it
+            keel.log_model(models[name].fit(X, y), name="ev", onnx=False)
+    keel.models.promote("ev/1", to="champion", policy=None)
+    out = keel.models.promote("ev/2", to="champion", policy=POLICY)
     check = next(c for c in out.gate.checks if c.check.startswith("no_regression"))
-    assert not check.passed and "different datasets" in check.detail
+    assert not check.passed
+    assert "candidate ev/2 on holdout-b/1, holder ev/1 on holdout-a/1" in check.detail
+    hint = (
+        "no_regression: {metric: f1_macro, tolerance: 0.01, dataset: holdout-b/1, target: target}"
+    )
+    assert hint in check.detail
+    assert holdouts["holdout-a"].id not in check.detail  # ids are not how users name data
     onnx = next(c for c in out.gate.checks if c.check.startswith("onnx_parity"))
     assert not onnx.passed and "no ONNX export was kept" in onnx.detail
+    # Following the hint evaluates both versions on the same data, which catches the dummy.
+    fair = parse_policy(
+        "checks:\n  - no_regression: {metric: f1_macro, tolerance: 0.01, dataset: holdout-b, "
+        "target: target}\n"
+    )
+    again = keel.models.promote("ev/2", to="champion", policy=fair)
+    verdict = again.gate.checks[0]
+    assert again.status == "rejected" and verdict.value < 0.5
+    assert "both evaluated on holdout-b/1" in verdict.detail
+
+
+def test_training_data_check_names_datasets_by_name_and_version(client: Any, iris_xy: Any) -> None:
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = iris_xy
+    train = keel.datasets.register(X.assign(target=y), "flowers-train")
+    with keel.start_run(experiment="iris"):
+        keel.log_input(train.lineage_node(), "trained_on")
+        keel.log_model(DecisionTreeClassifier().fit(X, y), name="td", onnx=False)
+    policy = parse_policy("checks:\n  - training_data_valid: true\n")
+    check = keel.models.promote("td/1", to="champion", policy=policy).gate.checks[0]
+    assert check.passed and check.detail.endswith("passed validation: flowers-train/1")
+    assert check.value == {"flowers-train/1": True}
 
 
 def test_unknown_model_and_bad_alias(client: Any, register_model: Any) -> None:

@@ -32,7 +32,9 @@ def test_registry_example_then_cli(keel_home: Path) -> None:
     out = done.stdout
     assert "refused iris/2:" in out and "fail  metric: f1_macro >= 0.9" in out
     assert "iris@champion rolled back from version 3 to version 1" in out
-    assert "audit chain intact" in out
+    assert "audit chain intact" in out and "state matches the chain" in out
+    anchor = out.split("$ keel audit head\n", 1)[1].splitlines()[0]
+    assert len(anchor.split(":")[0]) == 64
     # keel lineage iris@champion leads back to the raw CSV.
     assert "trained_on dataset_version iris-train/1" in out
     assert "ingested_into source iris.csv" in out
@@ -49,9 +51,7 @@ def test_registry_example_then_cli(keel_home: Path) -> None:
     bad = _keel(
         "models",
         "promote",
-        "iris",
-        "--version",
-        "2",
+        "iris/2",
         "--to",
         "champion",
         "--policy",
@@ -63,9 +63,7 @@ def test_registry_example_then_cli(keel_home: Path) -> None:
     noop = _keel(
         "models",
         "promote",
-        "iris",
-        "--version",
-        "1",
+        "iris/1",
         "--to",
         "champion",
         "--policy",
@@ -77,8 +75,12 @@ def test_registry_example_then_cli(keel_home: Path) -> None:
     unknown = _keel("models", "show", "iris@prod", cwd=cwd, env=env)
     assert unknown.returncode == 1 and "its aliases are: champion" in unknown.stderr
 
+    # The head printed by the example is an ancestor of the head now: events were appended.
+    anchored = _keel("audit", "verify", "--expect", anchor, cwd=cwd, env=env)
+    assert anchored.returncode == 0 and "event(s) were appended since" in anchored.stdout
     with sqlite3.connect(keel_home / "keel.db") as db:
         db.execute("UPDATE audit_events SET actor = 'mallory' WHERE seq = 4")
     broken = _keel("audit", "verify", cwd=cwd, env=env)
     assert broken.returncode == 1
     assert "audit chain BROKEN at event #4" in broken.stderr
+    assert "Traceback" not in broken.stderr

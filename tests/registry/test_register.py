@@ -113,21 +113,25 @@ def test_tampered_file_is_refused_naming_it(client: Any, register_model: Any) ->
 
 
 def test_skops_needing_unrecorded_types_is_refused(client: Any, iris_xy: Any) -> None:
-    """A descriptor whose trusted list was emptied (then re-registered) cannot load the file."""
+    """A descriptor whose trusted list was emptied (then re-registered) cannot load the file.
+
+    A forest's trees are a type skops does not trust by default, so saving records it;
+    the same bytes registered with an empty list must be refused, not loaded.
+    """
     from sklearn.ensemble import RandomForestClassifier
 
     X, y = iris_xy
+    with keel.start_run(experiment="iris"):
+        honest = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y)
+        info = keel.log_model(honest, name="honest", onnx=False)
+    assert info.descriptor["trusted_types"] == ["sklearn.tree._tree.Tree"]
+    assert keel.models.load("honest/1").predict(X.head(2)).shape == (2,)
     with keel.start_run(experiment="iris") as run:
-        info = keel.log_model(RandomForestClassifier(n_estimators=3).fit(X, y), onnx=False)
-        descriptor = dict(info.descriptor, trusted_types=[])
-        keel.log_dict(descriptor, "model/keel-model.json")
+        forged = keel.log_model(RandomForestClassifier(n_estimators=3).fit(X, y), onnx=False)
+        keel.log_dict(dict(forged.descriptor, trusted_types=[]), "model/keel-model.json")
     keel.models.register(run.id, "forged")
-    model = keel.models.load("forged/1") if not info.descriptor["trusted_types"] else None
-    if info.descriptor["trusted_types"]:
-        with pytest.raises(InvalidArgumentError, match="not recorded when it was saved"):
-            keel.models.load("forged/1")
-    else:  # pragma: no cover - depends on skops' default trusted set
-        assert model is not None
+    with pytest.raises(InvalidArgumentError, match="not recorded when it was saved"):
+        keel.models.load("forged/1")
 
 
 def test_archived_versions_cannot_be_served_or_promoted(client: Any, register_model: Any) -> None:

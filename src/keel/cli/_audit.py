@@ -1,4 +1,4 @@
-"""``keel audit list|verify`` and ``keel roles grant|revoke|list``."""
+"""``keel audit list|verify|head`` and ``keel roles grant|revoke|list``."""
 
 from __future__ import annotations
 
@@ -79,21 +79,78 @@ def audit_list(
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Recompute the hash chain; report the first broken link (exit 1 when broken)."""
-
+def audit_verify(
+    expect: Annotated[
+        str | None,
+        typer.Option(
+            "--expect",
+            help="A head kept elsewhere (HASH:COUNT from `keel audit head`); it must still "
+            "be in the chain.",
+        ),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Check the hash chain, replay it against the governed tables, check an anchor (exit 1 on any problem)."""
     from keel.cli._render import console
-    from keel.governance import verify
+    from keel.governance import AuditChainBrokenError, verify
 
-    result = verify(client=_client())
-    if result.ok:
-        console().print(f"[green]audit chain intact[/]: {result.events} event(s) verified")
+    result = verify(expect, client=_client())
+    if json_out:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        if not result.ok:
+            raise typer.Exit(1)
         return
-    from keel.governance import AuditChainBrokenError
+    if result.ok:
+        out = console()
+        out.print(
+            f"[green]audit chain intact[/]: {result.events} event(s) verified", highlight=False
+        )
+        out.print(
+            f"[green]state matches the chain[/]: {result.rows} governed row(s), each explained "
+            "by its events",
+            highlight=False,
+        )
+        if result.anchor is not None:
+            out.print(f"[green]anchor found[/]: {result.anchor.message}", highlight=False)
+        else:
+            out.print(
+                f"head {result.head.hash[:16]}...:{result.head.seq} (keep `keel audit head` "
+                "elsewhere to detect events deleted from the end later)",
+                highlight=False,
+            )
+        return
+    from rich.markup import escape
 
+    err = console(stderr=True)
+    problems = result.problems
+    for line in problems:
+        err.print(f"[red]-[/] {escape(line)}", highlight=False)
     raise AuditChainBrokenError(
-        f"audit chain BROKEN at event #{result.broken_at}: {result.problem} "
-        f"({result.events} event(s) read)"
+        f"audit verification FAILED: {len(problems)} problem(s), listed above"
+        + ("" if result.chain.ok else "; the chain itself is broken")
+    )
+
+
+@audit_app.command("head")
+def audit_head(
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print the chain's head as HASH:COUNT (after verifying its links): keep it elsewhere."""
+    import sys
+
+    from keel.governance import head
+
+    current = head(client=_client())
+    if json_out:
+        typer.echo(
+            json.dumps({"hash": current.hash, "events": current.seq, "anchor": str(current)})
+        )
+        return
+    typer.echo(str(current))
+    print(
+        f"the audit chain has {current.seq} event(s); keep this head where the database's "
+        f"writers cannot change it, and check later with: keel audit verify --expect {current}",
+        file=sys.stderr,
     )
 
 

@@ -1,4 +1,4 @@
-"""``keel lineage MODEL_URI``: the upstream and downstream tree of a model version."""
+"""``keel lineage REF``: the upstream and downstream tree of a model version."""
 
 from __future__ import annotations
 
@@ -58,7 +58,12 @@ def _tree(graph: LineageGraph, up: bool, title: str) -> Any:
 
 
 def lineage(
-    uri: Annotated[str, typer.Argument(help="A model: iris@champion, iris/3, iris@latest.")],
+    uri: Annotated[
+        str,
+        typer.Argument(
+            metavar="REF", help="A model reference: iris@champion, iris/3, iris@latest."
+        ),
+    ],
     json_out: Annotated[bool, typer.Option("--json", help="Print the graph as JSON.")] = False,
 ) -> None:
     """Show where a model version came from (sources, datasets, runs) and what uses it."""

@@ -1,4 +1,9 @@
-"""``keel models ...``: list, show, versions, load-check, archive, promote, rollback, history."""
+"""``keel models ...``: list, show, versions, load-check, archive, promote, rollback, history.
+
+Every command names models by reference: ``iris/3`` is a version, ``iris@champion`` an
+alias (docs/concepts/references.md). The former ``-v/--version`` and ``--alias``
+options still work for one release, with a one-line deprecation notice on stderr.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,54 @@ def _client() -> Any:
     from keel.tracking import Client
 
     return Client()
+
+
+_REFS = "see docs/concepts/references.md"
+
+
+def _deprecated(old: str, new: str) -> None:
+    """One line on stderr: the old spelling still works for this release; the new one."""
+    import sys
+
+    print(f"deprecated: {old} will be removed in the next release; write: {new}", file=sys.stderr)
+
+
+def _reference_with_version(command: str, ref: str, version: int | None, rest: str) -> str:
+    """``iris/3`` from ``iris/3``, or from the deprecated ``iris -v 3`` (with a notice)."""
+    from keel.errors import InvalidArgumentError
+
+    if version is None:
+        return ref
+    if "/" in ref or "@" in ref:
+        raise InvalidArgumentError(
+            f"{ref!r} is already a reference; drop -v/--version: keel models {command} {ref}{rest}"
+        )
+    new = f"{ref}/{version}"
+    _deprecated(f"keel models {command} NAME -v N", f"keel models {command} {new}{rest}")
+    return new
+
+
+def _alias_reference(command: str, ref: str, alias: str | None, default: str | None) -> str:
+    """``iris@champion`` from ``iris@champion``, or from the deprecated ``iris --alias champion``."""
+    from keel.errors import InvalidArgumentError
+
+    if "@" in ref:
+        if alias is not None:
+            raise InvalidArgumentError(
+                f"{ref!r} already names an alias; drop --alias: keel models {command} {ref}"
+            )
+        return ref
+    if "/" in ref:
+        raise InvalidArgumentError(
+            f"keel models {command} takes an alias reference such as iris@champion, not the "
+            f"version {ref!r} ({_REFS})"
+        )
+    if alias is None and default is None:
+        return ref
+    new = f"{ref}@{alias or default}"
+    old = f"keel models {command} NAME" + (" --alias ALIAS" if alias is not None else "")
+    _deprecated(old, f"keel models {command} {new}")
+    return new
 
 
 def _time(ms: int) -> str:
@@ -63,7 +116,9 @@ def render_gate(gate: GateResult) -> None:
     _console().print(table)
 
 
-def _render_version(v: ModelVersion, aliases: list[str], gates: list[GateResult]) -> None:
+def _render_version(
+    v: ModelVersion, aliases: list[str], gates: list[GateResult], datasets: list[str]
+) -> None:
     from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
@@ -82,7 +137,7 @@ def _render_version(v: ModelVersion, aliases: list[str], gates: list[GateResult]
         f"\nclass       {escape(str(v.details.get('estimator_class', '-')))}"
         f"\nregistered  {_time(v.created_at)} by {escape(v.created_by)}"
         f"\nonnx        {escape(onnx_text)}"
-        f"\ndatasets    {escape(', '.join(v.datasets) or '-')}"
+        f"\ndatasets    {escape(', '.join(datasets) or '-')}"
     )
     out.print(Panel(head, title="model version", expand=False))
     sig = v.signature or {}
@@ -154,6 +209,14 @@ def models_versions(name: Annotated[str, typer.Argument(help="Model name.")]) ->
     """List the versions of a model."""
     from rich.table import Table
 
+    if "/" in name or "@" in name:
+        from keel.errors import InvalidArgumentError
+
+        raise InvalidArgumentError(
+            f"keel models versions takes a model name, not the reference {name!r}; "
+            f"try: keel models versions {name.split('/')[0].split('@')[0]} (or keel models "
+            f"show {name})"
+        )
     client = _client()
     versions = client.store.registry.list_versions(name)
     holders: dict[int, list[str]] = {}
@@ -178,21 +241,33 @@ def models_versions(name: Annotated[str, typer.Argument(help="Model name.")]) ->
 
 @models_app.command("show")
 def models_show(
-    uri: Annotated[str, typer.Argument(help="iris/3, iris@champion, iris@latest, or a name.")],
+    ref: Annotated[
+        str,
+        typer.Argument(
+            metavar="REF", help="A reference: iris/3, iris@champion, iris@latest, or a name."
+        ),
+    ],
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    version: Annotated[
+        int | None, typer.Option("--version", "-v", hidden=True, help="Deprecated: write iris/3.")
+    ] = None,
 ) -> None:
     """Show a model version: files and sha256, signature, metrics, ONNX parity, gates."""
     from keel.registry import resolve_version
 
+    ref = _reference_with_version("show", ref, version, "")
     client = _client()
-    if "@" not in uri and "/" not in uri.removeprefix("models:/"):
-        model = client.store.registry.get_model(uri)
-        uri = f"{model.name}@latest"
-    v = resolve_version(client.store, uri)
+    if "@" not in ref and "/" not in ref.removeprefix("models:/"):
+        model = client.store.registry.get_model(ref)
+        ref = f"{model.name}@latest"
+    v = resolve_version(client.store, ref)
     aliases = [
         a.alias for a in client.store.registry.list_aliases(v.name) if a.version == v.version
     ]
     gates = client.store.registry.list_gate_results(v.name, v.version)
+    from keel.gates._checks import dataset_label
+
+    datasets = [dataset_label(client, d) for d in v.datasets]
     if json_out:
         typer.echo(
             json.dumps(
@@ -210,7 +285,7 @@ def models_show(
                     ],
                     "signature": v.signature,
                     "metrics": v.metrics,
-                    "datasets": list(v.datasets),
+                    "datasets": datasets,
                     "onnx": v.details.get("onnx"),
                     "gates": [g.to_dict() for g in gates],
                 },
@@ -219,12 +294,15 @@ def models_show(
             )
         )
         return
-    _render_version(v, aliases, gates)
+    _render_version(v, aliases, gates, datasets)
 
 
 @models_app.command("load-check")
 def models_load_check(
-    uri: Annotated[str, typer.Argument(help="iris/3, iris@champion or iris@latest.")],
+    ref: Annotated[
+        str,
+        typer.Argument(metavar="REF", help="A reference: iris/3, iris@champion or iris@latest."),
+    ],
     allow_pickle: Annotated[
         bool, typer.Option("--allow-pickle", help="Allow a pickled model (audited).")
     ] = False,
@@ -234,7 +312,7 @@ def models_load_check(
 
     client = _client()
     out = _console()
-    v = resolve_version(client.store, uri)
+    v = resolve_version(client.store, ref)
     read_files(v, client=client)
     for f in v.files:
         out.print(f"[green]ok[/] sha256 {f.sha256[:16]}  {f.path}")
@@ -246,25 +324,29 @@ def models_load_check(
     if example is not None and hasattr(model, "predict"):
         pred = model.predict(example)
         out.print(f"[green]ok[/] predicted {len(pred)} example row(s)")
-    out.print(f"{v.uri} passes the load check")
+    out.print(f"{v.ref} passes the load check")
 
 
 @models_app.command("archive")
 def models_archive(
-    uri: Annotated[str, typer.Argument(help="The version, e.g. iris/2.")],
+    ref: Annotated[
+        str, typer.Argument(metavar="REF", help="The version's reference, e.g. iris/2.")
+    ],
     reason: Annotated[str | None, typer.Option("--reason", help="Why (audited).")] = None,
 ) -> None:
     """Archive a version: it can no longer be promoted or served."""
     from keel.registry import archive
 
-    v = archive(uri, reason=reason, client=_client())
-    _console().print(f"{v.uri} is {v.status.value}")
+    v = archive(ref, reason=reason, client=_client())
+    _console().print(f"{v.ref} is {v.status.value}")
 
 
 @models_app.command("promote")
 def models_promote(
-    name: Annotated[str, typer.Argument(help="Model name.")],
-    version: Annotated[int, typer.Option("--version", "-v", help="Version to promote.")],
+    ref: Annotated[
+        str,
+        typer.Argument(metavar="REF", help="The version to promote: iris/3 (or iris@challenger)."),
+    ],
     to: Annotated[str, typer.Option("--to", help="Alias to move.")] = "champion",
     policy: Annotated[str | None, typer.Option("--policy", "-p", help="Policy YAML file.")] = None,
     force: Annotated[
@@ -273,55 +355,70 @@ def models_promote(
     reason: Annotated[
         str | None, typer.Option("--reason", help="Why (required with --force).")
     ] = None,
+    version: Annotated[
+        int | None,
+        typer.Option("--version", "-v", help="Deprecated: write the reference iris/3 instead."),
+    ] = None,
 ) -> None:
     """Check a version against a policy and move the alias if every check passes."""
-    from keel.errors import InvalidArgumentError
-    from keel.gates import promote
+    from rich.markup import escape
 
+    from keel.errors import InvalidArgumentError
+    from keel.gates import PromotionRejectedError, promote
+
+    rest = f" --to {to}" + (f" --policy {policy}" if policy else "")
+    ref = _reference_with_version("promote", ref, version, rest)
     if policy is None and not force:
         raise InvalidArgumentError(
             'promote needs --policy policy.yaml (or --force --reason "..." as an admin)'
         )
-    outcome = promote(name, version, to, policy, force=force, reason=reason, client=_client())
+    outcome = promote(ref, to=to, policy=policy, force=force, reason=reason, client=_client())
     if outcome.gate is not None:
         render_gate(outcome.gate)
     style = {"promoted": "green", "forced": "yellow", "noop": "cyan"}.get(outcome.status, "red")
-    from rich.markup import escape
-
     if outcome.status != "rejected":
         _console().print(f"[{style}]{outcome.status}[/]: {escape(outcome.message)}")
-    if outcome.status == "rejected":
-        from keel.gates import PromotionRejectedError
-
-        failed = ", ".join(c.check for c in outcome.gate.failed_checks) if outcome.gate else ""
-        raise PromotionRejectedError(
-            f"{name}/{version} was not promoted to @{to}; failed checks: {failed} "
-            f"(gate result {outcome.gate.id if outcome.gate else '-'})"
-        )
+        return
+    failed = ", ".join(c.check for c in outcome.gate.failed_checks) if outcome.gate else ""
+    raise PromotionRejectedError(
+        f"{outcome.name}/{outcome.version} was not promoted to @{to}; failed checks: {failed} "
+        f"(gate result {outcome.gate.id if outcome.gate else '-'})"
+    )
 
 
 @models_app.command("rollback")
 def models_rollback(
-    name: Annotated[str, typer.Argument(help="Model name.")],
-    alias: Annotated[str, typer.Option("--alias", "-a", help="Alias to roll back.")] = "champion",
+    ref: Annotated[str, typer.Argument(metavar="REF", help="The alias: iris@champion.")],
     reason: Annotated[str | None, typer.Option("--reason", help="Why (audited).")] = None,
+    alias: Annotated[
+        str | None,
+        typer.Option("--alias", "-a", help="Deprecated: write the reference iris@champion."),
+    ] = None,
 ) -> None:
     """Move an alias back to the version that held it before."""
     from keel.gates import rollback
 
-    _console().print(rollback(name, alias, reason=reason, client=_client()).message)
+    ref = _alias_reference("rollback", ref, alias, "champion")
+    _console().print(rollback(ref, reason=reason, client=_client()).message)
 
 
 @models_app.command("history")
 def models_history(
-    name: Annotated[str, typer.Argument(help="Model name.")],
-    alias: Annotated[str | None, typer.Option("--alias", "-a", help="Only this alias.")] = None,
+    ref: Annotated[
+        str, typer.Argument(metavar="REF", help="A model (iris) or one alias (iris@champion).")
+    ],
+    alias: Annotated[
+        str | None,
+        typer.Option("--alias", "-a", help="Deprecated: write the reference iris@champion."),
+    ] = None,
 ) -> None:
     """Every alias move of a model: who, when, from which version to which, and why."""
     from rich.markup import escape
     from rich.table import Table
 
-    moves = _client().store.registry.alias_history(name, alias)
+    ref = _alias_reference("history", ref, alias, None)
+    name, _, only = ref.partition("@")
+    moves = _client().store.registry.alias_history(name, only or None)
     table = Table(title=f"{name}: alias history")
     for col in ("time", "alias", "action", "from", "to", "actor", "reason", "gate"):
         table.add_column(col, overflow="fold")
@@ -341,12 +438,25 @@ def models_history(
 
 @models_app.command("delete-alias")
 def models_delete_alias(
-    name: Annotated[str, typer.Argument(help="Model name.")],
-    alias: Annotated[str, typer.Argument(help="Alias to delete.")],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="The alias: iris@challenger.")],
+    alias: Annotated[
+        str | None,
+        typer.Argument(help="Deprecated: write the reference iris@challenger.", show_default=False),
+    ] = None,
     reason: Annotated[str | None, typer.Option("--reason", help="Why (audited).")] = None,
 ) -> None:
     """Delete an alias (admins only)."""
+    from keel.errors import InvalidArgumentError
     from keel.gates import delete_alias
 
-    delete_alias(name, alias, reason=reason, client=_client())
-    _console().print(f"deleted {name}@{alias}")
+    if alias is not None and "@" not in ref:
+        _deprecated(
+            "keel models delete-alias NAME ALIAS", f"keel models delete-alias {ref}@{alias}"
+        )
+        ref = f"{ref}@{alias}"
+    elif "@" not in ref:
+        raise InvalidArgumentError(
+            f"keel models delete-alias takes an alias reference such as {ref}@challenger ({_REFS})"
+        )
+    delete_alias(ref, reason=reason, client=_client())
+    _console().print(f"deleted {ref}")

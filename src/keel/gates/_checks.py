@@ -11,7 +11,7 @@ from typing import Any
 from keel.gates._policy import Check
 from keel.store import CheckResult, ModelVersion
 
-__all__ = ["GateContext", "evaluate_check"]
+__all__ = ["GateContext", "dataset_label", "evaluate_check"]
 
 _LOWER_IS_BETTER = ("loss", "error", "rmse", "mae", "mse", "mape", "latency", "brier")
 _LATENCY_SAMPLES = 200
@@ -108,21 +108,55 @@ def _check_fairness(check: Check, ctx: GateContext) -> CheckResult:
     )
 
 
-def _read_table(ref: str) -> Any:
+def dataset_label(client: Any, dataset_id: str) -> str:
+    """A dataset version as users name it (``iris-test/1``), from its id.
+
+    An id the store does not know (a lineage node logged by hand) is shown as it is.
+    """
+    from keel.errors import NotFoundError
+
+    try:
+        record = client.store.datasets.get_version_by_id(dataset_id)
+    except NotFoundError:
+        return dataset_id
+    return f"{record.name}/{record.version}"
+
+
+def _labels(client: Any, ids: Any) -> list[str]:
+    return [dataset_label(client, i) for i in ids or ()]
+
+
+def _read_table(ref: str) -> tuple[Any, str]:
+    """The table a ``dataset:`` option names, and how to show it (``iris-test/2``)."""
     import pandas as pd
 
     lower = ref.lower()
     if lower.endswith(".csv"):
-        return pd.read_csv(ref)
+        return pd.read_csv(ref), ref
     if lower.endswith(".parquet"):
-        return pd.read_parquet(ref)
+        return pd.read_parquet(ref), ref
     import keel.datasets as datasets
 
     version = datasets.get(ref)
+    label = f"{version.name}/{version.version}"
     for method in ("to_pandas", "read", "load"):
         if hasattr(version, method):
-            return getattr(version, method)()
+            return getattr(version, method)(), label
     raise TypeError(f"dataset {ref!r} cannot be read as a table")
+
+
+def _same_data_hint(ctx: GateContext, metric: str, tolerance: float, dataset: str) -> str:
+    """The policy line that compares both versions on one dataset (target from the run)."""
+    from keel.errors import KeelError
+
+    try:
+        target = ctx.client.get_run(ctx.candidate.run_id).params.get("target") or "COLUMN"
+    except KeelError:  # a missing run only loses the hint's target
+        target = "COLUMN"
+    return (
+        f"no_regression: {{metric: {metric}, tolerance: {tolerance:g}, dataset: {dataset}, "
+        f"target: {target}}}"
+    )
 
 
 def _score(metric: str, y_true: Any, y_pred: Any) -> float:
@@ -165,8 +199,9 @@ def _check_no_regression(check: Check, ctx: GateContext) -> CheckResult:
     if ctx.holder.version == ctx.candidate.version:
         return CheckResult(check.describe(), None, "same version", True, "candidate is the holder")
     if "dataset" in opts:
+        label = opts["dataset"]
         try:
-            frame = _read_table(opts["dataset"])
+            frame, label = _read_table(opts["dataset"])
             y = frame[opts["target"]]
             X = frame.drop(columns=[opts["target"]])
             new = _score(metric, y, ctx.model(ctx.candidate).predict(X))
@@ -177,19 +212,23 @@ def _check_no_regression(check: Check, ctx: GateContext) -> CheckResult:
                 None,
                 f"{metric} vs holder",
                 False,
-                f"could not evaluate on {opts['dataset']!r}: {type(exc).__name__}: {exc}",
+                f"could not evaluate on {label}: {type(exc).__name__}: {exc}",
             )
-        where = f"both evaluated on {opts['dataset']}"
+        where = f"both evaluated on {label}"
     else:
-        a, b = ctx.candidate.details.get("evaluated_on"), ctx.holder.details.get("evaluated_on")
+        a = _labels(ctx.client, ctx.candidate.details.get("evaluated_on"))
+        b = _labels(ctx.client, ctx.holder.details.get("evaluated_on"))
         if a and b and sorted(a) != sorted(b):
+            hint = _same_data_hint(ctx, metric, tolerance, a[0])
             return CheckResult(
                 check.describe(),
                 None,
                 f"{metric} vs holder",
                 False,
-                f"the versions were evaluated on different datasets ({a} vs {b}); "
-                "give the check a dataset and target to compare on the same data",
+                f"the versions were evaluated on different datasets (candidate "
+                f"{ctx.candidate.uri} on {', '.join(a)}, holder {ctx.holder.uri} on "
+                f"{', '.join(b)}), so their logged {metric} cannot be compared; evaluate both "
+                f"on one dataset: {hint} (see docs/guides/registry.md)",
             )
         found_new = _lookup_metric(ctx.candidate.metrics, metric)
         found_old = _lookup_metric(ctx.holder.metrics, metric)
@@ -319,21 +358,23 @@ def _check_training_data(check: Check, ctx: GateContext) -> CheckResult:
             "keel.datasets is not available to check validation",
         )
     invalid, errors = [], []
+    labels = {ref: dataset_label(ctx.client, ref) for ref in ids}
     for ref in ids:
         try:
             version = datasets.get(ref) if "/" in ref or "@" in ref else datasets.get_by_id(ref)
         except Exception as exc:
-            errors.append(f"{ref}: {exc}")
+            errors.append(f"{labels[ref]}: {exc}")
             continue
         if not getattr(version, "valid", False):
             invalid.append(ref)
     ok = not invalid and not errors
     detail = (
-        f"{len(ids)} dataset version(s) passed validation"
+        f"{len(ids)} dataset version(s) passed validation: {', '.join(labels.values())}"
         if ok
-        else "; ".join([*(f"{r} failed validation" for r in invalid), *errors])
+        else "; ".join([*(f"{labels[r]} failed validation" for r in invalid), *errors])
     )
-    return CheckResult(check.describe(), {r: r not in invalid for r in ids}, "valid", ok, detail)
+    value = {labels[r]: r not in invalid for r in ids}
+    return CheckResult(check.describe(), value, "valid", ok, detail)
 
 
 def _check_onnx(check: Check, ctx: GateContext) -> CheckResult:

@@ -99,34 +99,78 @@ def _as_policy(policy: Policy | str | Path | None) -> Policy:
     return load_policy(policy)
 
 
-def _current(client: Any, name: str, alias: str) -> Alias | None:
+def _current(client: Any, name: str, alias: str, *, audited: bool = True) -> Alias | None:
     try:
-        return client.store.registry.get_alias(name, alias)  # type: ignore[no-any-return]
+        current: Alias = client.store.registry.get_alias(name, alias)
     except NotFoundError:
         client.store.registry.get_model(name)  # a missing model is still an error
         return None
+    if audited:
+        from keel.governance import check_alias
+
+        check_alias(client.store, current)
+    return current
+
+
+def _candidate(client: Any, model: str, version: int | None) -> tuple[str, int]:
+    """``(name, number)`` from ``"iris/3"``, ``"iris@challenger"`` or ``("iris", 3)``."""
+    from keel.registry import parse_model_ref, resolve_version
+
+    if version is not None:
+        if isinstance(model, str) and ("/" in model or "@" in model):
+            raise InvalidArgumentError(
+                f"give a model reference ({model!r}) or a name and a version, not both"
+            )
+        return model, int(version)
+    ref = parse_model_ref(model) if "/" in model or "@" in model else None
+    if ref is None:
+        raise InvalidArgumentError(
+            f"which version of {model!r}? Give a reference such as {model}/3 or "
+            f"{model}@challenger (see docs/concepts/references.md)"
+        )
+    if ref.version is not None:
+        return ref.name, ref.version
+    return ref.name, resolve_version(client.store, ref).version
 
 
 def check_promotion(
-    name: str, version: int, to: str, policy: Policy | str | Path | None, *, client: Any = None
+    name: str,
+    version: int | None,
+    to: str,
+    policy: Policy | str | Path | None,
+    *,
+    force: bool = False,
+    client: Any = None,
 ) -> PromotionPlan:
-    """Evaluate every check of ``policy`` for promoting ``name/version`` to ``to``.
+    """Evaluate every check of ``policy`` for promoting a version to the alias ``to``.
+
+    Args:
+        name: the model's name, or a reference (``iris/3``, ``iris@challenger``) with
+            ``version`` ``None``.
+        version: the version number (``None`` when ``name`` is a reference).
+        to: the alias to move.
+        policy: a :class:`Policy`, a policy file, or ``None`` for no checks.
+        force: the plan is for a forced promotion: the alias may disagree with its audit
+            events (forcing the audited version back is how an admin restores it).
+        client: the Client to use.
 
     Raises:
         NotFoundError: the model or version does not exist (lists what does).
         ModelStateError: the version is archived.
         PolicyError: the policy file is malformed.
+        AuditMismatchError: the alias was moved behind keel's back (unless ``force``).
     """
     client = _client(client)
     check_alias_name(to)
     parsed = _as_policy(policy)
-    candidate = client.store.registry.get_version(name, int(version))
+    name, number = _candidate(client, name, version)
+    candidate = client.store.registry.get_version(name, number)
     if candidate.status is not ModelVersionStatus.READY:
         raise ModelStateError(
             f"version {candidate.version} of {name!r} is archived; archived versions cannot be "
             "promoted or served"
         )
-    current = _current(client, name, to)
+    current = _current(client, name, to, audited=not force)
     holder = None if current is None else current.version
     revision = 0 if current is None else current.revision
     if holder == candidate.version:
@@ -235,7 +279,7 @@ def apply_promotion(
 
 def promote(
     name: str,
-    version: int,
+    version: int | None = None,
     to: str = "champion",
     policy: Policy | str | Path | None = None,
     *,
@@ -251,8 +295,8 @@ def promote(
     holds is a no-op that says so.
 
     Args:
-        name: the model.
-        version: the version number to promote.
+        name: the model, or a reference to the version (``iris/3``, ``iris@challenger``).
+        version: the version number to promote (omit it when ``name`` is a reference).
         to: the alias (``champion``, ``challenger``, ...).
         policy: a :class:`Policy` or the path of a policy YAML file (``None``: no checks).
         force: override failing checks (admin only).
@@ -263,21 +307,24 @@ def promote(
 
     Raises:
         ConflictError: another promotion moved the alias meanwhile.
+        AuditMismatchError: the alias was moved behind keel's back (an admin's forced
+            promotion is allowed, to restore it).
 
     Example::
 
-        >>> out = keel.models.promote("iris", 2, to="champion", policy="policy.yaml")
+        >>> out = keel.models.promote("iris/2", to="champion", policy="policy.yaml")
         >>> out.status, [c.verdict for c in out.gate.checks]
         ('promoted', ['pass', 'pass'])
     """
     client = _client(client)
+    name, number = _candidate(client, name, version)
     if force:
         from keel.governance import require_admin
 
         if not reason or not reason.strip():
             raise InvalidArgumentError('a forced promotion needs a reason: --reason "..."')
-        require_admin(f"forcing a promotion of {name}/{version}", client=client)
-    plan = check_promotion(name, version, to, policy, client=client)
+        require_admin(f"forcing a promotion of {name}/{number}", client=client)
+    plan = check_promotion(name, number, to, policy, force=force, client=client)
     return apply_promotion(plan, force=force, reason=reason, client=client)
 
 
@@ -289,38 +336,66 @@ def _holders(history: list[Any]) -> list[int]:
                 stack.pop()
         elif move.action == "delete":
             stack = []
-        elif move.to_version is not None:
+        elif move.to_version is not None and (not stack or stack[-1] != move.to_version):
+            # A forced move onto the version the stack already ends in (an admin restoring
+            # an alias moved behind keel's back) is not a new holder to roll back to.
             stack.append(move.to_version)
     return stack
 
 
+def _alias_ref(name: str, alias: str | None, default: str | None) -> tuple[str, str]:
+    """``(model, alias)`` from ``"iris@champion"`` or ``("iris", "champion")``."""
+    if "@" in name:
+        model, _, named = name.partition("@")
+        if alias is not None and alias != named:
+            raise InvalidArgumentError(
+                f"{name!r} names alias {named!r} but alias {alias!r} was given too; give one"
+            )
+        return model, named
+    if alias is None and default is None:
+        raise InvalidArgumentError(
+            f"which alias of {name!r}? Give a reference such as {name}@challenger"
+        )
+    return name, alias or str(default)
+
+
 def rollback(
-    name: str, alias: str = "champion", *, reason: str | None = None, client: Any = None
+    name: str, alias: str | None = None, *, reason: str | None = None, client: Any = None
 ) -> PromotionOutcome:
-    """Move ``alias`` back to the version that held it before the current holder.
+    """Move an alias back to the version that held it before the current holder.
 
     Successive rollbacks walk further back through the alias's history.
+
+    Args:
+        name: the alias's reference (``iris@champion``), or the model's name.
+        alias: the alias when ``name`` is only the model (default ``champion``).
+        reason: why (audited).
+        client: the Client to use.
 
     Raises:
         NotFoundError: the alias does not exist.
         ConflictError: it has no previous holder, or it moved meanwhile.
         ModelStateError: the previous holder has been archived.
+        AuditMismatchError: the alias was moved behind keel's back.
 
     Example::
 
-        >>> keel.models.rollback("iris", "champion").version
+        >>> keel.models.rollback("iris@champion").version
         1
     """
     from keel.errors import ConflictError
+    from keel.governance import check_alias
 
     client = _client(client)
+    name, alias = _alias_ref(name, alias, "champion")
     registry = client.store.registry
     current = registry.get_alias(name, alias)
+    check_alias(client.store, current)
     stack = _holders(registry.alias_history(name, alias))
     if len(stack) < 2 or stack[-1] != current.version:
         raise ConflictError(
             f"{name}@{alias} (version {current.version}) has no previous holder to roll back "
-            f"to; promote a version instead (keel models promote {name} --version N --to {alias})"
+            f"to; promote a version instead (keel models promote {name}/N --to {alias})"
         )
     target = stack[-2]
     registry.move_alias(
@@ -337,11 +412,17 @@ def rollback(
     )
 
 
-def delete_alias(name: str, alias: str, *, reason: str | None = None, client: Any = None) -> None:
-    """Delete an alias (admins only; audited)."""
+def delete_alias(
+    name: str, alias: str | None = None, *, reason: str | None = None, client: Any = None
+) -> None:
+    """Delete an alias (admins only; audited): ``delete_alias("iris@challenger")``.
+
+    An alias moved behind keel's back can be deleted too (it is how an admin clears it).
+    """
     from keel.governance import require_admin
 
     client = _client(client)
+    name, alias = _alias_ref(name, alias, None)
     actor = require_admin(f"deleting {name}@{alias}", client=client)
     current = client.store.registry.get_alias(name, alias)
     client.store.registry.delete_alias(name, alias, current.revision, actor, reason)

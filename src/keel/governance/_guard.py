@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from keel.errors import ConflictError
-from keel.governance._state import cite
+from keel.governance._state import changed_paths, cite
 
 if TYPE_CHECKING:
     from keel.store import Alias, ModelVersion, Store
@@ -72,8 +72,7 @@ def check_version(store: Store, version: ModelVersion) -> None:
         after = registered.after or {}
         files = {f.path: f.sha256 for f in version.files}
         if "files" in after and after["files"] != files:
-            changed = sorted(set(after["files"].items()) ^ set(files.items()))
-            paths = ", ".join(sorted({p for p, _ in changed}))
+            paths = changed_paths(after["files"], files)
             problem = f"the sha256 of {paths} differs from what {cite(registered)} registered"
         elif "digest" in after and after["digest"] != version.digest():
             problem = (

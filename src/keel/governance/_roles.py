@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from keel.errors import ConflictError, KeelError
-from keel.store import RoleGrant
+from keel.store import AuditEvent, RoleGrant
 
 if TYPE_CHECKING:
     from keel.tracking import Client
@@ -44,8 +44,27 @@ def is_admin(user: str, *, client: Any = None) -> bool:
     return any(g.role == "admin" for g in _client(client).store.governance.list_roles(user))
 
 
+def _audited_admins(client: Any) -> dict[str, AuditEvent]:
+    """Who holds ``admin`` according to the audit chain: user -> the granting event."""
+    events = client.store.governance.list_events(object_type="role", limit=100_000)
+    holders: dict[str, AuditEvent] = {}
+    for event in events:
+        user, _, role = event.object_id.rpartition(":")
+        if role != "admin":
+            continue
+        if event.action == "role.grant":
+            holders[user] = event
+        elif event.action == "role.revoke":
+            holders.pop(user, None)
+    return holders
+
+
 def require_admin(action: str, *, client: Any = None) -> str:
-    """Return the acting user if they are an admin, else raise ``PermissionDeniedError``."""
+    """Return the acting user if they are an admin, else raise ``PermissionDeniedError``.
+
+    The grant must also be in the audit chain: a role row written behind keel's back
+    gives no power (``AuditMismatchError``).
+    """
     client = _client(client)
     actor: str = client.settings.resolved_actor()
     if not is_admin(actor, client=client):
@@ -53,6 +72,14 @@ def require_admin(action: str, *, client: Any = None) -> str:
         raise PermissionDeniedError(
             f"{action} needs the admin role and user {actor!r} does not hold it; admins are: "
             f"{', '.join(admins) or 'none yet (grant the first with: keel roles grant USER admin)'}"
+        )
+    if actor not in _audited_admins(client):
+        from keel.governance._guard import AuditMismatchError
+
+        raise AuditMismatchError(
+            f"{action} needs the admin role: the roles table says {actor!r} holds it, but no "
+            "audit event granted it (it was written behind keel's back), so keel refuses. "
+            "Run `keel audit verify` to list every row changed behind keel's back"
         )
     return actor
 
@@ -69,6 +96,18 @@ def grant_role(user: str, role: str = "admin", *, client: Any = None) -> RoleGra
     admins = [g for g in client.store.governance.list_roles() if g.role == "admin"]
     if admins:
         require_admin(f"granting {role!r}", client=client)
+    elif audited := _audited_admins(client):
+        # Deleting every admin row must not reopen the first-admin bootstrap.
+        from keel.governance._guard import AuditMismatchError
+        from keel.governance._state import cite
+
+        user_, event = next(iter(audited.items()))
+        raise AuditMismatchError(
+            f"the roles table has no admin, but the audit chain says {user_!r} holds admin "
+            f"({cite(event)}): the grants were deleted behind keel's back, so the first-admin "
+            "bootstrap stays closed. Run `keel audit verify` to list every row changed behind "
+            "keel's back"
+        )
     grant: RoleGrant = client.store.governance.grant_role(user, role, actor)
     return grant
 

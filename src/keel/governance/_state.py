@@ -16,7 +16,7 @@ from typing import Any
 from keel.store import AuditEvent
 from keel.store._audit import AuditedObject
 
-__all__ = ["TABLES", "StateMismatch", "StateReplay", "cite"]
+__all__ = ["TABLES", "StateMismatch", "StateReplay", "changed_paths", "cite"]
 
 #: the table that holds each kind of governed object (named in messages)
 TABLES: dict[str, str] = {
@@ -55,6 +55,12 @@ class StateMismatch:
 def cite(event: AuditEvent) -> str:
     """``event #7 alias.promote by alice``."""
     return f"event #{event.seq} {event.action} by {event.actor}"
+
+
+def changed_paths(recorded: Mapping[str, str], stored: Mapping[str, str]) -> str:
+    """The paths whose sha256 differs between two ``{path: sha256}`` maps, comma-separated."""
+    changed = set(recorded.items()) ^ set(stored.items())
+    return ", ".join(sorted({path for path, _ in changed}))
 
 
 def _show(value: Any) -> str:
@@ -156,29 +162,17 @@ class StateReplay:
     ) -> list[StateMismatch]:
         table = TABLES[kind]
         key = (kind, oid)
-        if key not in self._objects:
+        expected = self._objects.get(key)
+        if key not in self._objects or expected is None:
             if state is None:
                 return []
-            return [
-                StateMismatch(
-                    table,
-                    oid,
-                    f"{table} row {oid} ({_brief(state)}) is not explained by any audit event: "
-                    "it was written behind keel's back",
-                )
-            ]
-        expected = self._objects[key]
-        if expected is None:
-            if state is None:
-                return []
-            return [
-                StateMismatch(
-                    table,
-                    oid,
-                    f"{table} row {oid} ({_brief(state)}) exists, but {cite(self._removed_by[key])} "
-                    "removed it: it was restored behind keel's back",
-                )
-            ]
+            text = (
+                "is not explained by any audit event: it was written behind keel's back"
+                if key not in self._objects
+                else f"exists, but {cite(self._removed_by[key])} removed it: it was restored "
+                "behind keel's back"
+            )
+            return [StateMismatch(table, oid, f"{table} row {oid} ({_brief(state)}) {text}")]
         if state is None:
             first = min((e for _, e in expected.values()), key=lambda e: e.seq)
             shown = {k: v for k, (v, _) in expected.items() if k not in ("digest", "files")}
@@ -190,18 +184,19 @@ class StateReplay:
                     f"({_brief(shown)}): it was deleted behind keel's back",
                 )
             ]
-        out = []
+        out: list[StateMismatch] = []
         for field, (value, event) in expected.items():
             if field not in state or state[field] == value:
                 continue
+            if field == "digest" and out:
+                continue  # a named field already differs; the digest adds nothing
             if field == "digest":
                 text = (
                     f"{table} row {oid}: {_WHAT_DIGEST_COVERS[kind]} differ from what "
                     f"{cite(event)} recorded: the row was changed behind keel's back"
                 )
             elif field == "files":
-                changed = sorted(set(value.items()) ^ set(state[field].items()))
-                paths = ", ".join(sorted({p for p, _ in changed}))
+                paths = changed_paths(value, state[field])
                 text = (
                     f"{table} row {oid}: the sha256 of {paths} differs from what {cite(event)} "
                     "registered: the files were changed behind keel's back"

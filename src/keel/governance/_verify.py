@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from keel.errors import ConflictError, InvalidArgumentError
 from keel.governance._state import StateMismatch, StateReplay
@@ -131,12 +131,14 @@ class AuditVerification:
         mismatches: every governed row the chain does not explain, and every event whose
             effect is missing from the state.
         anchor: the check against a head kept elsewhere (``None`` when none was given).
+        rows: how many governed rows were compared with the replayed chain.
     """
 
     chain: ChainVerification
     head: AuditHead
     mismatches: tuple[StateMismatch, ...] = ()
     anchor: AnchorCheck | None = None
+    rows: int = 0
 
     @property
     def ok(self) -> bool:
@@ -159,11 +161,36 @@ class AuditVerification:
         out = (
             []
             if self.chain.ok
-            else [f"chain broken at event #{self.broken_at}: {self.chain.problem}"]
+            else [f"audit chain BROKEN at event #{self.broken_at}: {self.chain.problem}"]
         )
         if self.anchor is not None and not self.anchor.ok:
-            out.append(f"anchor: {self.anchor.message}")
+            out.append(f"anchor NOT found: {self.anchor.message}")
         return out + [m.problem for m in self.mismatches]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``keel audit verify --json``."""
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "head": {"seq": self.head.seq, "hash": self.head.hash, "anchor": str(self.head)},
+            "chain": {
+                "ok": self.chain.ok,
+                "broken_at": self.chain.broken_at,
+                "problem": self.chain.problem,
+            },
+            "rows": self.rows,
+            "mismatches": [
+                {"table": m.table, "object_id": m.object_id, "problem": m.problem}
+                for m in self.mismatches
+            ],
+            "anchor": None
+            if self.anchor is None
+            else {
+                "expected": self.anchor.expected,
+                "ok": self.anchor.ok,
+                "message": self.anchor.message,
+            },
+        }
 
     @property
     def problem(self) -> str | None:
@@ -204,6 +231,7 @@ def verify_store(store: Store, expect: str | None = None) -> AuditVerification:
                 head,
                 tuple(replay.compare(objects)),
                 None if walk is None else walk.result(),
+                len(objects),
             )
     raise ConflictError(
         f"the audit chain kept moving while it was being verified ({_ATTEMPTS} attempts); "

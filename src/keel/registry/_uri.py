@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from keel.errors import InvalidArgumentError, NotFoundError
 from keel.store import ModelVersion, ModelVersionStatus, Store
-from keel.store._registry import check_model_name
+from keel.store._registry import MAX_VERSION, check_model_name
 
 __all__ = ["ModelRef", "parse_model_ref", "parse_model_uri", "resolve_version"]
 
@@ -61,10 +61,10 @@ def parse_model_ref(ref: str) -> ModelRef:
         return ModelRef(check_model_name(name), alias=alias)
     if "/" in text:
         name, _, number = text.partition("/")
-        if not number.isdigit() or int(number) < 1:
+        if not number.isdigit() or not 1 <= int(number) <= MAX_VERSION:
             raise InvalidArgumentError(
                 f"model reference {_shown(ref)} names version {_shown(number)}; versions are "
-                "whole numbers from 1 (iris/3), or use an alias (iris@champion)"
+                f"whole numbers from 1 to {MAX_VERSION} (iris/3), or use an alias (iris@champion)"
             )
         return ModelRef(check_model_name(name), version=int(number))
     raise InvalidArgumentError(usage)

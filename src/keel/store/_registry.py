@@ -38,6 +38,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 #: alias names keel computes itself and that cannot be set
 RESERVED_ALIASES = ("latest",)
+#: the largest version number (a 32-bit signed column on every backend)
+MAX_VERSION = 2**31 - 1
 
 
 class ModelStateError(ConflictError):

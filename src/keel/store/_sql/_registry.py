@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -19,6 +19,7 @@ from keel._clock import now_ms
 from keel.errors import ConflictError, InvalidArgumentError, NotFoundError
 from keel.store._audit import AuditedObject, AuditEntry
 from keel.store._registry import (
+    MAX_VERSION,
     Alias,
     AliasMove,
     GateResult,
@@ -35,22 +36,15 @@ from keel.store._sql._audit import append_event, lock_chain
 from keel.store._sql._database import Database
 from keel.store._sql._registry_audit import gate_from_row, registry_audited_state, version_from_row
 from keel.store._sql._registry_rows import (
-    AliasHistoryRow,
-    GateResultRow,
-    ModelAliasRow,
-    ModelFileRow,
-    ModelVersionRow,
-    RegisteredModelRow,
+    ALIASES as _aliases,
+    FILES as _files,
+    GATES as _gates,
+    HISTORY as _history,
+    MODELS as _models,
+    VERSIONS as _versions,
 )
 
 __all__ = ["SqlRegistryStore"]
-
-_models = cast(sa.Table, RegisteredModelRow.__table__)
-_versions = cast(sa.Table, ModelVersionRow.__table__)
-_files = cast(sa.Table, ModelFileRow.__table__)
-_aliases = cast(sa.Table, ModelAliasRow.__table__)
-_history = cast(sa.Table, AliasHistoryRow.__table__)
-_gates = cast(sa.Table, GateResultRow.__table__)
 
 
 def _dumps(value: Any) -> str:
@@ -90,9 +84,14 @@ class SqlRegistryStore(RegistryStore):
 
     def _version_row(self, conn: Connection, name: str, version: int) -> Any:
         self._model_row(conn, name)
-        row = conn.execute(
-            sa.select(_versions).where(_versions.c.name == name, _versions.c.version == version)
-        ).first()
+        in_range = isinstance(version, int) and 1 <= version <= MAX_VERSION
+        row = (
+            conn.execute(
+                sa.select(_versions).where(_versions.c.name == name, _versions.c.version == version)
+            ).first()
+            if in_range
+            else None
+        )
         if row is None:
             numbers = [
                 str(r.version)
@@ -102,8 +101,9 @@ class SqlRegistryStore(RegistryStore):
                     .order_by(_versions.c.version)
                 )
             ]
+            shown = str(version) if len(str(version)) <= 20 else str(version)[:17] + "..."
             raise NotFoundError(
-                f"model {name!r} has no version {version}; versions are: "
+                f"model {name!r} has no version {shown}; versions are: "
                 f"{', '.join(numbers) or 'none'}"
             )
         return row

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -24,22 +24,15 @@ from keel.store._registry import (
     ModelVersionStatus,
 )
 from keel.store._sql._registry_rows import (
-    AliasHistoryRow,
-    GateResultRow,
-    ModelAliasRow,
-    ModelFileRow,
-    ModelVersionRow,
-    RegisteredModelRow,
+    ALIASES as _aliases,
+    FILES as _files,
+    GATES as _gates,
+    HISTORY as _history,
+    MODELS as _models,
+    VERSIONS as _versions,
 )
 
 __all__ = ["gate_from_row", "registry_audited_state", "version_from_row"]
-
-_models = cast(sa.Table, RegisteredModelRow.__table__)
-_versions = cast(sa.Table, ModelVersionRow.__table__)
-_files = cast(sa.Table, ModelFileRow.__table__)
-_aliases = cast(sa.Table, ModelAliasRow.__table__)
-_history = cast(sa.Table, AliasHistoryRow.__table__)
-_gates = cast(sa.Table, GateResultRow.__table__)
 
 
 def version_from_row(row: Mapping[Any, Any], files: Iterable[Mapping[Any, Any]]) -> ModelVersion:

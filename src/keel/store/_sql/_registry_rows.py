@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from keel.store._sql._base import Base
 
 __all__ = [
+    "ALIASES",
+    "FILES",
+    "GATES",
+    "HISTORY",
+    "MODELS",
+    "VERSIONS",
     "AliasHistoryRow",
     "GateResultRow",
     "ModelAliasRow",
@@ -101,3 +109,12 @@ class GateResultRow(Base):
     policy: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[int] = mapped_column(sa.BigInteger)
     actor: Mapped[str] = mapped_column(sa.String(256))
+
+
+# The Core tables of the rows above, for the SQL the registry store writes without the ORM.
+MODELS = cast(sa.Table, RegisteredModelRow.__table__)
+VERSIONS = cast(sa.Table, ModelVersionRow.__table__)
+FILES = cast(sa.Table, ModelFileRow.__table__)
+ALIASES = cast(sa.Table, ModelAliasRow.__table__)
+HISTORY = cast(sa.Table, AliasHistoryRow.__table__)
+GATES = cast(sa.Table, GateResultRow.__table__)

@@ -1,4 +1,8 @@
-"""The audit chain on SQLite and PostgreSQL: appends, and tampering found by verify."""
+"""The GovernanceStore contract on SQLite and PostgreSQL: the chain, its head, roles.
+
+Tampering is done with SQL directly against each backend; the state half of
+``keel audit verify`` (rows changed beside the chain) is in test_audit_state_contract.py.
+"""
 
 from __future__ import annotations
 
@@ -158,3 +162,47 @@ def test_roles(store: Any) -> None:
         "role.revoke",
     ]
     assert store.governance.verify().ok
+
+
+def test_read_events_pages_in_seq_order(store: Any) -> None:
+    _fill(store, 7)
+    first = store.governance.read_events(0, 3)
+    assert [e.seq for e in first] == [1, 2, 3]
+    rest = store.governance.read_events(first[-1].seq, 100)
+    assert [e.seq for e in rest] == [4, 5, 6, 7]
+    assert store.governance.read_events(7) == []
+    assert rest[0].after == {"v": 4, "note": "é ✓"}
+
+
+def test_latest_event_of_one_object_and_action(store: Any) -> None:
+    for action, version in (("alias.promote", 1), ("promotion.reject", 2), ("alias.promote", 3)):
+        store.governance.append(
+            AuditEntry("alice", action, "alias", "m@champion", after={"version": version})
+        )
+    store.governance.append(AuditEntry("alice", "promotion.reject", "alias", "m@champion"))
+    store.governance.append(AuditEntry("alice", "alias.promote", "alias", "m@champion_2"))
+    latest = store.governance.latest_event("alias", "m@champion", "alias.")
+    assert latest is not None and latest.seq == 3 and latest.after == {"version": 3}
+    assert store.governance.latest_event("alias", "m@champion").seq == 4
+    # LIKE wildcards in the prefix are literal: "alias_" does not match "alias.".
+    assert store.governance.latest_event("alias", "m@champion", "alias_") is None
+    assert store.governance.latest_event("alias", "m@nothing", "alias.") is None
+
+
+def test_head_is_the_last_event(store: Any) -> None:
+    from keel.store._audit import GENESIS_HASH
+
+    assert (store.governance.head().seq, store.governance.head().hash) == (0, GENESIS_HASH)
+    _fill(store, 3)
+    head = store.governance.head()
+    last = store.governance.list_events()[-1]
+    assert (head.seq, head.hash) == (3, last.hash)
+    assert str(head) == f"{last.hash}:3"
+
+
+def test_roles_in_audit_terms(store: Any) -> None:
+    store.governance.grant_role("alice", "admin", "root")
+    state = store.governance.audited_state()
+    assert [(o.object_type, o.object_id, dict(o.state)) for o in state] == [
+        ("role", "alice:admin", {"granted_by": "root"})
+    ]
