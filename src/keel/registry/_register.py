@@ -199,64 +199,11 @@ def register(
     base = artifact_path.strip("/")
     artifacts = client.list_artifacts(run.id)
     by_path = {a.path: a for a in artifacts}
-    if f"{base}/{DESCRIPTOR}" not in by_path:
-        logged = sorted(
-            {a.path.rsplit("/", 1)[0] for a in artifacts if a.path.endswith("/" + DESCRIPTOR)}
-        )
-        raise NotFoundError(
-            f"run {run.id} has no model under {base!r}; "
-            + (
-                f"it has models under: {', '.join(logged)}"
-                if logged
-                else "log one first with keel.log_model(model) inside the run"
-            )
-        )
-    descriptor = json.loads(client.load_artifact_bytes(run.id, f"{base}/{DESCRIPTOR}"))
-    roles = _roles(base, descriptor)
-    missing = [p for p in roles if p not in by_path]
-    if missing:
-        raise NotFoundError(
-            f"the model under {base!r} in run {run.id} is incomplete: {', '.join(missing)} "
-            "is missing; log the model again"
-        )
-    files = [ModelFile(p, by_path[p].sha256, by_path[p].size, role) for p, role in roles.items()]
-    card_paths = [
-        a.path
-        for a in artifacts
-        if a.path.rsplit("/", 1)[-1] in ("model_card.md", "model_card.json")
-    ]
-    files += [
-        ModelFile(p, by_path[p].sha256, by_path[p].size, "model_card")
-        for p in card_paths
-        if p not in roles
-    ]
-    signature = descriptor.get("signature")
-    if not signature and descriptor.get("input_example"):
-        # Logged by keel.sklearn.log_model: infer from the example and the recorded classes.
-        example = example_to_frame(
-            json.loads(client.load_artifact_bytes(run.id, f"{base}/{descriptor['input_example']}"))
-        )
-        signature = infer_signature(example)
-        if descriptor.get("classes") is not None:
-            signature["outputs"] = {"type": "label", "classes": descriptor["classes"]}
-    graph = client.store.lineage.upstream(LineageNode("run", run.id), max_depth=1)
-    trained_on = sorted(
-        {
-            e.source.id
-            for e in graph.edges
-            if e.source.kind == "dataset_version" and e.relation == "trained_on"
-        }
-    )
-    evaluated_on = sorted(
-        {
-            e.source.id
-            for e in graph.edges
-            if e.source.kind == "dataset_version" and e.relation == "evaluated_on"
-        }
-    )
+    descriptor, files = _model_files(client, run.id, base, artifacts)
+    trained_on = _run_datasets(client, run.id, "trained_on")
     details = {k: v for k, v in descriptor.items() if k not in ("signature",)}
     details["artifact_path"] = base
-    details["evaluated_on"] = evaluated_on
+    details["evaluated_on"] = _run_datasets(client, run.id, "evaluated_on")
     details["run_artifacts"] = sorted(by_path)
     draft = ModelVersionDraft(
         name=name,
@@ -264,7 +211,7 @@ def register(
         flavor=descriptor.get("flavor") or "sklearn",
         format=descriptor["format"],
         files=tuple(files),
-        signature=signature or {},
+        signature=_signature(client, run.id, base, descriptor),
         metrics=dict(run.metrics),
         datasets=tuple(trained_on),
         details=details,
@@ -276,3 +223,66 @@ def register(
     )
     registered: ModelVersion = version
     return registered
+
+
+def _model_files(
+    client: Any, run_id: str, base: str, artifacts: list[Any]
+) -> tuple[dict[str, Any], list[ModelFile]]:
+    """The descriptor of the model a run logged under ``base``, and every file to record
+    (model files with their roles, then the run's model cards)."""
+    by_path = {a.path: a for a in artifacts}
+    if f"{base}/{DESCRIPTOR}" not in by_path:
+        logged = sorted(
+            {a.path.rsplit("/", 1)[0] for a in artifacts if a.path.endswith("/" + DESCRIPTOR)}
+        )
+        raise NotFoundError(
+            f"run {run_id} has no model under {base!r}; "
+            + (
+                f"it has models under: {', '.join(logged)}"
+                if logged
+                else "log one first with keel.log_model(model) inside the run"
+            )
+        )
+    descriptor: dict[str, Any] = json.loads(
+        client.load_artifact_bytes(run_id, f"{base}/{DESCRIPTOR}")
+    )
+    roles = _roles(base, descriptor)
+    missing = [p for p in roles if p not in by_path]
+    if missing:
+        raise NotFoundError(
+            f"the model under {base!r} in run {run_id} is incomplete: {', '.join(missing)} "
+            "is missing; log the model again"
+        )
+    files = [ModelFile(p, by_path[p].sha256, by_path[p].size, role) for p, role in roles.items()]
+    files += [
+        ModelFile(a.path, a.sha256, a.size, "model_card")
+        for a in artifacts
+        if a.path.rsplit("/", 1)[-1] in ("model_card.md", "model_card.json") and a.path not in roles
+    ]
+    return descriptor, files
+
+
+def _signature(client: Any, run_id: str, base: str, descriptor: dict[str, Any]) -> dict[str, Any]:
+    """The descriptor's signature, or one inferred from its input example and classes
+    (models logged by ``keel.sklearn.log_model`` record only those)."""
+    signature: dict[str, Any] | None = descriptor.get("signature")
+    if not signature and descriptor.get("input_example"):
+        example = example_to_frame(
+            json.loads(client.load_artifact_bytes(run_id, f"{base}/{descriptor['input_example']}"))
+        )
+        signature = infer_signature(example)
+        if descriptor.get("classes") is not None:
+            signature["outputs"] = {"type": "label", "classes": descriptor["classes"]}
+    return signature or {}
+
+
+def _run_datasets(client: Any, run_id: str, relation: str) -> list[str]:
+    """Ids of the dataset versions linked to the run by ``relation`` in lineage."""
+    graph = client.store.lineage.upstream(LineageNode("run", run_id), max_depth=1)
+    return sorted(
+        {
+            e.source.id
+            for e in graph.edges
+            if e.source.kind == "dataset_version" and e.relation == relation
+        }
+    )
