@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -77,13 +77,18 @@ _register()
 
 
 def main() -> None:
-    """Entry point of the ``keel`` console script: KeelErrors become one clean line."""
+    """Entry point of the ``keel`` console script: KeelErrors become one clean line.
+
+    Typer runs in standalone mode, so it reports usage errors itself (the usage line,
+    the problem, exit status 2) with whichever Click it ships; keel never imports
+    ``click``, which Typer 0.26+ vendors instead of depending on.
+    """
     from keel.errors import KeelError
 
     debug = "--debug" in sys.argv or os.environ.get("KEEL_DEBUG") == "1"
+    _hide_flag_types()
     try:
-        # Without standalone mode click returns typer.Exit's code instead of exiting.
-        code = app(standalone_mode=False)
+        app(prog_name="keel")
     except KeelError as exc:
         if debug:
             raise
@@ -91,19 +96,9 @@ def main() -> None:
 
         print_error(str(exc))
         sys.exit(1)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        print("Aborted.", file=sys.stderr)
-        sys.exit(130)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
         if debug:
             raise
         from keel.cli._render import print_error
@@ -112,4 +107,28 @@ def main() -> None:
             f"unexpected error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
         )
         sys.exit(1)
-    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _hide_flag_types() -> None:
+    """Leave the type column empty for plain flags in ``--help``.
+
+    Typer 0.29 shows ``--json <bool>``: a flag takes no value, so the type only
+    misleads. Typer's plain-text help already leaves it out; this does the same for
+    its Rich help, which has no setting for it. Idempotent; a Typer without the hook
+    is left alone.
+    """
+    from typer import core
+
+    option = getattr(core, "TyperOption", None)
+    original = getattr(option, "display_type_rich", None)
+    if option is None or original is None or getattr(original, "_keel_flags", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        if getattr(self, "is_flag", False) and self.metavar is None:
+            return None
+        result: str | None = original(self, ctx)
+        return result
+
+    display_type_rich._keel_flags = True  # type: ignore[attr-defined]
+    option.display_type_rich = display_type_rich
