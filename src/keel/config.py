@@ -25,6 +25,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from keel._redact import safe_uri
 from keel.errors import ConfigError
 
 __all__ = ["Settings", "load_settings"]
@@ -74,7 +75,7 @@ class Settings(BaseSettings):
         if value.startswith(("sqlite:///", "postgresql+psycopg://")):
             return value
         raise ValueError(
-            f"store_uri {value!r} has an unknown scheme; use sqlite:///PATH or "
+            f"store_uri {safe_uri(value)!r} has an unknown scheme; use sqlite:///PATH or "
             "postgresql://USER@HOST:PORT/DB"
         )
 

@@ -94,7 +94,7 @@ def main() -> None:
             raise
         from keel.cli._render import print_error
 
-        print_error(str(exc))
+        print_error(_scrub(str(exc)))
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -104,9 +104,34 @@ def main() -> None:
         from keel.cli._render import print_error
 
         print_error(
-            f"unexpected error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
+            _scrub(
+                f"unexpected error: {type(exc).__name__}: {exc} "
+                "(rerun with --debug for the traceback)"
+            )
         )
         sys.exit(1)
+
+
+def _scrub(message: str) -> str:
+    """``message`` with the secrets of the configured URIs masked.
+
+    Every layer already shows URIs through :func:`keel._redact.safe_uri`; this is the
+    last line of defence for text keel does not write itself (a driver's error).
+    """
+    from keel._redact import redact
+
+    uris = [os.environ.get("KEEL_STORE_URI", ""), os.environ.get("KEEL_ARTIFACT_ROOT", "")]
+    try:
+        from keel.config import load_settings
+
+        settings = load_settings()
+        uris += [settings.resolved_store_uri(), settings.resolved_artifact_root()]
+    except Exception:  # a broken configuration is reported by the error being shown
+        pass
+    for uri in uris:
+        if uri:
+            message = redact(message, uri)
+    return message
 
 
 def _hide_flag_types() -> None:

@@ -105,6 +105,7 @@ def open_store(uri: str, *, sqlite_synchronous: str = "NORMAL") -> Store:
     Raises:
         InvalidArgumentError: the URI's scheme is not supported.
     """
+    from keel._redact import safe_uri
     from keel.errors import InvalidArgumentError
 
     if uri.startswith(("postgresql://", "postgres://")):
@@ -114,7 +115,7 @@ def open_store(uri: str, *, sqlite_synchronous: str = "NORMAL") -> Store:
 
         return SqlStore(uri, sqlite_synchronous=sqlite_synchronous)
     raise InvalidArgumentError(
-        f"store URI {uri!r} has an unknown scheme; use sqlite:///PATH or "
+        f"store URI {safe_uri(uri)!r} has an unknown scheme; use sqlite:///PATH or "
         "postgresql://USER@HOST:PORT/DB"
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from keel._redact import safe_uri
 from keel.store._audit import GovernanceStore
 from keel.store._datasets import DatasetStore
 from keel.store._interfaces import Store, TrackingStore
@@ -9,7 +10,7 @@ from keel.store._lineage import LineageStore
 from keel.store._pipelines import PipelineStore
 from keel.store._registry import RegistryStore
 from keel.store._sql._audit import SqlGovernanceStore
-from keel.store._sql._database import Database, safe_uri
+from keel.store._sql._database import Database
 from keel.store._sql._datasets import SqlDatasetStore
 from keel.store._sql._lineage import SqlLineageStore
 from keel.store._sql._pipelines import SqlPipelineStore
