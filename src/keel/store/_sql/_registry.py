@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -36,22 +36,15 @@ from keel.store._registry import (
 from keel.store._sql._audit import append_event, lock_chain
 from keel.store._sql._database import Database
 from keel.store._sql._registry_rows import (
-    AliasHistoryRow,
-    GateResultRow,
-    ModelAliasRow,
-    ModelFileRow,
-    ModelVersionRow,
-    RegisteredModelRow,
+    gate_results as _gates,
+    model_alias_history as _history,
+    model_aliases as _aliases,
+    model_version_files as _files,
+    model_versions as _versions,
+    registered_models as _models,
 )
 
 __all__ = ["SqlRegistryStore"]
-
-_models = cast(sa.Table, RegisteredModelRow.__table__)
-_versions = cast(sa.Table, ModelVersionRow.__table__)
-_files = cast(sa.Table, ModelFileRow.__table__)
-_aliases = cast(sa.Table, ModelAliasRow.__table__)
-_history = cast(sa.Table, AliasHistoryRow.__table__)
-_gates = cast(sa.Table, GateResultRow.__table__)
 
 
 def _dumps(value: Any) -> str:

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from keel.errors import InvalidArgumentError
 from keel.store._filter import And, Comparison, Expr, Or, OrderKey
-from keel.store._sql._tracking_rows import LatestMetricRow, ParamRow, RunRow, RunTagRow
+from keel.store._sql._tracking_rows import (
+    latest_metrics as _latest,
+    run_params as _params,
+    run_tags as _tags,
+    runs as _runs,
+)
 
 __all__ = ["filter_clause", "order_clauses"]
 
-_runs = cast(sa.Table, RunRow.__table__)
-_latest = cast(sa.Table, LatestMetricRow.__table__)
-_params = cast(sa.Table, ParamRow.__table__)
-_tags = cast(sa.Table, RunTagRow.__table__)
 
 _ATTRIBUTE_COLUMNS = {
     "run_id": _runs.c.id,

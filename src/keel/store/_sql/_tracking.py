@@ -7,7 +7,7 @@ import functools
 import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -20,26 +20,18 @@ from keel.store._interfaces import TrackingStore
 from keel.store._sql._database import Database
 from keel.store._sql._search import filter_clause, order_clauses
 from keel.store._sql._tracking_rows import (
-    ArtifactRow,
-    ExperimentRow,
-    ExperimentTagRow,
-    LatestMetricRow,
-    MetricRow,
-    ParamRow,
-    RunRow,
-    RunTagRow,
+    experiment_tags as _experiment_tags,
+    experiments as _experiments,
+    latest_metrics as _latest,
+    metrics as _metrics,
+    run_artifacts as _artifacts,
+    run_params as _params,
+    run_tags as _tags,
+    runs as _runs,
 )
 
 __all__ = ["SqlTrackingStore", "now_ms"]
 
-_experiments = cast(sa.Table, ExperimentRow.__table__)
-_experiment_tags = cast(sa.Table, ExperimentTagRow.__table__)
-_runs = cast(sa.Table, RunRow.__table__)
-_params = cast(sa.Table, ParamRow.__table__)
-_tags = cast(sa.Table, RunTagRow.__table__)
-_metrics = cast(sa.Table, MetricRow.__table__)
-_latest = cast(sa.Table, LatestMetricRow.__table__)
-_artifacts = cast(sa.Table, ArtifactRow.__table__)
 
 # Statements of the hot paths (run creation, logging, ending, loading), built once:
 # building a statement and its cache key costs more than running it on SQLite.
