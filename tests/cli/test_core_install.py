@@ -33,12 +33,19 @@ def _core_install() -> None:
         pytest.skip(message)
 
 
+def _env() -> dict[str, str]:
+    env = os.environ.copy()
+    # uv installs no .pyc files; let the first run write them, as a user's Python does
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def core(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(CORE_KEEL), *args],
         capture_output=True,
         text=True,
-        env=os.environ.copy(),
+        env=_env(),
         cwd=cwd,
         timeout=120,
     )
@@ -52,7 +59,12 @@ def test_the_core_install_has_no_extras_and_runs_this_tree() -> None:
         "if importlib.util.find_spec(m)))"
     )
     proc = subprocess.run(
-        [str(CORE_PYTHON), "-c", probe], capture_output=True, text=True, check=True, timeout=60
+        [str(CORE_PYTHON), "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env=_env(),
     )
     where, present = proc.stdout.splitlines()
     assert Path(where).is_relative_to(REPO / "src"), where
