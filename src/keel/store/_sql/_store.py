@@ -7,6 +7,7 @@ and the pipelines' tables: a CLI start-up cost measured in docs/benchmarks.md.
 
 from __future__ import annotations
 
+import importlib
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +47,9 @@ class SqlStore(Store):
             return found
         with self._domains_lock:
             if name not in self._domains:
-                self._domains[name] = _DOMAINS[name]()(self.database)
+                module, cls = _DOMAINS[name]
+                implementation = getattr(importlib.import_module(module), cls)
+                self._domains[name] = implementation(self.database)
             return self._domains[name]
 
     @property
@@ -90,47 +93,12 @@ class SqlStore(Store):
         self.database.close()
 
 
-def _tracking() -> type:
-    from keel.store._sql._tracking import SqlTrackingStore
-
-    return SqlTrackingStore
-
-
-def _lineage() -> type:
-    from keel.store._sql._lineage import SqlLineageStore
-
-    return SqlLineageStore
-
-
-def _datasets() -> type:
-    from keel.store._sql._datasets import SqlDatasetStore
-
-    return SqlDatasetStore
-
-
-def _registry() -> type:
-    from keel.store._sql._registry import SqlRegistryStore
-
-    return SqlRegistryStore
-
-
-def _governance() -> type:
-    from keel.store._sql._audit import SqlGovernanceStore
-
-    return SqlGovernanceStore
-
-
-def _pipelines() -> type:
-    from keel.store._sql._pipelines import SqlPipelineStore
-
-    return SqlPipelineStore
-
-
+# domain -> (module, class) of its SQL implementation
 _DOMAINS = {
-    "tracking": _tracking,
-    "lineage": _lineage,
-    "datasets": _datasets,
-    "registry": _registry,
-    "governance": _governance,
-    "pipelines": _pipelines,
+    "tracking": ("keel.store._sql._tracking", "SqlTrackingStore"),
+    "lineage": ("keel.store._sql._lineage", "SqlLineageStore"),
+    "datasets": ("keel.store._sql._datasets", "SqlDatasetStore"),
+    "registry": ("keel.store._sql._registry", "SqlRegistryStore"),
+    "governance": ("keel.store._sql._audit", "SqlGovernanceStore"),
+    "pipelines": ("keel.store._sql._pipelines", "SqlPipelineStore"),
 }
