@@ -58,7 +58,7 @@ def _root(
         os.environ["KEEL_DEBUG"] = "1"
 
 
-def build_app(only: str | None = None) -> typer.Typer:
+def _build_app(only: str | None = None) -> typer.Typer:
     """The ``keel`` Typer app with every sub-command, or with only the one named ``only``."""
     root = typer.Typer(
         name="keel",
@@ -82,7 +82,7 @@ def build_app(only: str | None = None) -> typer.Typer:
 
 @functools.cache
 def _full_app() -> typer.Typer:
-    return build_app()
+    return _build_app()
 
 
 def __getattr__(name: str) -> Any:
@@ -101,7 +101,7 @@ def _app_for(args: list[str]) -> typer.Typer:
     """
     words = [a for a in args if not a.startswith("-")]
     if words and words[0] in _SUBCOMMANDS:
-        return build_app(only=words[0])
+        return _build_app(only=words[0])
     return _full_app()
 
 
