@@ -70,8 +70,13 @@ def test_a_read_only_command_loads_only_its_own_domain(
     assert not modules & NEVER, sorted(modules & NEVER)
     sql_domains = {m for m in modules if m.startswith("keel.store._sql._") and "_rows" not in m}
     others = {"_tracking", "_registry", "_audit", "_datasets", "_pipelines"} - {domain}
-    # registry writes audit events and lineage, datasets write lineage: those may come along
-    allowed = {"_registry": {"_audit"}, "_datasets": {"_lineage"}}.get(domain, set())
+    # domains that work together may come along: the registry writes audit events and
+    # lineage, verifying the audit chain replays it against the registry's state
+    allowed = {
+        "_registry": {"_audit", "_lineage"},
+        "_audit": {"_registry", "_lineage"},
+        "_datasets": {"_lineage"},
+    }.get(domain, set())
     assert not {f"keel.store._sql.{d}" for d in others - allowed} & sql_domains, sql_domains
     assert f"keel.store._sql.{domain}" in modules
     cli_modules = {m for m in modules if m.startswith("keel.cli._") and m != "keel.cli._app"}
