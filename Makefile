@@ -1,11 +1,14 @@
 # keel's two commands:
 #   make demo   set up keel and run its main job on embedded defaults (SQLite + ./.keel)
 #   make test   set up everything the test suite needs and run all of it
-# Both only need Python >= 3.11 (and make); they create ./.venv themselves.
+# Both only need Python >= 3.11 (and make); they create ./.venv themselves. `make test`
+# also builds ./.venv-core, keel with no extras at all (what `pip install .` gives a
+# user), where tests/cli/test_core_install.py runs the CLI's error paths.
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
+CORE_VENV ?= .venv-core
 # Extras the full test suite needs (heavy ones included), and those the demo needs.
 TEST_EXTRAS ?= dev,bench,data,training,torch,onnx
 DEMO_EXTRAS ?= training,onnx
@@ -28,13 +31,22 @@ $(VENV)/.test-installed: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e ".[$(TEST_EXTRAS)]"
 	touch $@
 
+# The core install, resolved and installed by uv (a dev dependency) from its cache: about
+# 3 s when .venv was installed before on this machine, 9 s from nothing; pip takes 50-115 s
+# here because it downloads every wheel again (docs/decisions.md, issue 9).
+$(CORE_VENV)/.core-installed: pyproject.toml $(VENV)/.test-installed
+	rm -rf $(CORE_VENV)
+	$(VENV)/bin/uv venv --quiet --python $(PYTHON) $(CORE_VENV)
+	$(VENV)/bin/uv pip install --quiet --python $(CORE_VENV)/bin/python -e .
+	touch $@
+
 # keel's main job on embedded defaults: tracked training and comparison, then the
 # lifecycle (dataset -> training -> registry -> gated promotion -> rollback -> audit -> lineage)
 demo: $(VENV)/.demo-installed
 	$(PY) examples/quickstart/train_iris.py
 	$(PY) examples/07-registry/registry_demo.py
 
-test: $(VENV)/.test-installed
+test: $(VENV)/.test-installed $(CORE_VENV)/.core-installed
 	$(PY) -m ruff check src tests benchmarks examples
 	$(PY) -m mypy
 	$(PY) -m pytest -p no:cacheprovider
@@ -47,4 +59,4 @@ bench: $(VENV)/.test-installed
 	$(PY) benchmarks/tracking.py
 
 clean:
-	rm -rf $(VENV) .keel .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CORE_VENV) .keel .pytest_cache .mypy_cache .ruff_cache

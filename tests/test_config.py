@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from keel.config import load_settings
+from keel.config import Settings, load_settings
 from keel.errors import ConfigError
 
 
@@ -56,3 +56,26 @@ def test_config_file_named_by_keel_config(tmp_path: Path, monkeypatch: pytest.Mo
     cfg.write_text('actor = "ana"\n')
     monkeypatch.setenv("KEEL_CONFIG", str(cfg))
     assert load_settings().resolved_actor() == "ana"
+
+
+def test_invalid_toml_is_a_config_error() -> None:
+    Path("keel.toml").write_text('store_uri = "sqlite:///x.db\n')  # unterminated string
+    with pytest.raises(ConfigError, match=r"keel.toml is not valid TOML \(.*line 1"):
+        load_settings()
+
+
+def test_variables_match_case_insensitively_and_unknown_ones_are_ignored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("keel_metric_flush_size", "12")
+    monkeypatch.setenv("KEEL_EXPERIMENT", "not-a-setting")
+    monkeypatch.setenv("KEEL_DEBUG", "1")
+    assert load_settings().metric_flush_size == 12
+
+
+def test_arguments_win_over_variables_and_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    Path("keel.toml").write_text('actor = "from-toml"\nmetric_flush_size = 7\n')
+    monkeypatch.setenv("KEEL_ACTOR", "from-env")
+    s = Settings(actor="from-argument")
+    assert (s.actor, s.metric_flush_size) == ("from-argument", 7)
+    assert Settings().actor == "from-env"

@@ -14,28 +14,53 @@ Example::
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from keel._redact import safe_uri
 from keel.errors import ConfigError
 
 __all__ = ["Settings", "load_settings"]
+
+_ENV_PREFIX = "KEEL_"
 
 
 def _toml_path() -> Path:
     return Path(os.environ.get("KEEL_CONFIG", "keel.toml"))
 
 
-class Settings(BaseSettings):
+def _toml_values() -> dict[str, Any]:
+    """The keys of keel.toml (none when the file does not exist)."""
+    path = _toml_path()
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc}); fix or remove it") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _env_values(fields: Any) -> dict[str, str]:
+    """``KEEL_<FIELD>`` variables of the known fields (names matched case-insensitively)."""
+    wanted = {f"{_ENV_PREFIX}{name}".upper(): name for name in fields}
+    return {
+        wanted[key.upper()]: value for key, value in os.environ.items() if key.upper() in wanted
+    }
+
+
+class Settings(BaseModel):
     """Everything keel needs to know about where it keeps things.
+
+    Constructing one reads the sources in order of precedence: the keyword arguments,
+    then ``KEEL_*`` variables, then keel.toml, then the defaults. (pydantic validates;
+    the sources are read here rather than by pydantic-settings, whose import alone cost
+    a third of the CLI's start-up: docs/decisions.md, issue 9.)
 
     Attributes:
         home: folder for the embedded defaults (SQLite file, artifacts).
@@ -54,13 +79,14 @@ class Settings(BaseSettings):
         progress: what ``keel.train`` and ``keel.sklearn.autolog`` print on stderr:
             unset shows a progress line when stderr is a terminal and one line when a
             run ends; true always shows both; false prints nothing.
+
+    Raises:
+        pydantic.ValidationError: a value is invalid or keel.toml has an unknown key
+            (:func:`load_settings` turns it into a :class:`~keel.errors.ConfigError`).
+        ConfigError: keel.toml is not valid TOML.
     """
 
-    model_config = SettingsConfigDict(
-        env_prefix="KEEL_",
-        extra="forbid",
-        validate_default=True,
-    )
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     home: Path = Path(".keel")
     store_uri: str | None = None
@@ -71,6 +97,10 @@ class Settings(BaseSettings):
     actor: str | None = None
     cache_dir: Path | None = None
     progress: bool | None = None
+
+    def __init__(self, **values: Any) -> None:
+        sources = {**_toml_values(), **_env_values(type(self).model_fields), **values}
+        super().__init__(**sources)
 
     @field_validator("store_uri")
     @classmethod
@@ -83,21 +113,9 @@ class Settings(BaseSettings):
         if value.startswith(("sqlite:///", "postgresql+psycopg://")):
             return value
         raise ValueError(
-            f"store_uri {value!r} has an unknown scheme; use sqlite:///PATH or "
+            f"store_uri {safe_uri(value)!r} has an unknown scheme; use sqlite:///PATH or "
             "postgresql://USER@HOST:PORT/DB"
         )
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=_toml_path())
-        return (init_settings, env_settings, toml)
 
     def resolved_store_uri(self) -> str:
         """The store URI in force (the SQLite default when none is set)."""

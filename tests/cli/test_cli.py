@@ -143,3 +143,10 @@ def test_runs_show_groups_metrics_and_shows_the_model_card(client) -> None:
     assert out.index("shap.mean_abs.petal") < out.index("shap.mean_abs.sepal")  # by importance
     assert "Model card: demo" in out and "Intended use: teaching." in out
     assert "Model card: demo" not in run_cli("runs", "show", run.id, "--no-card").stdout
+
+
+def test_a_long_error_is_still_one_line(keel_home: Path) -> None:
+    # a console that is not a terminal is 200 columns wide; the error must not wrap
+    proc = run_cli("runs", "show", "f" * 240, check=False)
+    assert proc.returncode == 1 and proc.stderr.startswith("error: run")
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr

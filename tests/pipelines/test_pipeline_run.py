@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import keel
-from keel.errors import InvalidArgumentError
+from keel.errors import InvalidArgumentError, NotFoundError
 from keel.pipelines import PipelineFailedError, StepEvent, load_output
 from keel.store import LineageNode, PipelineRunStatus, StepStatus
 
@@ -226,3 +226,15 @@ def test_tables_become_dataset_versions_and_come_back_as_annotated(
     again = steps.tables.run(params={"rows": 8})
     assert set(again.executed) == {"frame", "as_polars", "as_arrow", "as_version", "as_default"}
     assert again.step("frame").output().label == "tables.frame/2"
+
+
+def test_an_unknown_step_or_output_names_what_exists(steps: ModuleType, client: Any) -> None:
+    run = steps.arith.run()
+    with pytest.raises(NotFoundError, match=r"has no step 'nope'; its steps are: .*parity"):
+        run.step("nope")
+    with pytest.raises(NotFoundError, match=r"no output 'nope'; its outputs are: evens, odds"):
+        run.step("parity").output("nope")
+    with pytest.raises(NotFoundError, match=r"has no step 'nope'"):
+        load_output(run, "nope.evens")
+    with pytest.raises(NotFoundError, match=r"no output 'third'; its outputs are: evens, odds"):
+        load_output(run, "parity.third")

@@ -111,6 +111,8 @@ def test_failures_and_bad_input_are_one_line_errors(module: Path, tmp_path: Path
     assert proc.returncode == 1 and "its pipelines are: pipeline" in proc.stderr
     proc = keel_cli("pipelines", "run", str(tmp_path / "missing.py"), check=False)
     assert proc.returncode == 1 and "does not exist" in proc.stderr
+    proc = keel_cli("pipelines", "run", f"{tmp_path}:pipeline", check=False)
+    assert proc.returncode == 1 and "is a folder; give the .py file" in proc.stderr
     proc = keel_cli("pipelines", "run", f"{module}:pipeline", "-p", "n", check=False)
     assert proc.returncode == 1 and "is not KEY=VALUE" in proc.stderr
     proc = keel_cli("pipelines", "show", "ffff", check=False)
@@ -122,3 +124,33 @@ def test_failures_and_bad_input_are_one_line_errors(module: Path, tmp_path: Path
     assert proc.returncode == 1
     assert "FAILED" in proc.stdout and "RuntimeError: no sums" in proc.stdout
     assert "total: RuntimeError: no sums" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("def broken(:\n", "has a syntax error"),
+        ("raise RuntimeError('boom at import')\n", "RuntimeError: boom at import"),
+        ("import no_such_module_anywhere\n", "No module named 'no_such_module_anywhere'"),
+    ],
+    ids=["syntax-error", "raises-at-import", "imports-a-missing-module"],
+)
+def test_a_module_that_fails_to_import_is_a_one_line_error(
+    tmp_path: Path, source: str, expected: str
+) -> None:
+    broken = tmp_path / "cli_broken_pipeline.py"
+    broken.write_text(source)
+    proc = keel_cli("pipelines", "run", f"{broken}:pipeline", check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: ") and "unexpected error" not in proc.stderr
+    assert expected in proc.stderr and "cli_broken_pipeline" in proc.stderr
+    assert "give a module importable from" not in proc.stderr  # the file exists
+    assert len(proc.stderr.strip().splitlines()) == 1
+    debug = keel_cli("--debug", "pipelines", "run", f"{broken}:pipeline", check=False)
+    assert "Traceback" in debug.stderr and "cli_broken_pipeline.py" in debug.stderr
+
+
+def test_an_unknown_param_names_the_pipelines_params(module: Path) -> None:
+    proc = keel_cli("pipelines", "run", f"{module}:pipeline", "-p", "zzz.n=1", check=False)
+    assert proc.returncode == 1
+    assert "'zzz.n' is not a param of any step; the pipeline's params are: n" in proc.stderr

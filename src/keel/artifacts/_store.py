@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 from typing import IO, Any
 
+from keel._redact import safe_uri
 from keel.errors import ArtifactCorruptedError, NotFoundError
 
 __all__ = ["ArtifactStore", "StoredObject"]
@@ -187,7 +188,7 @@ class ArtifactStore:
         if not self.fs.exists(path):
             raise NotFoundError(
                 f"the bytes of {name} (sha256 {sha256[:12]}...) are missing from the artifact "
-                f"store {self.root}; it was deleted or the artifact root changed (KEEL_ARTIFACT_ROOT)"
+                f"store {safe_uri(self.root)}; it was deleted or the artifact root changed (KEEL_ARTIFACT_ROOT)"
             )
         with self.fs.open(path, "rb") as src:
             while chunk := src.read(_CHUNK):

@@ -1,30 +1,44 @@
 """The root ``keel`` command and the error handling every sub-command shares.
 
-Each domain adds its commands as a Typer sub-app registered in :func:`_register`.
+Each domain adds its commands as a Typer sub-app, listed in :data:`_SUBCOMMANDS`.
 Sub-apps import their heavy libraries inside the command functions, so
-``keel --help`` stays fast.
+``keel --help`` stays fast; and :func:`main` builds only the one sub-app a command
+line names (Typer converts every registered command, its signature and type hints,
+on each call: 0.05 s for all of them), so ``keel runs list`` does not pay for the
+other thirty commands.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from keel._version import __version__
 
+if TYPE_CHECKING:
+    app: typer.Typer
+
 __all__ = ["app", "main"]
 
-app = typer.Typer(
-    name="keel",
-    help="keel: a self-hosted machine-learning platform. Track, version, train, register, serve.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
-    add_completion=False,
-)
+# name -> (module, attribute, kind), in the order `keel --help` lists them.
+_SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+    "experiments": ("keel.cli._tracking", "experiments_app", "group"),
+    "runs": ("keel.cli._tracking", "runs_app", "group"),
+    "db": ("keel.cli._db", "db_app", "group"),
+    "datasets": ("keel.cli._datasets", "datasets_app", "group"),
+    "doctor": ("keel.cli._db", "doctor", "command"),
+    "pipelines": ("keel.cli._pipelines", "pipelines_app", "group"),
+    "models": ("keel.cli._models", "models_app", "group"),
+    "audit": ("keel.cli._audit", "audit_app", "group"),
+    "roles": ("keel.cli._audit", "roles_app", "group"),
+    "lineage": ("keel.cli._lineage", "lineage", "command"),
+    "train": ("keel.cli._train", "train_command", "command"),
+}
 
 
 def _version(value: bool) -> None:
@@ -33,7 +47,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
@@ -45,74 +58,134 @@ def _root(
         os.environ["KEEL_DEBUG"] = "1"
 
 
-def _register() -> None:
-    from keel.cli import _db, _tracking
-
-    app.add_typer(_tracking.experiments_app, name="experiments")
-    app.add_typer(_tracking.runs_app, name="runs")
-    app.add_typer(_db.db_app, name="db")
-
-    from keel.cli._datasets import datasets_app
-
-    app.add_typer(datasets_app, name="datasets")
-    app.command("doctor")(_db.doctor)
-
-    from keel.cli._pipelines import pipelines_app
-
-    app.add_typer(pipelines_app, name="pipelines")
-
-    from keel.cli import _audit, _lineage, _models
-
-    app.add_typer(_models.models_app, name="models")
-    app.add_typer(_audit.audit_app, name="audit")
-    app.add_typer(_audit.roles_app, name="roles")
-    app.command("lineage")(_lineage.lineage)
-
-    from keel.cli._train import train_command
-
-    app.command("train")(train_command)
+def _build_app(only: str | None = None) -> typer.Typer:
+    """The ``keel`` Typer app with every sub-command, or with only the one named ``only``."""
+    root = typer.Typer(
+        name="keel",
+        help="keel: a self-hosted machine-learning platform. Track, version, train, register, serve.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode="rich",
+        add_completion=False,
+    )
+    root.callback()(_root)
+    for name, (module, attribute, kind) in _SUBCOMMANDS.items():
+        if only is not None and name != only:
+            continue
+        target = getattr(importlib.import_module(module), attribute)
+        if kind == "group":
+            root.add_typer(target, name=name)
+        else:
+            root.command(name)(target)
+    return root
 
 
-_register()
+@functools.cache
+def _full_app() -> typer.Typer:
+    return _build_app()
+
+
+def __getattr__(name: str) -> Any:
+    # ``app`` (every command) is built on first use: the console script does not need it.
+    if name == "app":
+        return _full_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _app_for(args: list[str]) -> typer.Typer:
+    """The app for a command line: only the sub-command it names, when it names one.
+
+    The root options are flags (they take no value), so the first word that is not an
+    option is the sub-command. Anything else (``keel``, ``keel --help``, a typo) gets
+    every command, for the full help and Typer's "did you mean" suggestions.
+    """
+    words = [a for a in args if not a.startswith("-")]
+    if words and words[0] in _SUBCOMMANDS:
+        return _build_app(only=words[0])
+    return _full_app()
 
 
 def main() -> None:
-    """Entry point of the ``keel`` console script: KeelErrors become one clean line."""
+    """Entry point of the ``keel`` console script: KeelErrors become one clean line.
+
+    Typer runs in standalone mode, so it reports usage errors itself (the usage line,
+    the problem, exit status 2) with whichever Click it ships; keel never imports
+    ``click``, which Typer 0.26+ vendors instead of depending on.
+    """
     from keel.errors import KeelError
 
     debug = "--debug" in sys.argv or os.environ.get("KEEL_DEBUG") == "1"
     from keel.cli._warnings import show_keel_warnings_on_one_line
 
     show_keel_warnings_on_one_line()
+    _hide_flag_types()
     try:
-        # Without standalone mode click returns typer.Exit's code instead of exiting.
-        code = app(standalone_mode=False)
+        _app_for(sys.argv[1:])(prog_name="keel")
     except KeelError as exc:
         if debug:
             raise
         from keel.cli._render import print_error
 
-        print_error(str(exc))
+        print_error(_scrub(str(exc)))
         sys.exit(1)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        print("Aborted.", file=sys.stderr)
-        sys.exit(130)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
         if debug:
             raise
         from keel.cli._render import print_error
 
         print_error(
-            f"unexpected error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
+            _scrub(
+                f"unexpected error: {type(exc).__name__}: {exc} "
+                "(rerun with --debug for the traceback)"
+            )
         )
         sys.exit(1)
-    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _scrub(message: str) -> str:
+    """``message`` with the secrets of the configured URIs masked.
+
+    Every layer already shows URIs through :func:`keel._redact.safe_uri`; this is the
+    last line of defence for text keel does not write itself (a driver's error).
+    """
+    from keel._redact import redact
+
+    uris = [os.environ.get("KEEL_STORE_URI", ""), os.environ.get("KEEL_ARTIFACT_ROOT", "")]
+    try:
+        from keel.config import load_settings
+
+        settings = load_settings()
+        uris += [settings.resolved_store_uri(), settings.resolved_artifact_root()]
+    except Exception:  # a broken configuration is reported by the error being shown
+        pass
+    for uri in uris:
+        if uri:
+            message = redact(message, uri)
+    return message
+
+
+def _hide_flag_types() -> None:
+    """Leave the type column empty for plain flags in ``--help``.
+
+    Typer 0.29 shows ``--json <bool>``: a flag takes no value, so the type only
+    misleads. Typer's plain-text help already leaves it out; this does the same for
+    its Rich help, which has no setting for it. Idempotent; a Typer without the hook
+    is left alone.
+    """
+    from typer import core
+
+    option = getattr(core, "TyperOption", None)
+    original = getattr(option, "display_type_rich", None)
+    if option is None or original is None or getattr(original, "_keel_flags", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        if getattr(self, "is_flag", False) and self.metavar is None:
+            return None
+        result: str | None = original(self, ctx)
+        return result
+
+    display_type_rich._keel_flags = True  # type: ignore[attr-defined]
+    option.display_type_rich = display_type_rich

@@ -33,6 +33,7 @@ def doctor() -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from keel._redact import safe_uri
     from keel.cli._render import console
     from keel.config import _toml_path, load_settings
 
@@ -45,8 +46,8 @@ def doctor() -> None:
         "config file", f"{_toml_path()} ({'found' if _toml_path().exists() else 'not present'})"
     )
     table.add_row("home", str(settings.home.absolute()))
-    table.add_row("store", settings.resolved_store_uri())
-    table.add_row("artifact root", settings.resolved_artifact_root())
+    table.add_row("store", safe_uri(settings.resolved_store_uri()))
+    table.add_row("artifact root", safe_uri(settings.resolved_artifact_root()))
     table.add_row(
         "metric flush",
         f"every {settings.metric_flush_interval}s or {settings.metric_flush_size} values",
@@ -84,7 +85,11 @@ def doctor() -> None:
         arts = ArtifactStore(settings.resolved_artifact_root())
         obj = arts.put_bytes(b"keel doctor")
         arts.get_bytes(obj.sha256)
-        row("artifact root", True, f"{settings.resolved_artifact_root()}: writable, verified read")
+        row(
+            "artifact root",
+            True,
+            f"{safe_uri(settings.resolved_artifact_root())}: writable, verified read",
+        )
     except (KeelError, OSError) as exc:
         row("artifact root", False, str(exc))
     for name, port in (("postgresql", 5432), ("redis", 6379)):

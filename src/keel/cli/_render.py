@@ -45,7 +45,10 @@ def print_error(message: str) -> None:
     """One line on stderr: ``error: <message>``."""
     from rich.markup import escape
 
-    console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    # soft_wrap: one line whatever its length (a log or a test reads it as one)
+    console(stderr=True).print(
+        f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True
+    )
 
 
 def _time(ms: int | None) -> str:

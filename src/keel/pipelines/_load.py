@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from keel.errors import InvalidArgumentError, NotFoundError
+from keel.errors import InvalidArgumentError, KeelError, NotFoundError
 from keel.pipelines._pipeline import Pipeline
 
 if TYPE_CHECKING:
@@ -41,6 +41,16 @@ def _import_file(path: Path) -> Any:
     return importlib.import_module(stem)
 
 
+def _import_failed(module_part: str, exc: BaseException) -> InvalidArgumentError:
+    detail = str(exc)
+    if len(detail) > 300:
+        detail = detail[:300] + "..."
+    return InvalidArgumentError(
+        f"importing pipeline module {module_part!r} failed: {type(exc).__name__}: {detail}; "
+        "fix the module (keel --debug ... shows the traceback)"
+    )
+
+
 def load_pipeline(target: str) -> Pipeline:
     """The pipeline named by ``MODULE:NAME``.
 
@@ -67,6 +77,11 @@ def load_pipeline(target: str) -> Pipeline:
     try:
         if is_file:
             path = Path(module_part)
+            if path.is_dir():
+                raise InvalidArgumentError(
+                    f"pipeline file {module_part!r} is a folder; give the .py file that defines "
+                    "the pipeline, e.g. path/to/pipeline.py:pipeline"
+                )
             if not path.is_file():
                 raise InvalidArgumentError(
                     f"pipeline file {module_part!r} does not exist (looked in {Path.cwd()})"
@@ -77,10 +92,22 @@ def load_pipeline(target: str) -> Pipeline:
                 sys.path.insert(0, str(Path.cwd()))
             module = importlib.import_module(module_part)
     except ModuleNotFoundError as exc:
+        if not is_file and exc.name is not None and module_part.startswith(exc.name):
+            raise InvalidArgumentError(
+                f"cannot import {module_part!r}: {exc}; give a module importable from "
+                f"{Path.cwd()} or a path to a .py file"
+            ) from None
+        raise _import_failed(module_part, exc) from exc
+    except KeelError:
+        raise
+    except SyntaxError as exc:
+        where = f"{exc.filename}, line {exc.lineno}" if exc.filename else module_part
         raise InvalidArgumentError(
-            f"cannot import {module_part!r}: {exc}; give a module importable from "
-            f"{Path.cwd()} or a path to a .py file"
+            f"pipeline module {module_part!r} has a syntax error ({where}): {exc.msg}; fix it "
+            "and run again"
         ) from None
+    except Exception as exc:
+        raise _import_failed(module_part, exc) from exc
     pipelines = {k: v for k, v in vars(module).items() if isinstance(v, Pipeline)}
     if not attr:
         if len(pipelines) == 1:
@@ -122,10 +149,7 @@ def load_output(
     from keel.tracking import get_client
 
     step_name, _, out_name = output.partition(".")
-    try:
-        step_run = run.step(step_name)
-    except KeyError as exc:
-        raise NotFoundError(str(exc.args[0])) from None
+    step_run = run.step(step_name)
     if not step_run.status.succeeded:
         raise NotFoundError(
             f"step {step_name!r} of run {run.id} has status {step_run.status} and no outputs"
@@ -133,8 +157,7 @@ def load_output(
     if not out_name and len(step_run.outputs) > 1:
         names = ", ".join(f"{step_name}.{o.name}" for o in step_run.outputs)
         raise NotFoundError(f"step {step_name!r} has several outputs; name one of: {names}")
-    try:
-        out = step_run.output(out_name or step_run.outputs[0].name)
-    except (KeyError, IndexError) as exc:
-        raise NotFoundError(str(exc.args[0]) if exc.args else str(exc)) from None
+    if not out_name and not step_run.outputs:
+        raise NotFoundError(f"step {step_name!r} of run {run.id} produced no outputs")
+    out = step_run.output(out_name or step_run.outputs[0].name)
     return load_value(out, client or get_client(), as_)

@@ -139,7 +139,7 @@ def resolve_params(
             hint = f"; did you mean {', '.join(near)}?" if near else ""
             listing = ", ".join(known) if known else "none"
             raise InvalidArgumentError(
-                f"param {key!r} is not a param of any step{hint} The pipeline's params are: "
+                f"param {key!r} is not a param of any step{hint}; the pipeline's params are: "
                 f"{listing}"
             )
     resolved = ResolvedParams()

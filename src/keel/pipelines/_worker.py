@@ -46,8 +46,8 @@ class StepTask:
     pipeline_name: str
     params: Mapping[str, Any]
     inputs: Mapping[str, InputRef]
-    store_uri: str
-    artifact_root: str
+    store_uri: str = field(repr=False)  # may carry a password: never in a message
+    artifact_root: str = field(repr=False)
     parent_pid: int = field(default_factory=os.getpid)
 
 

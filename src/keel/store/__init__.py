@@ -9,45 +9,94 @@ Example::
 
 from __future__ import annotations
 
-from keel.store._audit import (
-    AuditEntry,
-    AuditEvent,
-    ChainVerification,
-    GovernanceStore,
-    RoleGrant,
-)
-from keel.store._datasets import (
-    DatasetStore,
-    DatasetSummary,
-    DatasetVersionRecord,
-    NewDatasetVersion,
-)
-from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunStatus
-from keel.store._filter import parse_filter, parse_order_by
-from keel.store._interfaces import Store, TrackingStore
-from keel.store._lineage import LineageEdge, LineageGraph, LineageNode, LineageStore
-from keel.store._pipelines import (
-    PipelineRun,
-    PipelineRunStatus,
-    PipelineStore,
-    StepInput,
-    StepOutput,
-    StepRun,
-    StepStatus,
-)
-from keel.store._registry import (
-    Alias,
-    AliasMove,
-    CheckResult,
-    GateResult,
-    ModelFile,
-    ModelStateError,
-    ModelVersion,
-    ModelVersionDraft,
-    ModelVersionStatus,
-    RegisteredModel,
-    RegistryStore,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from keel.store._audit import (
+        AuditEntry,
+        AuditEvent,
+        ChainVerification,
+        GovernanceStore,
+        RoleGrant,
+    )
+    from keel.store._datasets import (
+        DatasetStore,
+        DatasetSummary,
+        DatasetVersionRecord,
+        NewDatasetVersion,
+    )
+    from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunStatus
+    from keel.store._filter import parse_filter, parse_order_by
+    from keel.store._interfaces import Store, TrackingStore
+    from keel.store._lineage import LineageEdge, LineageGraph, LineageNode, LineageStore
+    from keel.store._pipelines import (
+        PipelineRun,
+        PipelineRunStatus,
+        PipelineStore,
+        StepInput,
+        StepOutput,
+        StepRun,
+        StepStatus,
+    )
+    from keel.store._registry import (
+        Alias,
+        AliasMove,
+        CheckResult,
+        GateResult,
+        ModelFile,
+        ModelStateError,
+        ModelVersion,
+        ModelVersionDraft,
+        ModelVersionStatus,
+        RegisteredModel,
+        RegistryStore,
+    )
+
+# public name -> the module defining it; loaded on first access (PEP 562), so opening a
+# store for runs does not build the registry's and the pipelines' entity classes.
+_EXPORTS: dict[str, str] = {
+    "Alias": "keel.store._registry",
+    "AliasMove": "keel.store._registry",
+    "ArtifactRecord": "keel.store._entities",
+    "AuditEntry": "keel.store._audit",
+    "AuditEvent": "keel.store._audit",
+    "ChainVerification": "keel.store._audit",
+    "CheckResult": "keel.store._registry",
+    "DatasetStore": "keel.store._datasets",
+    "DatasetSummary": "keel.store._datasets",
+    "DatasetVersionRecord": "keel.store._datasets",
+    "Experiment": "keel.store._entities",
+    "GateResult": "keel.store._registry",
+    "GovernanceStore": "keel.store._audit",
+    "LineageEdge": "keel.store._lineage",
+    "LineageGraph": "keel.store._lineage",
+    "LineageNode": "keel.store._lineage",
+    "LineageStore": "keel.store._lineage",
+    "Metric": "keel.store._entities",
+    "ModelFile": "keel.store._registry",
+    "ModelStateError": "keel.store._registry",
+    "ModelVersion": "keel.store._registry",
+    "ModelVersionDraft": "keel.store._registry",
+    "ModelVersionStatus": "keel.store._registry",
+    "NewDatasetVersion": "keel.store._datasets",
+    "PipelineRun": "keel.store._pipelines",
+    "PipelineRunStatus": "keel.store._pipelines",
+    "PipelineStore": "keel.store._pipelines",
+    "RegisteredModel": "keel.store._registry",
+    "RegistryStore": "keel.store._registry",
+    "RoleGrant": "keel.store._audit",
+    "Run": "keel.store._entities",
+    "RunStatus": "keel.store._entities",
+    "StepInput": "keel.store._pipelines",
+    "StepOutput": "keel.store._pipelines",
+    "StepRun": "keel.store._pipelines",
+    "StepStatus": "keel.store._pipelines",
+    "Store": "keel.store._interfaces",
+    "TrackingStore": "keel.store._interfaces",
+    "parse_filter": "keel.store._filter",
+    "parse_order_by": "keel.store._filter",
+}
 
 __all__ = [
     "Alias",
@@ -95,6 +144,19 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'keel.store' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 def open_store(uri: str, *, sqlite_synchronous: str = "NORMAL") -> Store:
     """Build the store for a URI (no I/O until it is used or opened).
 
@@ -105,6 +167,7 @@ def open_store(uri: str, *, sqlite_synchronous: str = "NORMAL") -> Store:
     Raises:
         InvalidArgumentError: the URI's scheme is not supported.
     """
+    from keel._redact import safe_uri
     from keel.errors import InvalidArgumentError
 
     if uri.startswith(("postgresql://", "postgres://")):
@@ -114,7 +177,7 @@ def open_store(uri: str, *, sqlite_synchronous: str = "NORMAL") -> Store:
 
         return SqlStore(uri, sqlite_synchronous=sqlite_synchronous)
     raise InvalidArgumentError(
-        f"store URI {uri!r} has an unknown scheme; use sqlite:///PATH or "
+        f"store URI {safe_uri(uri)!r} has an unknown scheme; use sqlite:///PATH or "
         "postgresql://USER@HOST:PORT/DB"
     )
 

@@ -133,14 +133,12 @@ DQUOTED: /"(?:[^"\\]|\\.)*"/
 
 
 @functools.cache
-def _parsers() -> tuple[object, object]:
-    # Built on first use (a memo, not state): importing keel must stay fast.
+def _parser(grammar: str) -> object:
+    # Built on first use (a memo, not state): importing keel must stay fast, and a
+    # search with no filter or no order_by never builds that grammar (~0.1 s each).
     from lark import Lark
 
-    return (
-        Lark(_GRAMMAR, parser="lalr", maybe_placeholders=False),
-        Lark(_ORDER_GRAMMAR, parser="lalr", maybe_placeholders=False),
-    )
+    return Lark(grammar, parser="lalr", maybe_placeholders=False)
 
 
 def _unquote(token: str) -> str:
@@ -242,7 +240,7 @@ def parse_filter(text: str) -> Expr | None:
         return None
     from lark.exceptions import LarkError, UnexpectedInput
 
-    parser, _ = _parsers()
+    parser = _parser(_GRAMMAR)
     try:
         tree = parser.parse(text)  # type: ignore[attr-defined]
     except UnexpectedInput as exc:
@@ -254,10 +252,12 @@ def parse_filter(text: str) -> Expr | None:
 
 def parse_order_by(entries: tuple[str, ...] | list[str]) -> list[OrderKey]:
     """Parse ``order_by`` entries such as ``"metrics.accuracy DESC"``."""
+    if not entries:
+        return []
     from lark import Token
     from lark.exceptions import UnexpectedInput
 
-    _, parser = _parsers()
+    parser = _parser(_ORDER_GRAMMAR)
     keys: list[OrderKey] = []
     for entry in entries:
         try:

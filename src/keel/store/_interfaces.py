@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from keel.store._audit import GovernanceStore
-from keel.store._datasets import DatasetStore
 from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunStatus
-from keel.store._lineage import LineageStore
-from keel.store._pipelines import PipelineStore
-from keel.store._registry import RegistryStore
+
+if TYPE_CHECKING:  # the other domains load only when a store's property is used
+    from keel.store._audit import GovernanceStore
+    from keel.store._datasets import DatasetStore
+    from keel.store._lineage import LineageStore
+    from keel.store._pipelines import PipelineStore
+    from keel.store._registry import RegistryStore
 
 __all__ = ["Store", "TrackingStore"]
 

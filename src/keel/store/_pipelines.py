@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from keel.errors import NotFoundError
+
 __all__ = [
     "PipelineRun",
     "PipelineRunStatus",
@@ -206,12 +208,19 @@ class StepRun:
         return self.status is StepStatus.CACHED
 
     def output(self, name: str = "return") -> StepOutput:
-        """The output called ``name``; ``KeyError`` naming the outputs otherwise."""
+        """The output called ``name``.
+
+        Raises:
+            NotFoundError: the step has no such output (the message names those it has).
+        """
         for out in self.outputs:
             if out.name == name:
                 return out
         names = ", ".join(o.name for o in self.outputs) or "none"
-        raise KeyError(f"step {self.name!r} has no output {name!r}; its outputs are: {names}")
+        why = "" if self.outputs else f" (it is {self.status.value} and produced none)"
+        raise NotFoundError(
+            f"step {self.name!r} has no output {name!r}{why}; its outputs are: {names}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,12 +255,19 @@ class PipelineRun:
         return None if self.end_time is None else self.end_time - self.start_time
 
     def step(self, name: str) -> StepRun:
-        """The step run of step ``name``; ``KeyError`` naming the steps otherwise."""
+        """The step run of step ``name``.
+
+        Raises:
+            NotFoundError: the run has no such step (the message names those it has).
+        """
         for s in self.steps:
             if s.name == name:
                 return s
-        names = ", ".join(s.name for s in self.steps)
-        raise KeyError(f"pipeline run {self.id} has no step {name!r}; its steps are: {names}")
+        names = ", ".join(s.name for s in self.steps) or "none"
+        raise NotFoundError(
+            f"pipeline run {self.id} of {self.pipeline_name!r} has no step {name!r}; "
+            f"its steps are: {names}"
+        )
 
     @property
     def cache_hits(self) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -31,14 +31,15 @@ from keel.store._audit import (
     canonical_json,
     event_hash,
 )
-from keel.store._sql._audit_rows import AuditEventRow, AuditHeadRow, RoleRow
+from keel.store._sql._audit_rows import (
+    audit_events as _events,
+    audit_head as _head,
+    roles as _roles,
+)
 from keel.store._sql._database import Database
 
 __all__ = ["SqlGovernanceStore", "append_event", "lock_chain"]
 
-_events = cast(sa.Table, AuditEventRow.__table__)
-_head = cast(sa.Table, AuditHeadRow.__table__)
-_roles = cast(sa.Table, RoleRow.__table__)
 _MAX_ACTOR = 256
 
 

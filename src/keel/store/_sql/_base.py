@@ -1,11 +1,15 @@
-"""The declarative base shared by every domain's ORM rows."""
+"""The metadata every domain's tables are defined in (what the migrations build).
+
+The tables are SQLAlchemy Core ``Table`` objects, not ORM classes: keel's SQL is all
+Core, and importing ``sqlalchemy.orm`` and building mapped classes cost about 0.15 s
+of every CLI command's start-up (docs/decisions.md, issue 9).
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
 
-__all__ = ["Base"]
+__all__ = ["metadata"]
 
 _NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -15,8 +19,4 @@ _NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-
-class Base(DeclarativeBase):
-    """Base class of ORM rows; its metadata is what the migrations build."""
-
-    metadata = MetaData(naming_convention=_NAMING)
+metadata = MetaData(naming_convention=_NAMING)

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from keel._redact import redact, safe_uri
 from keel.errors import StoreError
 
 __all__ = ["Database"]
@@ -70,7 +71,8 @@ class Database:
             except sa.exc.OperationalError as exc:
                 engine.dispose()
                 raise StoreError(
-                    f"cannot open the metadata store {safe_uri(self.uri)}: {exc.orig}; "
+                    f"cannot open the metadata store {safe_uri(self.uri)}: "
+                    f"{redact(str(exc.orig), self.uri)}; "
                     "check that the server runs and the URI (KEEL_STORE_URI) is right"
                 ) from None
             self._engine = engine
@@ -195,11 +197,3 @@ def run_migrations(conn: Connection, target: str = "heads") -> None:
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     cfg.attributes["connection"] = conn
     command.upgrade(cfg, target)
-
-
-def safe_uri(uri: str) -> str:
-    """The URI with any password replaced by ``***``."""
-    try:
-        return sa.engine.make_url(uri).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return uri

@@ -6,7 +6,7 @@ import difflib
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -21,13 +21,10 @@ from keel.store._datasets import (
 )
 from keel.store._lineage import LineageEdge, LineageNode
 from keel.store._sql._database import Database
-from keel.store._sql._datasets_rows import DatasetRow, DatasetVersionRow
+from keel.store._sql._datasets_rows import dataset_versions as _versions, datasets as _datasets
 from keel.store._sql._lineage import write_edges
 
 __all__ = ["SqlDatasetStore"]
-
-_datasets = cast(sa.Table, DatasetRow.__table__)
-_versions = cast(sa.Table, DatasetVersionRow.__table__)
 
 
 def _dumps(value: Any) -> str:

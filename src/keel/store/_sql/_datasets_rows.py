@@ -1,46 +1,44 @@
-"""ORM rows of datasets (migration ``datasets_0001``)."""
+"""Tables of datasets (migration ``datasets_0001``)."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
 
-from keel.store._sql._base import Base
+from keel.store._sql._base import metadata
 
-__all__ = ["DatasetRow", "DatasetVersionRow"]
+__all__ = ["dataset_versions", "datasets"]
 
+# One row per dataset name; locked while a version of it is numbered.
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
 
-class DatasetRow(Base):
-    """One row per dataset name; locked while a version of it is numbered."""
-
-    __tablename__ = "datasets"
-    name: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
-    created_at: Mapped[int] = mapped_column(sa.BigInteger)
-
-
-class DatasetVersionRow(Base):
-    __tablename__ = "dataset_versions"
-    __table_args__ = (
-        sa.UniqueConstraint("name", "version", name="uq_dataset_versions_name_version"),
-        sa.UniqueConstraint("name", "content_hash", name="uq_dataset_versions_name_hash"),
-        sa.Index("ix_dataset_versions_content_hash", "content_hash"),
-    )
-    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
-    name: Mapped[str] = mapped_column(
-        sa.String(128), sa.ForeignKey("datasets.name", ondelete="CASCADE")
-    )
-    version: Mapped[int] = mapped_column(sa.Integer)
-    content_hash: Mapped[str] = mapped_column(sa.String(64))
-    size_bytes: Mapped[int] = mapped_column(sa.BigInteger)
-    num_rows: Mapped[int] = mapped_column(sa.BigInteger)
-    schema_json: Mapped[str] = mapped_column(sa.Text)
-    profile_json: Mapped[str] = mapped_column(sa.Text)
-    validation_json: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
-    valid: Mapped[bool] = mapped_column(sa.Boolean)
-    source_uri: Mapped[str] = mapped_column(sa.Text)
-    description: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
-    tags_json: Mapped[str] = mapped_column(sa.Text)
-    parent_ids_json: Mapped[str] = mapped_column(sa.Text)
-    derivation_json: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
-    created_by: Mapped[str] = mapped_column(sa.String(256))
-    created_at: Mapped[int] = mapped_column(sa.BigInteger)
+dataset_versions = sa.Table(
+    "dataset_versions",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "name", sa.String(128), sa.ForeignKey("datasets.name", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("num_rows", sa.BigInteger, nullable=False),
+    sa.Column("schema_json", sa.Text, nullable=False),
+    sa.Column("profile_json", sa.Text, nullable=False),
+    sa.Column("validation_json", sa.Text, nullable=True),
+    sa.Column("valid", sa.Boolean, nullable=False),
+    sa.Column("source_uri", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("tags_json", sa.Text, nullable=False),
+    sa.Column("parent_ids_json", sa.Text, nullable=False),
+    sa.Column("derivation_json", sa.Text, nullable=True),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("name", "version", name="uq_dataset_versions_name_version"),
+    sa.UniqueConstraint("name", "content_hash", name="uq_dataset_versions_name_hash"),
+    sa.Index("ix_dataset_versions_content_hash", "content_hash"),
+)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -11,12 +11,9 @@ from sqlalchemy.engine import Connection
 from keel._clock import now_ms
 from keel.store._lineage import LineageEdge, LineageGraph, LineageNode, LineageStore
 from keel.store._sql._database import Database
-from keel.store._sql._lineage_rows import LineageEdgeRow, LineageNodeRow
+from keel.store._sql._lineage_rows import lineage_edges as _edges, lineage_nodes as _nodes
 
 __all__ = ["SqlLineageStore", "write_edges"]
-
-_nodes = cast(sa.Table, LineageNodeRow.__table__)
-_edges = cast(sa.Table, LineageEdgeRow.__table__)
 
 
 def write_edges(db: Database, conn: Connection, edges: Sequence[LineageEdge]) -> None:

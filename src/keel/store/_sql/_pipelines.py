@@ -6,7 +6,7 @@ import difflib
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -23,12 +23,10 @@ from keel.store._pipelines import (
     StepStatus,
 )
 from keel.store._sql._database import Database
-from keel.store._sql._pipelines_rows import PipelineRunRow, StepRunRow
+from keel.store._sql._pipelines_rows import pipeline_runs as _runs, step_runs as _steps
 
 __all__ = ["SqlPipelineStore"]
 
-_runs = cast(sa.Table, PipelineRunRow.__table__)
-_steps = cast(sa.Table, StepRunRow.__table__)
 
 _MAX_NAME = 256
 _MAX_RESULTS = 10_000

@@ -36,12 +36,12 @@ from keel.store._sql._audit import append_event, lock_chain
 from keel.store._sql._database import Database
 from keel.store._sql._registry_audit import gate_from_row, registry_audited_state, version_from_row
 from keel.store._sql._registry_rows import (
-    ALIASES as _aliases,
-    FILES as _files,
-    GATES as _gates,
-    HISTORY as _history,
-    MODELS as _models,
-    VERSIONS as _versions,
+    gate_results as _gates,
+    model_alias_history as _history,
+    model_aliases as _aliases,
+    model_version_files as _files,
+    model_versions as _versions,
+    registered_models as _models,
 )
 
 __all__ = ["SqlRegistryStore"]

@@ -1,120 +1,100 @@
-"""ORM rows of the model registry (migration ``registry_0001``)."""
+"""Tables of the model registry (migration ``registry_0001``)."""
 
 from __future__ import annotations
 
-from typing import cast
-
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
 
-from keel.store._sql._base import Base
+from keel.store._sql._base import metadata
 
 __all__ = [
-    "ALIASES",
-    "FILES",
-    "GATES",
-    "HISTORY",
-    "MODELS",
-    "VERSIONS",
-    "AliasHistoryRow",
-    "GateResultRow",
-    "ModelAliasRow",
-    "ModelFileRow",
-    "ModelVersionRow",
-    "RegisteredModelRow",
+    "gate_results",
+    "model_alias_history",
+    "model_aliases",
+    "model_version_files",
+    "model_versions",
+    "registered_models",
 ]
 
+registered_models = sa.Table(
+    "registered_models",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+)
 
-class RegisteredModelRow(Base):
-    __tablename__ = "registered_models"
-    name: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
-    created_at: Mapped[int] = mapped_column(sa.BigInteger)
-    created_by: Mapped[str] = mapped_column(sa.String(256))
-    description: Mapped[str] = mapped_column(sa.Text)
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("name", sa.String(128), sa.ForeignKey("registered_models.name"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("run_id", sa.String(32), nullable=False),
+    sa.Column("flavor", sa.String(32), nullable=False),
+    sa.Column("format", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("signature", sa.Text, nullable=False),
+    sa.Column("metrics", sa.Text, nullable=False),
+    sa.Column("datasets", sa.Text, nullable=False),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Index("ix_model_versions_run_id", "run_id"),
+)
 
+model_version_files = sa.Table(
+    "model_version_files",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("path", sa.String(1024), primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.ForeignKeyConstraint(["name", "version"], ["model_versions.name", "model_versions.version"]),
+)
 
-class ModelVersionRow(Base):
-    __tablename__ = "model_versions"
-    __table_args__ = (sa.Index("ix_model_versions_run_id", "run_id"),)
-    name: Mapped[str] = mapped_column(
-        sa.String(128), sa.ForeignKey("registered_models.name"), primary_key=True
-    )
-    version: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
-    run_id: Mapped[str] = mapped_column(sa.String(32))
-    flavor: Mapped[str] = mapped_column(sa.String(32))
-    format: Mapped[str] = mapped_column(sa.String(32))
-    status: Mapped[str] = mapped_column(sa.String(16))
-    created_at: Mapped[int] = mapped_column(sa.BigInteger)
-    created_by: Mapped[str] = mapped_column(sa.String(256))
-    description: Mapped[str] = mapped_column(sa.Text)
-    signature: Mapped[str] = mapped_column(sa.Text)
-    metrics: Mapped[str] = mapped_column(sa.Text)
-    datasets: Mapped[str] = mapped_column(sa.Text)
-    details: Mapped[str] = mapped_column(sa.Text)
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column("name", sa.String(128), sa.ForeignKey("registered_models.name"), primary_key=True),
+    sa.Column("alias", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_by", sa.String(256), nullable=False),
+)
 
+model_alias_history = sa.Table(
+    "model_alias_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("alias", sa.String(64), nullable=False),
+    sa.Column("from_version", sa.Integer, nullable=True),
+    sa.Column("to_version", sa.Integer, nullable=True),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(256), nullable=False),
+    sa.Column("time", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("gate_result_id", sa.String(32), nullable=True),
+    sa.Index("ix_model_alias_history_name_alias", "name", "alias"),
+)
 
-class ModelFileRow(Base):
-    __tablename__ = "model_version_files"
-    __table_args__ = (
-        sa.ForeignKeyConstraint(
-            ["name", "version"], ["model_versions.name", "model_versions.version"]
-        ),
-    )
-    name: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
-    version: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
-    path: Mapped[str] = mapped_column(sa.String(1024), primary_key=True)
-    sha256: Mapped[str] = mapped_column(sa.String(64))
-    size: Mapped[int] = mapped_column(sa.BigInteger)
-    role: Mapped[str] = mapped_column(sa.String(32))
-
-
-class ModelAliasRow(Base):
-    __tablename__ = "model_aliases"
-    name: Mapped[str] = mapped_column(
-        sa.String(128), sa.ForeignKey("registered_models.name"), primary_key=True
-    )
-    alias: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    version: Mapped[int] = mapped_column(sa.Integer)
-    revision: Mapped[int] = mapped_column(sa.Integer)
-    updated_at: Mapped[int] = mapped_column(sa.BigInteger)
-    updated_by: Mapped[str] = mapped_column(sa.String(256))
-
-
-class AliasHistoryRow(Base):
-    __tablename__ = "model_alias_history"
-    __table_args__ = (sa.Index("ix_model_alias_history_name_alias", "name", "alias"),)
-    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(sa.String(128))
-    alias: Mapped[str] = mapped_column(sa.String(64))
-    from_version: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
-    to_version: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
-    action: Mapped[str] = mapped_column(sa.String(32))
-    actor: Mapped[str] = mapped_column(sa.String(256))
-    time: Mapped[int] = mapped_column(sa.BigInteger)
-    reason: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
-    gate_result_id: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
-
-
-class GateResultRow(Base):
-    __tablename__ = "gate_results"
-    __table_args__ = (sa.Index("ix_gate_results_name_version", "name", "version"),)
-    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(128))
-    version: Mapped[int] = mapped_column(sa.Integer)
-    alias: Mapped[str] = mapped_column(sa.String(64))
-    passed: Mapped[bool] = mapped_column(sa.Boolean)
-    forced: Mapped[bool] = mapped_column(sa.Boolean)
-    reason: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
-    checks: Mapped[str] = mapped_column(sa.Text)
-    policy: Mapped[str] = mapped_column(sa.Text)
-    created_at: Mapped[int] = mapped_column(sa.BigInteger)
-    actor: Mapped[str] = mapped_column(sa.String(256))
-
-
-# The Core tables of the rows above, for the SQL the registry store writes without the ORM.
-MODELS = cast(sa.Table, RegisteredModelRow.__table__)
-VERSIONS = cast(sa.Table, ModelVersionRow.__table__)
-FILES = cast(sa.Table, ModelFileRow.__table__)
-ALIASES = cast(sa.Table, ModelAliasRow.__table__)
-HISTORY = cast(sa.Table, AliasHistoryRow.__table__)
-GATES = cast(sa.Table, GateResultRow.__table__)
+gate_results = sa.Table(
+    "gate_results",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("alias", sa.String(64), nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("forced", sa.Boolean, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("checks", sa.Text, nullable=False),
+    sa.Column("policy", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("actor", sa.String(256), nullable=False),
+    sa.Index("ix_gate_results_name_version", "name", "version"),
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -13,21 +13,16 @@ from sqlalchemy.sql.elements import ColumnElement
 from keel.errors import InvalidArgumentError
 from keel.store._filter import And, Comparison, Expr, Or, OrderKey, referenced_keys
 from keel.store._sql._tracking_rows import (
-    ExperimentRow,
-    LatestMetricRow,
-    ParamRow,
-    RunRow,
-    RunTagRow,
+    experiments as _experiments,
+    latest_metrics as _latest,
+    run_params as _params,
+    run_tags as _tags,
+    runs as _runs,
 )
 from keel.store._tracking import natural_key
 
 __all__ = ["explain_no_match", "filter_clause", "order_clauses"]
 
-_runs = cast(sa.Table, RunRow.__table__)
-_latest = cast(sa.Table, LatestMetricRow.__table__)
-_params = cast(sa.Table, ParamRow.__table__)
-_tags = cast(sa.Table, RunTagRow.__table__)
-_experiments = cast(sa.Table, ExperimentRow.__table__)
 _KEY_TABLES = {"metrics": _latest, "params": _params, "tags": _tags}
 _SINGULAR = {"metrics": "metric", "params": "param", "tags": "tag"}
 

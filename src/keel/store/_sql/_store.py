@@ -1,20 +1,27 @@
-"""The SQL ``Store``: every domain's SQL implementation over one :class:`Database`."""
+"""The SQL ``Store``: every domain's SQL implementation over one :class:`Database`.
+
+Each domain's implementation (and its table definitions) is imported on first use, so a
+command that only lists runs does not pay for building the registry's, the datasets'
+and the pipelines' tables: a CLI start-up cost measured in docs/benchmarks.md.
+"""
 
 from __future__ import annotations
 
-from keel.store._audit import GovernanceStore
-from keel.store._datasets import DatasetStore
-from keel.store._interfaces import Store, TrackingStore
-from keel.store._lineage import LineageStore
-from keel.store._pipelines import PipelineStore
-from keel.store._registry import RegistryStore
-from keel.store._sql._audit import SqlGovernanceStore
-from keel.store._sql._database import Database, safe_uri
-from keel.store._sql._datasets import SqlDatasetStore
-from keel.store._sql._lineage import SqlLineageStore
-from keel.store._sql._pipelines import SqlPipelineStore
-from keel.store._sql._registry import SqlRegistryStore
-from keel.store._sql._tracking import SqlTrackingStore
+import importlib
+import threading
+from typing import TYPE_CHECKING, Any
+
+from keel._redact import safe_uri
+from keel.store._interfaces import Store
+from keel.store._sql._database import Database
+
+if TYPE_CHECKING:
+    from keel.store._audit import GovernanceStore
+    from keel.store._datasets import DatasetStore
+    from keel.store._interfaces import TrackingStore
+    from keel.store._lineage import LineageStore
+    from keel.store._pipelines import PipelineStore
+    from keel.store._registry import RegistryStore
 
 __all__ = ["SqlStore"]
 
@@ -31,12 +38,19 @@ class SqlStore(Store):
 
     def __init__(self, uri: str, sqlite_synchronous: str = "NORMAL") -> None:
         self.database = Database(uri, sqlite_synchronous=sqlite_synchronous)
-        self._tracking = SqlTrackingStore(self.database)
-        self._lineage = SqlLineageStore(self.database)
-        self._datasets = SqlDatasetStore(self.database)
-        self._registry = SqlRegistryStore(self.database)
-        self._governance = SqlGovernanceStore(self.database)
-        self._pipelines = SqlPipelineStore(self.database)
+        self._domains: dict[str, Any] = {}
+        self._domains_lock = threading.Lock()
+
+    def _domain(self, name: str) -> Any:
+        found = self._domains.get(name)
+        if found is not None:
+            return found
+        with self._domains_lock:
+            if name not in self._domains:
+                module, cls = _DOMAINS[name]
+                implementation = getattr(importlib.import_module(module), cls)
+                self._domains[name] = implementation(self.database)
+            return self._domains[name]
 
     @property
     def uri(self) -> str:
@@ -44,30 +58,47 @@ class SqlStore(Store):
 
     @property
     def tracking(self) -> TrackingStore:
-        return self._tracking
+        store: TrackingStore = self._domain("tracking")
+        return store
 
     @property
     def lineage(self) -> LineageStore:
-        return self._lineage
+        store: LineageStore = self._domain("lineage")
+        return store
 
     @property
     def datasets(self) -> DatasetStore:
-        return self._datasets
+        store: DatasetStore = self._domain("datasets")
+        return store
 
     @property
     def registry(self) -> RegistryStore:
-        return self._registry
+        store: RegistryStore = self._domain("registry")
+        return store
 
     @property
     def governance(self) -> GovernanceStore:
-        return self._governance
+        store: GovernanceStore = self._domain("governance")
+        return store
 
     @property
     def pipelines(self) -> PipelineStore:
-        return self._pipelines
+        store: PipelineStore = self._domain("pipelines")
+        return store
 
     def open(self) -> None:
         self.database.open()
 
     def close(self) -> None:
         self.database.close()
+
+
+# domain -> (module, class) of its SQL implementation
+_DOMAINS = {
+    "tracking": ("keel.store._sql._tracking", "SqlTrackingStore"),
+    "lineage": ("keel.store._sql._lineage", "SqlLineageStore"),
+    "datasets": ("keel.store._sql._datasets", "SqlDatasetStore"),
+    "registry": ("keel.store._sql._registry", "SqlRegistryStore"),
+    "governance": ("keel.store._sql._audit", "SqlGovernanceStore"),
+    "pipelines": ("keel.store._sql._pipelines", "SqlPipelineStore"),
+}

@@ -8,12 +8,13 @@ import functools
 import math
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from keel._clock import now_ms
+from keel._redact import safe_uri
 from keel.errors import (
     ConflictError,
     InvalidArgumentError,
@@ -24,30 +25,22 @@ from keel.errors import (
 from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunStatus
 from keel.store._filter import parse_filter, parse_order_by
 from keel.store._interfaces import TrackingStore
-from keel.store._sql._database import Database, safe_uri
+from keel.store._sql._database import Database
 from keel.store._sql._search import explain_no_match, filter_clause, order_clauses
 from keel.store._sql._tracking_rows import (
-    ArtifactRow,
-    ExperimentRow,
-    ExperimentTagRow,
-    LatestMetricRow,
-    MetricRow,
-    ParamRow,
-    RunRow,
-    RunTagRow,
+    experiment_tags as _experiment_tags,
+    experiments as _experiments,
+    latest_metrics as _latest,
+    metrics as _metrics,
+    run_artifacts as _artifacts,
+    run_params as _params,
+    run_tags as _tags,
+    runs as _runs,
 )
 from keel.store._tracking import check_key
 
 __all__ = ["SqlTrackingStore", "now_ms"]
 
-_experiments = cast(sa.Table, ExperimentRow.__table__)
-_experiment_tags = cast(sa.Table, ExperimentTagRow.__table__)
-_runs = cast(sa.Table, RunRow.__table__)
-_params = cast(sa.Table, ParamRow.__table__)
-_tags = cast(sa.Table, RunTagRow.__table__)
-_metrics = cast(sa.Table, MetricRow.__table__)
-_latest = cast(sa.Table, LatestMetricRow.__table__)
-_artifacts = cast(sa.Table, ArtifactRow.__table__)
 
 # Statements of the hot paths (run creation, logging, ending, loading), built once:
 # building a statement and its cache key costs more than running it on SQLite.

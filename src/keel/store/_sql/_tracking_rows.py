@@ -1,116 +1,124 @@
-"""ORM rows of the tracking domain (the migration ``tracking_0001`` creates them)."""
+"""Tables of the tracking domain (the migration ``tracking_0001`` creates them)."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
 
-from keel.store._sql._base import Base
+from keel.store._sql._base import metadata
 
 __all__ = [
-    "ArtifactRow",
-    "ExperimentRow",
-    "ExperimentTagRow",
-    "LatestMetricRow",
-    "MetricRow",
-    "ParamRow",
-    "RunRow",
-    "RunTagRow",
+    "experiment_tags",
+    "experiments",
+    "latest_metrics",
+    "metrics",
+    "run_artifacts",
+    "run_params",
+    "run_tags",
+    "runs",
 ]
 
 _ID = sa.String(32)
 _KEY = sa.String(250)
 _FLOAT = sa.Float(precision=53)
 
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("name", sa.String(256), unique=True, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
 
-class ExperimentRow(Base):
-    __tablename__ = "experiments"
-    id: Mapped[str] = mapped_column(_ID, primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(256), unique=True)
-    created_at: Mapped[int] = mapped_column(sa.BigInteger)
+experiment_tags = sa.Table(
+    "experiment_tags",
+    metadata,
+    sa.Column(
+        "experiment_id", _ID, sa.ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("key", _KEY, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
 
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column(
+        "experiment_id",
+        _ID,
+        sa.ForeignKey("experiments.id", ondelete="CASCADE"),
+        index=True,
+        nullable=False,
+    ),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("start_time", sa.BigInteger, nullable=False),
+    sa.Column("end_time", sa.BigInteger, nullable=True),
+    sa.Column(
+        "parent_run_id",
+        _ID,
+        sa.ForeignKey("runs.id", ondelete="SET NULL"),
+        nullable=True,
+        index=True,
+    ),
+    sa.Column("user", sa.String(256), nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+)
 
-class ExperimentTagRow(Base):
-    __tablename__ = "experiment_tags"
-    experiment_id: Mapped[str] = mapped_column(
-        _ID, sa.ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
-    )
-    key: Mapped[str] = mapped_column(_KEY, primary_key=True)
-    value: Mapped[str] = mapped_column(sa.Text)
+run_params = sa.Table(
+    "run_params",
+    metadata,
+    sa.Column("run_id", _ID, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", _KEY, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
 
+run_tags = sa.Table(
+    "run_tags",
+    metadata,
+    sa.Column("run_id", _ID, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", _KEY, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
 
-class RunRow(Base):
-    __tablename__ = "runs"
-    id: Mapped[str] = mapped_column(_ID, primary_key=True)
-    experiment_id: Mapped[str] = mapped_column(
-        _ID, sa.ForeignKey("experiments.id", ondelete="CASCADE"), index=True
-    )
-    name: Mapped[str] = mapped_column(sa.String(256))
-    status: Mapped[str] = mapped_column(sa.String(16))
-    start_time: Mapped[int] = mapped_column(sa.BigInteger)
-    end_time: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
-    parent_run_id: Mapped[str | None] = mapped_column(
-        _ID, sa.ForeignKey("runs.id", ondelete="SET NULL"), nullable=True, index=True
-    )
-    user: Mapped[str] = mapped_column(sa.String(256))
-    error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+# One value of a metric series. SQLite stores NaN as NULL, hence ``is_nan``.
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("run_id", _ID, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("key", _KEY, nullable=False),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Column("value", _FLOAT, nullable=True),
+    sa.Column("is_nan", sa.Boolean, nullable=False),
+    sa.Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+)
 
+# The value at the highest step of each metric, kept for fast search and sort.
+latest_metrics = sa.Table(
+    "latest_metrics",
+    metadata,
+    sa.Column("run_id", _ID, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", _KEY, primary_key=True),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Column("value", _FLOAT, nullable=True),
+    sa.Column("is_nan", sa.Boolean, nullable=False),
+    sa.Index("ix_latest_metrics_key_value", "key", "value"),
+)
 
-class ParamRow(Base):
-    __tablename__ = "run_params"
-    run_id: Mapped[str] = mapped_column(
-        _ID, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
-    )
-    key: Mapped[str] = mapped_column(_KEY, primary_key=True)
-    value: Mapped[str] = mapped_column(sa.Text)
-
-
-class RunTagRow(Base):
-    __tablename__ = "run_tags"
-    run_id: Mapped[str] = mapped_column(
-        _ID, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
-    )
-    key: Mapped[str] = mapped_column(_KEY, primary_key=True)
-    value: Mapped[str] = mapped_column(sa.Text)
-
-
-class MetricRow(Base):
-    """One value of a metric series. SQLite stores NaN as NULL, hence ``is_nan``."""
-
-    __tablename__ = "metrics"
-    __table_args__ = (sa.Index("ix_metrics_run_key_step", "run_id", "key", "step"),)
-    id: Mapped[int] = mapped_column(
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
-    run_id: Mapped[str] = mapped_column(_ID, sa.ForeignKey("runs.id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(_KEY)
-    step: Mapped[int] = mapped_column(sa.BigInteger)
-    timestamp: Mapped[int] = mapped_column(sa.BigInteger)
-    value: Mapped[float | None] = mapped_column(_FLOAT, nullable=True)
-    is_nan: Mapped[bool] = mapped_column(sa.Boolean)
-
-
-class LatestMetricRow(Base):
-    """The value at the highest step of each metric, kept for fast search and sort."""
-
-    __tablename__ = "latest_metrics"
-    __table_args__ = (sa.Index("ix_latest_metrics_key_value", "key", "value"),)
-    run_id: Mapped[str] = mapped_column(
-        _ID, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
-    )
-    key: Mapped[str] = mapped_column(_KEY, primary_key=True)
-    step: Mapped[int] = mapped_column(sa.BigInteger)
-    timestamp: Mapped[int] = mapped_column(sa.BigInteger)
-    value: Mapped[float | None] = mapped_column(_FLOAT, nullable=True)
-    is_nan: Mapped[bool] = mapped_column(sa.Boolean)
-
-
-class ArtifactRow(Base):
-    __tablename__ = "run_artifacts"
-    run_id: Mapped[str] = mapped_column(
-        _ID, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
-    )
-    path: Mapped[str] = mapped_column(sa.String(1024), primary_key=True)
-    sha256: Mapped[str] = mapped_column(sa.String(64))
-    size: Mapped[int] = mapped_column(sa.BigInteger)
-    created_at: Mapped[int] = mapped_column(sa.BigInteger)
+run_artifacts = sa.Table(
+    "run_artifacts",
+    metadata,
+    sa.Column("run_id", _ID, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("path", sa.String(1024), primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
