@@ -107,3 +107,10 @@ def test_a_filter_that_matches_nothing_is_still_an_empty_table(client: keel.Clie
     proc = run_cli("runs", "list", "--filter", "metrics.k400 > 5")
     assert proc.returncode == 0, proc.stderr
     assert "Runs (0)" in proc.stdout
+
+
+def test_a_malformed_ordering_gets_the_ordering_hint_not_the_filter_one(keel_home: Path) -> None:
+    proc = run_cli("runs", "list", "--order-by", "metrics.acc DESCX")
+    assert proc.returncode == 1
+    assert "write an ordering like metrics.accuracy DESC" in proc.stderr
+    assert "write comparisons like" not in proc.stderr

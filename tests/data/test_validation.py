@@ -158,3 +158,14 @@ def test_expectation_mistakes_are_clear(client, tmp_path: Path) -> None:
         keel.datasets.validate(pd.DataFrame({"a": [1]}), {"checks": [{"name": "c"}]})
     with pytest.raises(InvalidArgumentError, match="does not exist"):
         keel.datasets.validate(pd.DataFrame({"a": [1]}), tmp_path / "missing.yaml")
+
+
+def test_malformed_expectations_yaml_is_one_line_naming_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "expect.yaml"
+    bad.write_text("columns:\n  a: {type: int64\n  b: {}\n")
+    with pytest.raises(InvalidArgumentError, match=r"not valid YAML \(line 3, column \d+: ") as e:
+        keel.datasets.validate(pd.DataFrame({"a": [1]}), bad)
+    assert "\n" not in str(e.value)
+    bad.write_bytes(b"\xff\xfecolumns: {}\n")
+    with pytest.raises(InvalidArgumentError, match="is not UTF-8 text"):
+        keel.datasets.validate(pd.DataFrame({"a": [1]}), bad)

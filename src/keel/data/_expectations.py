@@ -176,8 +176,16 @@ def load_expectations(
 
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise InvalidArgumentError(f"{where} is not valid YAML: {exc}") from None
+        except UnicodeDecodeError:
+            raise InvalidArgumentError(
+                f"{where} is not UTF-8 text; save it as UTF-8 YAML"
+            ) from None
+        except yaml.YAMLError as exc:
+            from keel._yaml import describe_yaml_error
+
+            raise InvalidArgumentError(
+                f"{where} is not valid YAML ({describe_yaml_error(exc)}); fix that line"
+            ) from None
         if data is None:
             data = {}
     if not isinstance(data, Mapping):

@@ -217,6 +217,12 @@ def _build(tree: object, text: str) -> Expr:
     raise InvalidArgumentError(f"cannot understand {text!r}")  # pragma: no cover
 
 
+_SYNTAX_HINTS = {
+    "filter": "write comparisons like metrics.accuracy > 0.9 and params.model = 'rf'",
+    "order_by entry": "write an ordering like metrics.accuracy DESC or start_time ASC",
+}
+
+
 def _syntax_error(text: str, what: str, exc: Exception) -> InvalidArgumentError:
     column = getattr(exc, "column", None)
     if isinstance(column, int) and column > 0:
@@ -225,7 +231,7 @@ def _syntax_error(text: str, what: str, exc: Exception) -> InvalidArgumentError:
         near = f" near {str(found)!r}" if found not in (None, "") else " at the end"
         return InvalidArgumentError(
             f"invalid {what} at position {column}{near}:\n  {text}\n  {caret}\n"
-            "write comparisons like metrics.accuracy > 0.9 and params.model = 'rf'"
+            + _SYNTAX_HINTS.get(what, "")
         )
     return InvalidArgumentError(f"invalid {what} {text!r}: {exc}")
 

@@ -133,13 +133,18 @@ def load_train_config(path: str | Path) -> TrainConfig:
     """
     import yaml
 
+    from keel._yaml import describe_yaml_error
+
     file = Path(path)
     if not file.is_file():
         raise ConfigError(f"training config {str(file)!r} does not exist")
     try:
         raw = yaml.safe_load(file.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ConfigError(f"training config {str(file)!r} is not valid YAML: {exc}") from None
+        raise ConfigError(
+            f"training config {str(file)!r} is not valid YAML ({describe_yaml_error(exc)}); "
+            "fix that line"
+        ) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"training config {str(file)!r} must be a mapping of keys to values")
     try:
