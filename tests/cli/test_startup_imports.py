@@ -86,3 +86,11 @@ def test_a_read_only_command_loads_only_its_own_domain(
 def test_a_search_without_filter_or_order_builds_no_parser(migrated: Path) -> None:
     assert "lark" not in loaded_by(["runs", "list"], migrated)
     assert "lark" in loaded_by(["runs", "list", "--filter", "metrics.a > 1"], migrated)
+
+
+def test_listing_datasets_does_not_build_the_expectation_models(migrated: Path) -> None:
+    # keel.data and keel.datasets export lazily: the pydantic expectation models, splits
+    # and diffs load when used, not when a command only lists what is stored
+    modules = loaded_by(["datasets", "list"], migrated)
+    assert "keel.data._datasets" in modules  # the command did run
+    assert not {"keel.data._expectations", "keel.data._split", "keel.data._diff"} & modules
