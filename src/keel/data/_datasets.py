@@ -150,25 +150,25 @@ def _register(
 ) -> DatasetVersion:
     from concurrent.futures import ThreadPoolExecutor
 
-    from keel.data._ingest import connect_duckdb, ingest
+    from keel.data._ingest import connect_duckdb, open_source
     from keel.data._profile import profile_parquet, schema_of
-    from keel.data._version import sha256_file
 
     client = client or _client()
     tmp_root = client.settings.home.absolute() / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
     label = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "data"
     with (
-        StageProgress(progress) as bar,
         tempfile.TemporaryDirectory(dir=tmp_root, prefix="dataset-") as tmp,
+        # everything that can be checked without reading the data, before any progress
+        open_source(source, Path(tmp), format=format, column_types=column_types) as opened,
+        StageProgress(progress) as bar,
         ThreadPoolExecutor(1, thread_name_prefix="keel-register") as helper,
     ):
-        # open the metadata store (imports, migration check) while DuckDB reads
+        # open the metadata store (imports, migration check) while the data is read
         store_ready = helper.submit(lambda: client.store)
         dest = Path(tmp) / "data.parquet"
         bar.stage(f"reading {Path(label).name if derived is None else name}")
-        result = ingest(source, dest, format=format, column_types=column_types, progress=bar.update)
-        sha256 = helper.submit(sha256_file, dest)  # hashed while DuckDB profiles
+        result = opened.write(dest, progress=bar.update)
         bar.stage("profiling")
         con = connect_duckdb(Path(tmp))
         try:
@@ -192,8 +192,8 @@ def _register(
                 report,
             )
         bar.stage("storing")
-        # moved (not copied) into the content-addressed store; hashed once, above
-        stored = client.artifacts.put_local_file(dest, sha256.result(), move=True)
+        # moved (not copied) into the content-addressed store; hashed while written
+        stored = client.artifacts.put_local_file(dest, result.sha256, move=True)
         store_ready.result()
     if derived is None:
         upstream: tuple[tuple[LineageNode, str], ...] = ()
