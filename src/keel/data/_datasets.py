@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from keel._clock import now_ms
 from keel.data._errors import DatasetValidationError
 from keel.data._names import check_name, parse_ref
-from keel.data._progress import StageProgress
+from keel.data._progress import StageProgress, interrupts_held
 from keel.data._version import DatasetVersion
 from keel.errors import InvalidArgumentError
 from keel.store import DatasetSummary, LineageNode, NewDatasetVersion
@@ -151,7 +151,7 @@ def _register(
     from concurrent.futures import ThreadPoolExecutor
 
     from keel.data._ingest import connect_duckdb, open_source
-    from keel.data._profile import profile_parquet, schema_of
+    from keel.data._profile import StreamProfile, profile_parquet, schema_of
 
     client = client or _client()
     tmp_root = client.settings.home.absolute() / "tmp"
@@ -168,12 +168,15 @@ def _register(
         store_ready = helper.submit(lambda: client.store)
         dest = Path(tmp) / "data.parquet"
         bar.stage(f"reading {Path(label).name if derived is None else name}")
-        result = opened.write(dest, progress=bar.update)
-        bar.stage("profiling")
         con = connect_duckdb(Path(tmp))
         try:
+            # the profile's first pass runs over the batches while they are written
+            with StreamProfile(con) as first_pass:
+                result = opened.write(dest, progress=bar.update, observer=first_pass)
+                first = first_pass.finish()
+            bar.stage("profiling")
             columns = schema_of(dest)
-            profile = profile_parquet(con, dest, columns)
+            profile = profile_parquet(con, dest, columns, first)
             for col in columns:
                 col["nullable"] = profile["columns"][col["name"]]["nulls"] > 0
             report: ValidationReport | None = None
@@ -192,39 +195,34 @@ def _register(
                 report,
             )
         bar.stage("storing")
-        # moved (not copied) into the content-addressed store; hashed while written
-        stored = client.artifacts.put_local_file(dest, result.sha256, move=True)
-        store_ready.result()
-    if derived is None:
-        upstream: tuple[tuple[LineageNode, str], ...] = ()
-        if isinstance(source, (str, os.PathLike)):
-            upstream = (
-                (LineageNode("source", result.source_uri, result.source_label), "ingested_into"),
+        # a Ctrl-C now waits until the version is recorded: never a file without its row
+        with interrupts_held(f"{name} was registered"):
+            # moved (not copied) into the content-addressed store; hashed while written
+            stored = client.artifacts.put_local_file(dest, result.sha256, move=True)
+            store_ready.result()
+            if derived is None:
+                derived = _Derivation((), {}, (), result.source_uri)
+                if isinstance(source, (str, os.PathLike)):
+                    node = LineageNode("source", result.source_uri, result.source_label)
+                    derived = _Derivation((), {}, ((node, "ingested_into"),), result.source_uri)
+            new = NewDatasetVersion(
+                name=name,
+                content_hash=stored.sha256,
+                size_bytes=stored.size,
+                num_rows=result.num_rows,
+                schema={"columns": columns},
+                profile=profile,
+                source_uri=derived.source_uri,
+                created_by=client.settings.resolved_actor(),
+                created_at=now_ms(),
+                valid=report.passed if report is not None else True,
+                validation=report.to_dict() if report is not None else None,
+                description=description,
+                tags=dict(tags or {}),
+                parent_ids=derived.parent_ids,
+                derivation=dict(derived.derivation) or None,
             )
-        parent_ids: tuple[str, ...] = ()
-        derivation = None
-        source_uri = result.source_uri
-    else:
-        upstream, parent_ids = derived.upstream, derived.parent_ids
-        derivation, source_uri = derived.derivation, derived.source_uri
-    new = NewDatasetVersion(
-        name=name,
-        content_hash=stored.sha256,
-        size_bytes=stored.size,
-        num_rows=result.num_rows,
-        schema={"columns": columns},
-        profile=profile,
-        source_uri=source_uri,
-        created_by=client.settings.resolved_actor(),
-        created_at=now_ms(),
-        valid=report.passed if report is not None else True,
-        validation=report.to_dict() if report is not None else None,
-        description=description,
-        tags=dict(tags or {}),
-        parent_ids=parent_ids,
-        derivation=derivation,
-    )
-    record, _created = client.store.datasets.create_version(new, upstream)
+            record, _created = client.store.datasets.create_version(new, derived.upstream)
     return DatasetVersion.from_record(record, client.artifacts)
 
 

@@ -44,6 +44,7 @@ from keel.data._parquet_writer import (
     ROW_GROUP_ROWS,
     BatchObserver,
     WrittenParquet,
+    prefetched,
     stream_relation,
     write_hashed,
     write_parquet,
@@ -175,7 +176,9 @@ class OpenSource:
             import pyarrow as pa
 
             try:
-                return write_hashed(arrow_csv_reader(src, plan), dest, on_rows, observer), "pyarrow"
+                # parsed in a helper thread while this one encodes the previous batches
+                with prefetched(arrow_csv_reader(src, plan)) as reader:
+                    return write_hashed(reader, dest, on_rows, observer), "pyarrow"
             except (pa.ArrowException, OSError):
                 pass  # something pyarrow reads differently from DuckDB: DuckDB decides
         rel = csv_relation(self._con, src, plan)

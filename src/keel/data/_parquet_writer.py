@@ -27,6 +27,7 @@ __all__ = [
     "ROW_GROUP_ROWS",
     "BatchObserver",
     "WrittenParquet",
+    "prefetched",
     "stream_relation",
     "write_hashed",
     "write_parquet",
@@ -199,7 +200,7 @@ def stream_relation(
     import pyarrow as pa
 
     try:
-        with _prefetched(rel.to_arrow_reader(ROW_GROUP_ROWS)) as reader:
+        with prefetched(rel.to_arrow_reader(ROW_GROUP_ROWS)) as reader:
             return write_hashed(reader, dest, on_rows, observer)
     except (duckdb.Error, pa.ArrowException, OSError) as exc:
         # DuckDB's errors surface as Arrow errors once the stream has started.
@@ -207,7 +208,7 @@ def stream_relation(
 
 
 @contextmanager
-def _prefetched(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatchReader]:
+def prefetched(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatchReader]:
     """``reader``'s batches, fetched one ahead by a helper thread.
 
     DuckDB converts each batch to Arrow in the thread that asks for it; asking from a
