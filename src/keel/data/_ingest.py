@@ -32,7 +32,6 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 
 from keel.data._csv_plan import CsvPlan, arrow_csv_reader, plan_csv
@@ -206,12 +205,7 @@ class OpenSource:
     def __enter__(self) -> OpenSource:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
