@@ -31,7 +31,14 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-__all__ = ["LOGICAL_TO_DUCKDB", "CsvPlan", "arrow_csv_reader", "duckdb_csv_args", "plan_csv"]
+__all__ = [
+    "ARROW_ROW_GROUP_BATCHES",
+    "LOGICAL_TO_DUCKDB",
+    "CsvPlan",
+    "arrow_csv_reader",
+    "duckdb_csv_args",
+    "plan_csv",
+]
 
 #: What ``column_types`` may ask for, and the DuckDB type each reads a column as.
 LOGICAL_TO_DUCKDB = {
@@ -45,6 +52,9 @@ LOGICAL_TO_DUCKDB = {
 #: pyarrow parses at most this much text per task; a line longer than this makes pyarrow
 #: fail and the ingest fall back to DuckDB. 1 MiB blocks cost the least CPU here.
 ARROW_BLOCK_BYTES = 1 << 20
+#: Batches of one block each that may wait for the writer: about two row groups' worth
+#: of a CSV of ~100-byte lines (~10,000 rows a block), ~30 MB at most.
+ARROW_ROW_GROUP_BATCHES = 24
 _ISO_DATE_FORMATS = (None, "", "%Y-%m-%d")
 #: keel's options for DuckDB's CSV reader; ``sniff_csv`` gets the same ones, so what it
 #: reports is what ``read_csv`` will do. Values are bound parameters.

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from keel.data._csv_plan import CsvPlan, arrow_csv_reader, plan_csv
+from keel.data._csv_plan import ARROW_ROW_GROUP_BATCHES, CsvPlan, arrow_csv_reader, plan_csv
 from keel.data._diagnose import csv_error
 from keel.data._duckdb import CSV_MEMORY_LIMIT, connect_duckdb
 from keel.data._errors import DatasetSourceError
@@ -175,8 +175,10 @@ class OpenSource:
             import pyarrow as pa
 
             try:
-                # parsed in a helper thread while this one encodes the previous batches
-                with prefetched(arrow_csv_reader(src, plan)) as reader:
+                # parsed in a helper thread while this one encodes; a row group ahead
+                with prefetched(
+                    arrow_csv_reader(src, plan), ahead=ARROW_ROW_GROUP_BATCHES
+                ) as reader:
                     return write_hashed(reader, dest, on_rows, observer), "pyarrow"
             except (pa.ArrowException, OSError):
                 pass  # something pyarrow reads differently from DuckDB: DuckDB decides

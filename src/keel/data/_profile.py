@@ -156,6 +156,8 @@ def _bins(
 
 
 _QUANTILES_SQL = "[" + ", ".join(str(q) for q in QUANTILES) + "]"
+#: Batches the streamed first pass may lag behind the writer before the writer waits.
+_STREAM_AHEAD = 24
 _NOT_DISTINCT = ("list", "struct", "map", "binary", "null", "other", "boolean")
 
 
@@ -239,7 +241,7 @@ class StreamProfile:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self._con = con
         self._thread: threading.Thread | None = None
-        self._batches: queue.Queue[Any] = queue.Queue(maxsize=4)
+        self._batches: queue.Queue[Any] = queue.Queue(maxsize=_STREAM_AHEAD)
         self._stopped = threading.Event()
         self._result: FirstPass | None = None
         self._error: BaseException | None = None
@@ -249,7 +251,7 @@ class StreamProfile:
         import pyarrow as pa
 
         self._stop()
-        self._batches = queue.Queue(maxsize=4)
+        self._batches = queue.Queue(maxsize=_STREAM_AHEAD)
         self._stopped = threading.Event()
         self._result, self._error = None, None
         columns = columns_of(schema)
@@ -274,7 +276,7 @@ class StreamProfile:
             yield item
 
     def add(self, batch: pa.RecordBatch) -> None:
-        """Queue one batch (waits while the query is four batches behind)."""
+        """Queue one batch (waits while the query is far behind)."""
         while not self._stopped.is_set():
             try:
                 self._batches.put(batch, timeout=0.1)
