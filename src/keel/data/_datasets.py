@@ -174,6 +174,9 @@ def _register(
             with StreamProfile(con) as first_pass:
                 result = opened.write(dest, progress=bar.update, observer=first_pass)
                 first = first_pass.finish()
+            # the store fsyncs the file before taking it; flushing it now overlaps that
+            # disk write (~0.4 s for 150 MB here) with the profile
+            flushed = helper.submit(_flush_to_disk, dest)
             bar.stage("profiling")
             columns = schema_of(dest)
             profile = profile_parquet(con, dest, columns, first)
@@ -198,6 +201,7 @@ def _register(
         # a Ctrl-C now waits until the version is recorded: never a file without its row
         with interrupts_held(f"{name} was registered"):
             # moved (not copied) into the content-addressed store; hashed while written
+            flushed.result()
             stored = client.artifacts.put_local_file(dest, result.sha256, move=True)
             store_ready.result()
             if derived is None:
@@ -224,6 +228,14 @@ def _register(
             )
             record, _created = client.store.datasets.create_version(new, derived.upstream)
     return DatasetVersion.from_record(record, client.artifacts)
+
+
+def _flush_to_disk(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def get(ref: str | DatasetVersion) -> DatasetVersion:
