@@ -72,10 +72,11 @@ def register(
 ) -> DatasetVersion:
     """Register data as a new immutable version of the dataset ``name``.
 
-    The data is normalised to Parquet (streamed through DuckDB, so files larger than
-    memory work), profiled, checked against ``expectations`` and stored in the
-    artifact store under its sha256. Registering content that ``name`` already has
-    returns that existing version.
+    The source is checked first (before any progress is shown), then streamed into
+    Parquet (CSV through pyarrow's reader or DuckDB's, everything else through DuckDB,
+    so files larger than memory work), profiled, checked against ``expectations`` and
+    stored in the artifact store under its sha256. Registering content that ``name``
+    already has returns that existing version. A Ctrl-C leaves nothing behind.
 
     Args:
         source: a path or fsspec URL to a CSV, TSV, JSON Lines, JSON array or Parquet

@@ -147,7 +147,7 @@ class OpenSource:
                 )
         else:
             if self._relation is None:
-                raise RuntimeError("this source was already written")
+                raise RuntimeError("this source has no reader (an OpenSource is built by open_source)")
             written = stream_relation(self._relation, dest, on_rows, self._on_error, observer)
         if progress is not None:
             progress(1.0)
