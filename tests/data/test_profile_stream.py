@@ -10,7 +10,8 @@ import keel
 import keel.data._profile as profile_module
 from keel.data._duckdb import connect_duckdb
 from keel.data._ingest import open_source
-from keel.data._profile import StreamProfile, profile_parquet, schema_of
+from keel.data._profile import profile_parquet, schema_of
+from keel.data._profile_stream import StreamProfile
 
 
 def _csv(path: Path, rows: int, late: str | None = None) -> Path:

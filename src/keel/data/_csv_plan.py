@@ -2,14 +2,15 @@
 
 DuckDB's sniffer decides the dialect and the type of every column whichever engine then
 parses the file, so a column's type never depends on the engine. The parse itself is
-pyarrow's multithreaded streaming CSV reader where the file is one it reads exactly as
-DuckDB would: a local, uncompressed file; a one-character delimiter; double quotes or
-no quoting; no comment lines or skipped rows; integers, doubles, booleans, text, and
-ISO dates and timestamps. pyarrow refuses what it would read differently from DuckDB
-(``t`` for true, a padded number, a row of the wrong width, bad UTF-8), and the ingest
-then starts again with DuckDB's reader, whose errors name the line. Measured on a
-587 MB CSV, pyarrow parses to Arrow with about half the CPU of DuckDB's parse and Arrow
-export, and both give the same Arrow table, so the same Parquet bytes and content hash.
+pyarrow's streaming CSV reader (in a helper thread, overlapping the encode) where the
+file is one it reads exactly as DuckDB would: a local, uncompressed file; a
+one-character delimiter; double quotes or no quoting; no comment lines or skipped rows;
+integers, doubles, booleans, text, and ISO dates and timestamps. pyarrow refuses what
+it would read differently from DuckDB (``t`` for true, a padded number, a row of the
+wrong width, bad UTF-8), and the ingest then starts again with DuckDB's reader, whose
+errors name the line. Measured on a 587 MB CSV, pyarrow parses to Arrow with about half
+the CPU of DuckDB's parse and Arrow export, and both give the same Arrow table, so the
+same Parquet bytes and content hash.
 """
 
 from __future__ import annotations

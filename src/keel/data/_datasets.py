@@ -152,7 +152,8 @@ def _register(
     from concurrent.futures import ThreadPoolExecutor
 
     from keel.data._ingest import connect_duckdb, open_source
-    from keel.data._profile import StreamProfile, profile_parquet, schema_of
+    from keel.data._profile import profile_parquet, schema_of
+    from keel.data._profile_stream import StreamProfile
 
     client = client or _client()
     tmp_root = client.settings.home.absolute() / "tmp"

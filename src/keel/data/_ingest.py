@@ -8,7 +8,7 @@ deterministic Parquet writer (:mod:`keel.data._parquet_writer`), hashing the byt
 they are written. Memory stays bounded, and the Parquet bytes (and so the content
 hash) depend only on the data, not on the source's form or the engine that parsed it.
 
-Engines: CSV is parsed by pyarrow's multithreaded streaming reader where it reads the
+Engines: CSV is parsed by pyarrow's streaming reader where it reads the
 file as DuckDB would (see :mod:`keel.data._csv_plan`), otherwise by DuckDB, which also
 reads JSON, Parquet, compressed and remote files; an in-memory table goes through
 DuckDB too, which gives every source the same Arrow types.
@@ -147,7 +147,9 @@ class OpenSource:
                 )
         else:
             if self._relation is None:
-                raise RuntimeError("this source has no reader (an OpenSource is built by open_source)")
+                raise RuntimeError(
+                    "this source has no reader (an OpenSource is built by open_source)"
+                )
             written = stream_relation(self._relation, dest, on_rows, self._on_error, observer)
         if progress is not None:
             progress(1.0)

@@ -2,7 +2,8 @@
 
 Each pass is one aggregate query over many columns at once. The first gives counts,
 nulls, distinct counts, min/max/mean/std, string lengths and time ranges; it can run
-over the Arrow batches while they are being written (:class:`StreamProfile`), so it
+over the Arrow batches while they are being written
+(:class:`~keel.data._profile_stream.StreamProfile`), so it
 overlaps the Parquet encoding and needs no decoding of the file. Then, on the file
 (whose footer gives the row count): exact distinct counts and quantiles up to
 :data:`EXACT_ROWS` rows, or quantiles from a sample above; and a pass over only the
@@ -22,9 +23,7 @@ about :data:`QUANTILE_SAMPLE_ROWS` rows) are approximate and the profile says so
 from __future__ import annotations
 
 import math
-import queue
-import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,8 +38,9 @@ __all__ = [
     "EXACT_ROWS",
     "QUANTILE_SAMPLE_ROWS",
     "FirstPass",
-    "StreamProfile",
+    "collect_values",
     "columns_of",
+    "first_pass_sql",
     "logical_type",
     "profile_parquet",
     "schema_of",
@@ -156,8 +156,6 @@ def _bins(
 
 
 _QUANTILES_SQL = "[" + ", ".join(str(q) for q in QUANTILES) + "]"
-#: Batches the streamed first pass may lag behind the writer before the writer waits.
-_STREAM_AHEAD = 24
 _NOT_DISTINCT = ("list", "struct", "map", "binary", "null", "other", "boolean")
 
 
@@ -169,7 +167,7 @@ class FirstPass:
     exact: bool | None  # None: computed before the row count was known (a stream)
 
 
-def _first_pass_sql(
+def first_pass_sql(
     columns: list[dict[str, Any]], exact: bool | None
 ) -> tuple[list[str], list[tuple[str, str]]]:
     """Aggregates and their (column, key) slots; with ``exact`` unknown (None), distinct
@@ -212,117 +210,13 @@ def _first_pass_sql(
     return selects, slots
 
 
-def _collect(
+def collect_values(
     columns: list[dict[str, Any]], slots: list[tuple[str, str]], values: tuple[Any, ...]
 ) -> dict[str, dict[str, Any]]:
     raw: dict[str, dict[str, Any]] = {c["name"]: {} for c in columns}
     for (name, key), value in zip(slots, values, strict=True):
         raw[name][key] = value
     return raw
-
-
-class StreamProfile:
-    """The profile's first pass, computed by DuckDB from batches as they are written.
-
-    A :class:`~keel.data._parquet_writer.BatchObserver`: the writer hands it every batch,
-    a helper thread runs the aggregate query over them, and :meth:`finish` returns the
-    figures once the last batch is in. Use as a context manager (the query is stopped
-    and its thread joined on exit, also after an error or Ctrl-C).
-
-    Example::
-
-        >>> with StreamProfile(con) as first:
-        ...     write_hashed(reader, dest, observer=first)
-        ...     profile = profile_parquet(con, dest, schema_of(dest), first.finish())
-    """
-
-    _END = object()
-
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self._con = con
-        self._thread: threading.Thread | None = None
-        self._batches: queue.Queue[Any] = queue.Queue(maxsize=_STREAM_AHEAD)
-        self._stopped = threading.Event()
-        self._result: FirstPass | None = None
-        self._error: BaseException | None = None
-
-    def begin(self, schema: pa.Schema) -> None:
-        """Start (or restart) the query over a new stream of ``schema``."""
-        import pyarrow as pa
-
-        self._stop()
-        self._batches = queue.Queue(maxsize=_STREAM_AHEAD)
-        self._stopped = threading.Event()
-        self._result, self._error = None, None
-        columns = columns_of(schema)
-        selects, slots = _first_pass_sql(columns, exact=None)
-        reader = pa.RecordBatchReader.from_batches(schema, self._drain(self._batches))
-
-        def run() -> None:
-            try:
-                self._con.register("keel_stream", reader)
-                row = self._con.execute(f"SELECT {', '.join(selects)} FROM keel_stream").fetchall()
-                self._result = FirstPass(_collect(columns, slots, row[0]), exact=None)
-            except BaseException as exc:  # handed to the writer's thread
-                self._error = exc
-            finally:
-                self._stopped.set()
-
-        self._thread = threading.Thread(target=run, name="keel-profile", daemon=True)
-        self._thread.start()
-
-    def _drain(self, batches: queue.Queue[Any]) -> Iterator[pa.RecordBatch]:
-        while (item := batches.get()) is not self._END:
-            yield item
-
-    def add(self, batch: pa.RecordBatch) -> None:
-        """Queue one batch (waits while the query is far behind)."""
-        while not self._stopped.is_set():
-            try:
-                self._batches.put(batch, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-        self._raise()
-
-    def finish(self) -> FirstPass:
-        """The first pass's figures, once every batch has been added."""
-        self.add(self._END)  # the end marker, queued like a batch
-        if self._thread is not None:
-            self._thread.join()
-        self._raise()
-        if self._result is None:
-            raise RuntimeError("the stream profile was never started")
-        return self._result
-
-    def _raise(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-    def _stop(self) -> None:
-        thread = self._thread
-        if thread is None:
-            return
-        if thread.is_alive():
-            self._con.interrupt()
-            while thread.is_alive():  # unblock a query waiting for its next batch
-                try:
-                    self._batches.put(self._END, timeout=0.1)
-                except queue.Full:
-                    with self._batches.mutex:
-                        self._batches.queue.clear()
-                thread.join(0.1)
-        self._thread = None
-        try:
-            self._con.unregister("keel_stream")
-        except Exception:  # never registered: the query failed before it started
-            pass
-
-    def __enter__(self) -> StreamProfile:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop()
 
 
 def profile_parquet(
@@ -338,7 +232,8 @@ def profile_parquet(
         path: the Parquet file.
         columns: its columns, from :func:`schema_of`.
         first: the first pass, already computed over the batches that were written
-            (:class:`StreamProfile`); computed from the file when not given.
+            (:class:`~keel.data._profile_stream.StreamProfile`); computed from the
+            file when not given.
 
     Returns:
         ``{"num_rows", "num_columns", "approximate", "columns": {name: {...}}}``; each
@@ -351,9 +246,9 @@ def profile_parquet(
     exact = num_rows <= EXACT_ROWS
     source = str(path)
     if first is None:
-        selects, slots = _first_pass_sql(columns, exact)
+        selects, slots = first_pass_sql(columns, exact)
         row = con.execute(f"SELECT {', '.join(selects)} FROM read_parquet(?)", [source]).fetchall()
-        raw, done_exact = _collect(columns, slots, row[0]), exact
+        raw, done_exact = collect_values(columns, slots, row[0]), exact
     else:
         raw = {name: dict(values) for name, values in first.values.items()}
         done_exact = first.exact
