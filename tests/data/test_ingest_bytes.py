@@ -92,8 +92,8 @@ def test_ingest_works_within_a_small_duckdb_memory_limit(tmp_path: Path, monkeyp
         f.write("id,text\n")
         for i in range(rows):
             f.write(f"{i},{'x' * (i % 200)}\n")  # ~20 MB of text
-    result = ingest(path, tmp_path / "out.parquet")
-    assert result.num_rows == rows
+    result = ingest(path, tmp_path / "out.parquet", engine="duckdb")  # DuckDB's reader
+    assert result.num_rows == rows and result.engine == "duckdb"
     assert pq.ParquetFile(result.path).metadata.num_rows == rows
 
 
