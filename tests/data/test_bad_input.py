@@ -219,3 +219,67 @@ def test_error_codes_map_to_http_statuses() -> None:
     assert HTTP_STATUS[DatasetSourceError.code] == 400
     assert HTTP_STATUS[DatasetValidationError.code] == 422
     assert error_for_code("INVALID_DATASET_SOURCE") is DatasetSourceError
+
+
+def test_ragged_rows_tiny_file(client, baseline, tmp_path: Path) -> None:
+    # DuckDB's sniffer settles on the widest row as the header of a file this small
+    path = tmp_path / "tiny.csv"
+    path.write_text("a,b,c\n1,2,3\n4,5\n6,7,8,9\n")
+    msg = _register_fails(client, baseline, path, match="line 3 has 2 fields but the header has 3")
+    assert "tiny.csv" in msg
+
+
+@pytest.mark.parametrize("where", ["header", "data"])
+def test_line_longer_than_the_limit(client, baseline, tmp_path: Path, where: str) -> None:
+    from keel.data._sources import MAX_LINE_BYTES
+
+    path = tmp_path / "long-line.csv"
+    huge = "x" * 50_000_000
+    path.write_text(f"{huge}\n1\n" if where == "header" else f"a,b\n1,2\n3,{huge}\n5,6\n")
+    line = 1 if where == "header" else 3
+    msg = _register_fails(client, baseline, path, match=f"line {line} is longer than")
+    assert "long-line.csv" in msg and f"{MAX_LINE_BYTES:,} bytes" in msg
+    assert "Parquet" in msg  # what to do
+    assert len(msg) < 600  # the 50 MB line is not echoed
+
+
+@pytest.mark.parametrize(
+    ("content", "what"),
+    [
+        (bytes(range(256)) * 64, "NUL bytes"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(range(1, 256)) * 64, "control bytes"),
+    ],
+)
+def test_binary_file_named_csv(client, baseline, tmp_path: Path, content: bytes, what: str) -> None:
+    path = tmp_path / "photo.csv"
+    path.write_bytes(content)
+    msg = _register_fails(client, baseline, path, match="looks binary")
+    assert "photo.csv" in msg and what in msg and "UTF-8" not in msg
+
+
+def test_parquet_file_named_csv_says_so(client, baseline, tmp_path: Path) -> None:
+    path = tmp_path / "data.csv"
+    pd.DataFrame({"a": [1, 2]}).to_parquet(path)
+    msg = _register_fails(client, baseline, path, match="looks binary")
+    assert "Parquet" in msg and "format='parquet'" in msg
+
+
+def test_utf16_csv_is_named_as_such(client, baseline, tmp_path: Path) -> None:
+    path = tmp_path / "excel-export.csv"
+    path.write_bytes("a,b\n1,2\n".encode("utf-16"))
+    msg = _register_fails(client, baseline, path, match="UTF-16")
+    assert "excel-export.csv" in msg and "UTF-8" in msg
+
+
+def test_odd_characters_in_paths_reach_duckdb_intact(client, tmp_path: Path) -> None:
+    folder = tmp_path / "it's a \\ folder ü; DROP TABLE x; --"
+    folder.mkdir()
+    for name, write in (
+        ("d'q.csv", lambda p: p.write_text("a,b\n1,x\n2,y\n")),
+        ("d'q.jsonl", lambda p: p.write_text('{"a": 1, "b": "x"}\n{"a": 2, "b": "y"}\n')),
+        ("d'q.parquet", lambda p: pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}).to_parquet(p)),
+    ):
+        path = folder / name
+        write(path)
+        v = keel.datasets.register(path, "odd-" + name.rsplit(".", 1)[1])
+        assert v.num_rows == 2 and v.profile["columns"]["a"]["max"] == 2

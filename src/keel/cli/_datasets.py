@@ -82,6 +82,12 @@ def register_cmd(
         if exc.report is not None:
             _render_validation(exc.report)
         raise
+    except KeyboardInterrupt as exc:
+        # register() cleans up before the interrupt reaches here (no version, no file),
+        # unless it came while the version was being recorded, which then completes
+        done = f" after {exc.args[0]}" if exc.args else "; nothing was registered"
+        typer.echo(f"interrupted{done}", err=True)
+        raise typer.Exit(130) from None
     out = _console()
     state = "[green]valid[/]" if v.valid else "[red]INVALID[/] (registered with --allow-invalid)"
     done = "registered" if v.created is not False else "unchanged: already"

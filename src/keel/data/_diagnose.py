@@ -5,18 +5,18 @@ scan finds the exact line of bad encoding, ragged rows or malformed JSON, so eve
 failure is a :class:`DatasetSourceError` naming the file, the line and what to do.
 """
 
-# DuckDB SQL is built from quoted identifiers and literals, never raw input.
+# DuckDB SQL is built from quoted identifiers (quote_ident), never raw input.
 # ruff: noqa: S608
 
 from __future__ import annotations
 
 import csv
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from keel.data._errors import DatasetSourceError
-from keel.data._sources import FileSource, decoded_lines
-from keel.data._sql import quote_literal
+from keel.data._sources import MAX_LINE_BYTES, FileSource, decoded_lines
+from keel.data._sql import quote_ident
 
 if TYPE_CHECKING:
     import duckdb
@@ -27,47 +27,43 @@ __all__ = [
     "diagnose_jsonl",
     "mixed_json_column",
     "raw_header",
-    "sniff_delimiter",
 ]
 
 
-def sniff_delimiter(
-    con: duckdb.DuckDBPyConnection, src: FileSource, head: bytes
-) -> tuple[str, str]:
-    """DuckDB's guess of (delimiter, quote); the format's default when it cannot tell."""
-    import duckdb
+def _reader(src: FileSource, delimiter: str, quote: str, *, strict: bool = False) -> Any:
+    # The csv module refuses fields over 128 KiB by default, though DuckDB reads lines of
+    # up to MAX_LINE_BYTES; raising the (process-wide) limit only ever lets more through.
+    if csv.field_size_limit() < MAX_LINE_BYTES:
+        csv.field_size_limit(MAX_LINE_BYTES)
+    return csv.reader(decoded_lines(src), delimiter=delimiter, quotechar=quote, strict=strict)
 
-    default = "\t" if src.format == "tsv" else ","
-    try:
-        rows = con.execute(
-            f"SELECT Delimiter, Quote FROM sniff_csv({quote_literal(src.uri)})"
-        ).fetchall()
-        row = rows[0] if rows else None
-    except duckdb.Error:
-        return default, '"'
-    if row is None:
-        return default, '"'
-    delim, quote = row
-    quote = quote if quote and quote != "(empty)" else '"'
-    # A ragged file can make the sniffer settle on a delimiter that never occurs in the
-    # header (one wide column); the format's own delimiter is then the better guess.
-    first_line = head.split(b"\n", 1)[0].decode("utf-8", "replace")
-    if not delim or (delim not in first_line and default in first_line):
-        return default, quote
-    return delim, quote
+
+def _not_csv(src: FileSource, line: int, exc: csv.Error) -> DatasetSourceError:
+    if "field larger than field limit" in str(exc):
+        return DatasetSourceError(
+            f"{src.display} line {line}: a quoted field runs on for more than "
+            f"{MAX_LINE_BYTES:,} bytes, the limit for one value; look for a quote that is "
+            "never closed before that line"
+        )
+    return DatasetSourceError(
+        f"{src.display} line {line} is not valid CSV ({exc}); fix the quoting there"
+    )
 
 
 def raw_header(src: FileSource, delimiter: str, quote: str) -> list[str]:
     """The header row as the csv module splits it (the names exactly as written)."""
-    reader = csv.reader(decoded_lines(src), delimiter=delimiter, quotechar=quote)
-    for row in reader:
-        return row
+    reader = _reader(src, delimiter, quote)
+    try:
+        for row in reader:
+            return list(row)
+    except csv.Error as exc:
+        raise _not_csv(src, reader.line_num, exc) from None
     return []
 
 
 def diagnose_csv(src: FileSource, delimiter: str, quote: str) -> None:
-    """Scan the file for the first undecodable line or ragged row (error path only)."""
-    reader = csv.reader(decoded_lines(src), delimiter=delimiter, quotechar=quote, strict=True)
+    """Scan the file for the first undecodable, overlong or ragged line (error path only)."""
+    reader = _reader(src, delimiter, quote, strict=True)
     expected: int | None = None
     try:
         for row in reader:
@@ -81,9 +77,7 @@ def diagnose_csv(src: FileSource, delimiter: str, quote: str) -> None:
                     f"{expected}; fix that row (quote any field that contains {delimiter!r})"
                 )
     except csv.Error as exc:
-        raise DatasetSourceError(
-            f"{src.display} line {reader.line_num} is not valid CSV ({exc}); fix the quoting there"
-        ) from None
+        raise _not_csv(src, reader.line_num, exc) from None
 
 
 _LINE = re.compile(r"Line: (\d+)")
@@ -137,15 +131,17 @@ def diagnose_jsonl(src: FileSource) -> None:
 
 
 def mixed_json_column(
-    con: duckdb.DuckDBPyConnection, src: FileSource, query: str, column: str
+    rel: duckdb.DuckDBPyRelation, src: FileSource, column: str
 ) -> DatasetSourceError:
     """The error for a JSON column whose values mix types, naming where each type starts."""
-    quoted = '"' + column.replace('"', '""') + '"'
-    rows = con.sql(
+    quoted = quote_ident(column)
+    found = rel.query(
+        "keel_json",
         f"SELECT json_type({quoted}) AS kind, min(rn) AS first FROM "
-        f"(SELECT {quoted}, row_number() OVER () AS rn FROM ({query})) "
-        f"WHERE {quoted} IS NOT NULL GROUP BY kind ORDER BY first LIMIT 4"
-    ).fetchall()
+        f"(SELECT {quoted}, row_number() OVER () AS rn FROM keel_json) "
+        f"WHERE {quoted} IS NOT NULL GROUP BY kind ORDER BY first LIMIT 4",
+    )
+    rows = found.fetchall() if found is not None else []
     unit = "line" if src.format == "jsonl" else "record"
     seen = ", ".join(f"{str(kind).lower()} ({unit} {first})" for kind, first in rows)
     return DatasetSourceError(

@@ -1,84 +1,37 @@
-"""How each file format is read and typed: a DuckDB relation over CSV, JSON or Parquet.
+"""DuckDB relations over CSV, JSON and Parquet files: DuckDB's reading of each format.
 
-CSV columns are typed by DuckDB's sniffer unless ``column_types`` forces a logical
-type; a JSON column whose values mix types is refused rather than read as JSON text.
+Paths and options are bound parameters, never SQL text. CSV columns are typed as
+:mod:`keel.data._csv_plan` decided; a JSON column whose values mix types is refused
+rather than read as JSON text.
 """
-
-# DuckDB SQL is built from quoted identifiers and literals, never raw input.
-# ruff: noqa: S608
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from keel.data._diagnose import (
-    csv_error,
-    diagnose_jsonl,
-    mixed_json_column,
-    raw_header,
-    sniff_delimiter,
-)
+from keel.data._csv_plan import CsvPlan, duckdb_csv_args
+from keel.data._diagnose import csv_error, diagnose_jsonl, mixed_json_column
 from keel.data._errors import DatasetSourceError
 from keel.data._sources import FileSource, check_column_names, decoded_lines
-from keel.data._sql import quote_literal
 
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["csv_relation", "duckdb_type", "json_relation", "parquet_relation"]
-
-_LOGICAL_TO_DUCKDB = {
-    "string": "VARCHAR",
-    "integer": "BIGINT",
-    "float": "DOUBLE",
-    "boolean": "BOOLEAN",
-    "timestamp": "TIMESTAMP",
-    "date": "DATE",
-}
+__all__ = ["csv_relation", "json_relation", "parquet_relation"]
 
 
 def csv_relation(
-    con: duckdb.DuckDBPyConnection,
-    src: FileSource,
-    head: bytes,
-    column_types: Mapping[str, str] | None,
-) -> tuple[duckdb.DuckDBPyRelation, str, str]:
-    """A relation reading ``src`` as CSV, with its (delimiter, quote); header checked."""
+    con: duckdb.DuckDBPyConnection, src: FileSource, plan: CsvPlan
+) -> duckdb.DuckDBPyRelation:
+    """DuckDB's reader over the CSV ``src``, with the plan's delimiter and forced types."""
     import duckdb
 
-    delimiter, quote = sniff_delimiter(con, src, head)
-    header = raw_header(src, delimiter, quote)
-    check_column_names(header, f"{src.display} line 1 (header)")
-    options = [f"delim={quote_literal(delimiter)}", "header=true", "strict_mode=true"]
-    if column_types:
-        unknown = sorted(set(column_types) - set(header))
-        if unknown:
-            raise DatasetSourceError(
-                f"column_types names {unknown} which are not columns of {src.display}; "
-                f"its columns are {header}"
-            )
-        types = ", ".join(
-            f"{quote_literal(k)}: {quote_literal(duckdb_type(k, v))}"
-            for k, v in column_types.items()
-        )
-        options.append(f"types={{{types}}}")
+    options, params = duckdb_csv_args(src, plan.delimiter, plan.forced)
     try:
-        rel = con.sql(f"SELECT * FROM read_csv({quote_literal(src.uri)}, {', '.join(options)})")
+        # ``options`` is one of two constant strings; every value is a bound parameter
+        return con.sql("SELECT * FROM read_csv(" + options + ")", params=params)  # noqa: S608
     except duckdb.Error as exc:
-        raise csv_error(src, exc, delimiter, quote) from None
-    return rel, delimiter, quote
-
-
-def duckdb_type(column: str, logical: str) -> str:
-    """The DuckDB type for a logical ``column_types`` entry."""
-    try:
-        return _LOGICAL_TO_DUCKDB[logical]
-    except KeyError:
-        raise DatasetSourceError(
-            f"column_types[{column!r}] = {logical!r} is not a type keel can read columns as; "
-            f"use one of {', '.join(_LOGICAL_TO_DUCKDB)}"
-        ) from None
+        raise csv_error(src, exc, plan.delimiter, plan.quote or '"') from None
 
 
 def json_relation(con: duckdb.DuckDBPyConnection, src: FileSource) -> duckdb.DuckDBPyRelation:
@@ -86,9 +39,8 @@ def json_relation(con: duckdb.DuckDBPyConnection, src: FileSource) -> duckdb.Duc
     import duckdb
 
     layout = "newline_delimited" if src.format == "jsonl" else "array"
-    query = f"SELECT * FROM read_json({quote_literal(src.uri)}, format={quote_literal(layout)})"
     try:
-        rel = con.sql(query)
+        rel = con.sql("SELECT * FROM read_json(?, format = ?)", params=[src.uri, layout])
         names, types = rel.columns, [str(t) for t in rel.types]
     except duckdb.Error as exc:
         if src.format == "jsonl":
@@ -106,7 +58,7 @@ def json_relation(con: duckdb.DuckDBPyConnection, src: FileSource) -> duckdb.Duc
     check_column_names(list(names), src.display)
     for name, type_ in zip(names, types, strict=True):
         if type_ == "JSON":
-            raise mixed_json_column(con, src, query, name)
+            raise mixed_json_column(rel, src, name)
     return rel
 
 
@@ -115,7 +67,7 @@ def parquet_relation(con: duckdb.DuckDBPyConnection, src: FileSource) -> duckdb.
     import duckdb
 
     try:
-        rel = con.sql(f"SELECT * FROM read_parquet({quote_literal(src.uri)})")
+        rel = con.sql("SELECT * FROM read_parquet(?)", params=[src.uri])
         names = rel.columns
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]

@@ -17,12 +17,16 @@ from keel.data._errors import DatasetSourceError
 
 __all__ = [
     "FORMATS",
+    "MAX_LINE_BYTES",
     "FileSource",
     "check_column_names",
+    "check_line_lengths",
     "check_not_empty",
+    "check_text",
     "decoded_lines",
     "file_source",
     "open_binary",
+    "raw_lines",
 ]
 
 #: Supported formats and the file suffixes that select them.
@@ -34,6 +38,19 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "parquet": (".parquet", ".pq"),
 }
 _COMPRESSION = (".gz", ".zst")
+#: The longest line a CSV or JSON Lines file may have (DuckDB's own default limit).
+MAX_LINE_BYTES = 2_097_152
+#: Signatures of binary formats that end up renamed to ``.csv``, for a message that says what
+#: the file really is.
+_MAGIC = (
+    (b"PAR1", "a Parquet file", "rename it .parquet or pass format='parquet'"),
+    (b"PK\x03\x04", "a ZIP archive (or an Excel .xlsx workbook)", "export it as CSV first"),
+    (b"\x1f\x8b", "gzip-compressed", "name it .csv.gz so keel decompresses it"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed", "name it .csv.zst so keel decompresses it"),
+    (b"%PDF", "a PDF document", "export the table as CSV first"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel .xls workbook", "export it as CSV first"),
+    (b"SQLite format 3", "a SQLite database", "export the table as CSV first"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,11 +148,48 @@ def check_not_empty(src: FileSource) -> bytes:
         )
     with open_binary(src) as f:
         head: bytes = f.read(1 << 20)
-    if src.format != "parquet" and not head.strip(b" \t\r\n\xef\xbb\xbf"):
+    if src.format == "parquet":
+        return head
+    check_text(src, head)
+    if not head.strip(b" \t\r\n\xef\xbb\xbf"):
         raise DatasetSourceError(
             f"{src.display} is empty (only whitespace); write data to it or register another file"
         )
     return head
+
+
+def check_text(src: FileSource, head: bytes) -> None:
+    """Raise if the first bytes of a text-format file show it is binary or UTF-16.
+
+    A text file has no NUL bytes and few control characters; a first block of 8 KiB
+    tells reliably, and the message can then say so instead of pointing at a line that
+    "is not valid UTF-8".
+    """
+    block = head[:8192]
+    if block.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DatasetSourceError(
+            f"{src.display} is UTF-16 text (it starts with a UTF-16 byte-order mark); save it "
+            'as UTF-8, e.g. `iconv -f utf-16 -t utf-8 IN > OUT` or "CSV UTF-8" in Excel'
+        )
+    nul = block.count(0)
+    control = sum(block.count(c) for c in _CONTROL_BYTES)
+    if not nul and control * 10 <= len(block):
+        return
+    for magic, what, fix in _MAGIC:
+        if block.startswith(magic):
+            raise DatasetSourceError(
+                f"{src.display} looks binary: it is {what}, not {src.format.upper()} text; {fix}"
+            )
+    found = f"{nul:,} NUL bytes" if nul else f"{control:,} control bytes"
+    raise DatasetSourceError(
+        f"{src.display} looks binary, not {src.format.upper()} text ({found} in its first "
+        f"{len(block):,} bytes); check that this is the file you meant, or pass the right "
+        "format (csv, tsv, jsonl, json, parquet)"
+    )
+
+
+#: Bytes that do not occur in text (all C0 controls but tab, newline, form feed, return, escape).
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27)) + b"\x7f"
 
 
 def check_column_names(names: list[str], where: str) -> None:
@@ -155,16 +209,58 @@ def check_column_names(names: list[str], where: str) -> None:
         seen[key] = i
 
 
-def decoded_lines(src: FileSource) -> Iterator[str]:
-    """The file's lines as text; raises naming the first line that is not UTF-8."""
+def check_line_lengths(src: FileSource, scan_bytes: int = 4 * MAX_LINE_BYTES) -> None:
+    """Raise if one of the lines in the first ``scan_bytes`` is longer than the limit.
+
+    DuckDB's sniffer takes seconds over a line of tens of megabytes before failing on
+    it; finding it first costs a few milliseconds of ``bytes.find``.
+    """
     with open_binary(src) as f:
-        for number, raw in enumerate(f, start=1):
-            try:
-                text: str = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise DatasetSourceError(
-                    f"{src.display} line {number} is not valid UTF-8 (byte {raw[exc.start]:#04x} "
-                    f"at character {exc.start + 1}); save the file as UTF-8, e.g. "
-                    f"`iconv -f latin1 -t utf-8 IN > OUT`"
-                ) from None
-            yield text.removeprefix("\ufeff") if number == 1 else text
+        number, length, seen = 1, 0, 0
+        while seen < scan_bytes and (block := f.read(1 << 20)):
+            seen += len(block)
+            start = 0
+            while (end := block.find(b"\n", start)) >= 0:
+                if length + end - start > MAX_LINE_BYTES:
+                    raise _too_long(src, number)
+                number, length, start = number + 1, 0, end + 1
+            length += len(block) - start
+            if length > MAX_LINE_BYTES:
+                raise _too_long(src, number)
+
+
+def _too_long(src: FileSource, number: int) -> DatasetSourceError:
+    return DatasetSourceError(
+        f"{src.display} line {number} is longer than {MAX_LINE_BYTES:,} bytes, the limit for "
+        f"one line of {src.format.upper()}; if the file has no line breaks it is not "
+        "line-based text, else values this long are better stored in a Parquet file "
+        "(register that instead)"
+    )
+
+
+def raw_lines(src: FileSource) -> Iterator[bytes]:
+    """The file's lines as bytes; raises naming the first line longer than :data:`MAX_LINE_BYTES`.
+
+    A line is read at most that far, so a file without line breaks costs bounded memory.
+    """
+    with open_binary(src) as f:
+        number = 0
+        while raw := f.readline(MAX_LINE_BYTES + 1):
+            number += 1
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                raise _too_long(src, number)
+            yield raw
+
+
+def decoded_lines(src: FileSource) -> Iterator[str]:
+    """The file's lines as text; raises naming the first line that is not UTF-8 or too long."""
+    for number, raw in enumerate(raw_lines(src), start=1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DatasetSourceError(
+                f"{src.display} line {number} is not valid UTF-8 (byte {raw[exc.start]:#04x} "
+                f"at character {exc.start + 1}); save the file as UTF-8, e.g. "
+                f"`iconv -f latin1 -t utf-8 IN > OUT`"
+            ) from None
+        yield text.removeprefix("\ufeff") if number == 1 else text

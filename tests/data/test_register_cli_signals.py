@@ -1,0 +1,132 @@
+"""``keel datasets register`` as a user runs it: no progress before an early error, and a
+Ctrl-C (a real SIGINT to the real console script) that leaves the store as it was."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+KEEL = shutil.which("keel", path=str(Path(sys.executable).parent)) or "keel"
+
+
+def _register(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [KEEL, "datasets", "register", *args],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=120,
+    )
+
+
+def _store_state(home: Path) -> tuple[object, ...]:
+    """What a registration leaves: metadata rows, artifact objects, temporary files."""
+    import sqlite3
+
+    db = sqlite3.connect(home / "keel.db")
+    try:
+        rows = tuple(
+            db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("datasets", "dataset_versions", "lineage_nodes", "lineage_edges")
+        )
+    finally:
+        db.close()
+    files = sorted(
+        str(p.relative_to(home))
+        for p in home.rglob("*")
+        if p.is_file() and not p.name.startswith("keel.db")
+    )
+    return rows, files
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "expected"),
+    [
+        (None, "good", "does not exist"),
+        (b"id,ID\n1,2\n", "good", "appears twice"),
+        (b"\x00\x01\x02binary" * 100, "good", "looks binary"),
+        (b"a,b\n1,2\n", "Bad Name", "is invalid"),
+    ],
+)
+def test_an_early_error_shows_no_progress(
+    keel_home: Path, tmp_path: Path, content: bytes | None, name: str, expected: str
+) -> None:
+    path = tmp_path / "input.csv"
+    if content is not None:
+        path.write_bytes(content)
+    out = _register(str(path), "--name", name)  # progress on, as a user runs it
+    assert out.returncode == 1
+    assert expected in out.stderr
+    assert "reading" not in out.stderr + out.stdout
+    assert "%" not in out.stderr + out.stdout
+    assert "Traceback" not in out.stderr
+
+
+def test_progress_is_still_shown_for_real_work(keel_home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "ok.csv"
+    path.write_text("a,b\n1,x\n2,y\n")
+    out = _register(str(path), "--name", "ok")
+    assert out.returncode == 0, out.stderr
+    assert "reading ok.csv" in out.stderr and "100%" in out.stderr
+
+
+def _big_csv(path: Path, rows: int) -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(
+        "COPY (SELECT i AS id, 'text ' || md5(i::VARCHAR) AS note, i * 0.5 AS amount "
+        f"FROM range({rows}) t(i)) TO '{path}' (FORMAT csv, HEADER)"
+    )
+    con.close()
+
+
+def _wait_for_data_being_written(proc: subprocess.Popen[str], tmp: Path) -> None:
+    """Return once the ingest's Parquet file exists and has its first row group."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "register finished before it could be interrupted"
+        written = [p for p in tmp.glob("dataset-*/data.parquet") if p.stat().st_size > 0]
+        if written:
+            return
+        time.sleep(0.01)
+    pytest.fail("the ingest never started writing")
+
+
+def test_ctrl_c_during_register_says_so_and_registers_nothing(
+    keel_home: Path, tmp_path: Path
+) -> None:
+    small = tmp_path / "small.csv"
+    small.write_text("a\n1\n")
+    assert _register(str(small), "--name", "before", "-q").returncode == 0
+    before = _store_state(keel_home)
+    big = tmp_path / "big.csv"
+    _big_csv(big, 3_000_000)  # ~170 MB: seconds of ingest to interrupt
+
+    proc = subprocess.Popen(
+        [KEEL, "datasets", "register", str(big), "--name", "big"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
+    try:
+        _wait_for_data_being_written(proc, keel_home / "tmp")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted; nothing was registered" in err
+    assert "Traceback" not in err
+    assert "registered" not in out
+    assert _store_state(keel_home) == before
+    assert list((keel_home / "tmp").iterdir()) == []
