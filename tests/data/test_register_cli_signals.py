@@ -16,12 +16,13 @@ import pytest
 KEEL = shutil.which("keel", path=str(Path(sys.executable).parent)) or "keel"
 
 
-def _register(*args: str) -> subprocess.CompletedProcess[str]:
+def _register(*args: str, progress: str = "1") -> subprocess.CompletedProcess[str]:
+    # KEEL_PROGRESS=1: the bar a user sees on a terminal, although stderr is a pipe here
     return subprocess.run(
         [KEEL, "datasets", "register", *args],
         capture_output=True,
         text=True,
-        env=os.environ.copy(),
+        env={**os.environ, "KEEL_PROGRESS": progress},
         timeout=120,
     )
 
@@ -75,6 +76,22 @@ def test_progress_is_still_shown_for_real_work(keel_home: Path, tmp_path: Path) 
     out = _register(str(path), "--name", "ok")
     assert out.returncode == 0, out.stderr
     assert "reading ok.csv" in out.stderr and "100%" in out.stderr
+
+
+def test_no_progress_bar_in_a_pipe_unless_asked(keel_home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "ok.csv"
+    path.write_text("a,b\n1,x\n2,y\n")
+    env = {k: v for k, v in os.environ.items() if k != "KEEL_PROGRESS"}
+    out = subprocess.run(
+        [KEEL, "datasets", "register", str(path), "--name", "ok"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "registered ok/1" in out.stdout
+    assert "reading" not in out.stderr and "%" not in out.stderr  # stderr is not a terminal
 
 
 def _big_csv(path: Path, rows: int) -> None:

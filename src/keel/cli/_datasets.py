@@ -60,11 +60,23 @@ def register_cmd(
         list[str] | None,
         typer.Option("--type", help="COLUMN=TYPE to force a CSV column's type (repeatable)."),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="No progress bar (shown only on a terminal, or with KEEL_PROGRESS=1).",
+        ),
+    ] = False,
 ) -> None:
     """Register a file as a new version of a dataset (identical content returns the existing one)."""
     import keel.datasets as ds
+    from keel._terminal import terminal_output
+    from keel.config import load_settings
     from keel.data import DatasetValidationError
+
+    # the same switch as keel.train's: a live bar on a terminal, none in logs and pipes
+    show = terminal_output(False if quiet else None, load_settings().progress).live
 
     try:
         v = ds.register(
@@ -76,7 +88,7 @@ def register_cmd(
             tags=_pairs(tag, "--tag"),
             format=format_,
             column_types=_pairs(type_, "--type") or None,
-            progress=not quiet,
+            progress=show,
         )
     except DatasetValidationError as exc:
         if exc.report is not None:
