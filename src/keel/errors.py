@@ -14,6 +14,7 @@ from __future__ import annotations
 __all__ = [
     "HTTP_STATUS",
     "ArtifactCorruptedError",
+    "AuthenticationError",
     "ConfigError",
     "ConflictError",
     "InvalidArgumentError",
@@ -22,6 +23,8 @@ __all__ = [
     "KeelError",
     "MissingExtraError",
     "NotFoundError",
+    "PayloadTooLargeError",
+    "RateLimitedError",
     "RunStateError",
     "StoreError",
     "error_for_code",
@@ -94,6 +97,33 @@ class StoreError(KeelError):
     code = "STORE_UNAVAILABLE"
 
 
+class AuthenticationError(KeelError):
+    """A request to a keel server carried no token, or one that is not (or no longer) valid."""
+
+    code = "UNAUTHENTICATED"
+
+
+class RateLimitedError(KeelError):
+    """Too many requests (or failed logins) from one client; try again after a pause.
+
+    Args:
+        message: what happened and what to do.
+        retry_after: seconds to wait before trying again.
+    """
+
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PayloadTooLargeError(InvalidArgumentError):
+    """A request body is larger than the server accepts."""
+
+    code = "PAYLOAD_TOO_LARGE"
+
+
 class MissingExtraError(KeelError):
     """An optional dependency is not installed."""
 
@@ -158,6 +188,9 @@ HTTP_STATUS: dict[str, int] = {
     ConfigError.code: 400,
     StoreError.code: 503,
     MissingExtraError.code: 501,
+    AuthenticationError.code: 401,
+    RateLimitedError.code: 429,
+    PayloadTooLargeError.code: 413,
     "INVALID_TRAINING_INPUT": 400,  # keel.training.TrainingInputError
     "SEARCH_FAILED": 422,  # keel.training.SearchFailedError (every trial failed)
     "MODEL_NOT_STORED": 422,  # keel.training.ModelNotStoredError (trained, not stored)
