@@ -145,6 +145,46 @@ def _openapi_floats(schema: Any) -> None:
             _openapi_floats(value)
 
 
+_PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "RFC 9457 problem details, with keel's error code",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "description": "keel's error code (NOT_FOUND, ...)"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"loc": {"type": "string"}, "msg": {"type": "string"}},
+            },
+        },
+    },
+    "required": ["status", "detail", "code"],
+}
+
+
+def _openapi_problems(schema: dict[str, Any]) -> None:
+    """Every operation may answer an error as problem details (FastAPI documents only 422)."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = _PROBLEM_SCHEMA
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    error = {
+        "description": "An error: RFC 9457 problem details with keel's error code",
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            responses["default"] = error
+
+
 def create_app(settings: Settings | None = None, options: ServerOptions | None = None) -> FastAPI:
     """The keel server: the Store, artifacts and governed services over HTTP.
 
@@ -221,6 +261,7 @@ def create_app(settings: Settings | None = None, options: ServerOptions | None =
                 title=app.title, version=app.version, summary=app.summary, routes=app.routes
             )
             _openapi_floats(schema)
+            _openapi_problems(schema)
             schema.setdefault("components", {})["securitySchemes"] = {
                 "bearer": {"type": "http", "scheme": "bearer"}
             }
