@@ -39,6 +39,7 @@ class PromotionRejectedError(ConflictError):
     """A promotion's checks failed (raised by the CLI; the SDK returns the outcome)."""
 
     code = "PROMOTION_REJECTED"
+    http_status = 409
 
 
 def _client(client: Any) -> Client:

@@ -20,6 +20,7 @@ class AuditChainBrokenError(KeelError):
     """The audit chain does not verify: events were changed, deleted or reordered."""
 
     code = "AUDIT_CHAIN_BROKEN"
+    http_status = 500
 
 
 def _client(client: Any) -> Client:

@@ -29,6 +29,7 @@ class PermissionDeniedError(KeelError):
     """The acting user lacks the role the operation needs."""
 
     code = "PERMISSION_DENIED"
+    http_status = 403
 
 
 def _client(client: Any) -> Client:

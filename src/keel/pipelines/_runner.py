@@ -44,6 +44,7 @@ class PipelineFailedError(KeelError):
     """A pipeline run ended with failed steps; ``.run`` holds the recorded run."""
 
     code = "PIPELINE_FAILED"
+    http_status = 422
 
     def __init__(self, message: str, run: PipelineRun | None = None) -> None:
         super().__init__(message)

@@ -33,6 +33,7 @@ class StepOutputError(InvalidArgumentError):
     """A step returned something keel cannot store (safely)."""
 
     code = "STEP_OUTPUT_INVALID"
+    http_status = 400
 
 
 def _loaded(module: str) -> Any:

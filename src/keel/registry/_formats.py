@@ -41,6 +41,7 @@ class UnsafeFormatError(InvalidArgumentError):
     """Loading the model would run arbitrary code (pickle) and was not allowed."""
 
     code = "UNSAFE_FORMAT"
+    http_status = 400
 
 
 @dataclass(frozen=True, slots=True)
