@@ -30,7 +30,7 @@ POLICY = parse_policy("checks:\n  - metric: f1_macro >= 0.9\n")
 def backend(request: pytest.FixtureRequest, keel_home: Path) -> Iterator[tuple[Any, str]]:
     """A Client on each backend, installed for the fluent API, and its store URI."""
     from keel.config import Settings
-    from keel.tracking import Client, set_client
+    from keel.tracking import Client, reset_client, set_client
 
     uri = (
         f"sqlite:///{keel_home / 'keel.db'}"
@@ -42,9 +42,7 @@ def backend(request: pytest.FixtureRequest, keel_home: Path) -> Iterator[tuple[A
     try:
         yield client, uri
     finally:
-        from keel.tracking._fluent import _client
-
-        _client.reset(token)
+        reset_client(token)
         client.close()
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from keel.tracking._buffer import MetricsNotStoredError, UnstoredMetrics
-from keel.tracking._client import Client, runs_to_frame
+from keel.tracking._client import Client, flush_queued_metrics, runs_to_frame
 from keel.tracking._fluent import (
     ActiveRun,
+    ClientToken,
     active_run,
     end_run,
     get_client,
@@ -19,20 +20,24 @@ from keel.tracking._fluent import (
     log_param,
     log_params,
     log_text,
+    reset_client,
     search_runs,
     set_client,
     set_tag,
     set_tags,
     start_run,
+    use_client,
 )
 
 __all__ = [
     "ActiveRun",
     "Client",
+    "ClientToken",
     "MetricsNotStoredError",
     "UnstoredMetrics",
     "active_run",
     "end_run",
+    "flush_queued_metrics",
     "get_client",
     "log_artifact",
     "log_artifacts",
@@ -44,10 +49,12 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "reset_client",
     "runs_to_frame",
     "search_runs",
     "set_client",
     "set_tag",
     "set_tags",
     "start_run",
+    "use_client",
 ]
