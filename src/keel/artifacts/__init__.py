@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from keel.artifacts._cache import DEFAULT_MAX_BYTES, ObjectCache, VerifiedFiles
+from keel.artifacts._cache import DEFAULT_MAX_BYTES, ObjectCache, VerifiedFiles, sha256_file
 from keel.artifacts._fsspec import FsspecArtifactStore
 from keel.artifacts._paths import check_artifact_path
 from keel.artifacts._store import ArtifactStore, StoredObject
@@ -34,6 +34,7 @@ __all__ = [
     "VerifiedFiles",
     "check_artifact_path",
     "open_artifacts",
+    "sha256_file",
 ]
 
 #: The module and class of the keel server's artifact client, imported only for

@@ -161,9 +161,7 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-def open_store(
-    uri: str, *, project: str = "default", settings: Settings | None = None
-) -> Store:
+def open_store(uri: str, *, project: str = "default", settings: Settings | None = None) -> Store:
     """Build the store for a URI, bound to one project (no I/O until it is used or opened).
 
     Args:

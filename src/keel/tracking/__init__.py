@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from keel.tracking._artifacts import (
+    list_run_artifacts,
+    read_run_artifact,
+    record_run_artifact,
+    resolve_run_id,
+    write_run_artifact,
+    write_run_json,
+)
 from keel.tracking._buffer import MetricsNotStoredError, UnstoredMetrics
 from keel.tracking._client import Client, flush_queued_metrics, runs_to_frame
 from keel.tracking._fluent import (
@@ -39,6 +47,7 @@ __all__ = [
     "end_run",
     "flush_queued_metrics",
     "get_client",
+    "list_run_artifacts",
     "log_artifact",
     "log_artifacts",
     "log_dict",
@@ -49,7 +58,10 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "read_run_artifact",
+    "record_run_artifact",
     "reset_client",
+    "resolve_run_id",
     "runs_to_frame",
     "search_runs",
     "set_client",
@@ -57,4 +69,6 @@ __all__ = [
     "set_tags",
     "start_run",
     "use_client",
+    "write_run_artifact",
+    "write_run_json",
 ]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keel._clock import now_ms
-from keel.artifacts import ArtifactStore, check_artifact_path
+from keel.artifacts import ArtifactStore, StoredObject, check_artifact_path
 from keel.config import Settings, load_settings
 from keel.context import Context
 from keel.errors import InvalidArgumentError, NotFoundError, StoreError
@@ -27,6 +27,12 @@ from keel.store import (
     Store,
 )
 from keel.store._tracking import MAX_KEY_LENGTH, check_key
+from keel.tracking._artifacts import (
+    list_run_artifacts,
+    read_run_artifact,
+    record_run_artifact,
+    write_run_artifact,
+)
 from keel.tracking._buffer import MetricBuffer, MetricsNotStoredError, UnstoredMetrics
 from keel.tracking._system import system_tags
 
@@ -461,10 +467,8 @@ class Client:
 
     # -- artifacts ------------------------------------------------------------------
 
-    def _record(self, run_id: str, name: str, obj: Any) -> ArtifactRecord:
-        record = ArtifactRecord(name, obj.size, obj.sha256, now_ms())
-        self.store.tracking.record_artifact(run_id, record)
-        return record
+    def _record(self, run_id: str, name: str, obj: StoredObject) -> ArtifactRecord:
+        return record_run_artifact(self.context, run_id, name, obj)
 
     def log_artifact(
         self, run_id: str, local_path: str | Path, artifact_path: str | None = None
@@ -494,8 +498,7 @@ class Client:
 
     def log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> ArtifactRecord:
         """Store bytes as an artifact."""
-        check_artifact_path(artifact_file)
-        return self._record(run_id, artifact_file, self.artifacts.put_bytes(data))
+        return write_run_artifact(self.context, run_id, artifact_file, data)
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> ArtifactRecord:
         """Store text (UTF-8) as an artifact."""
@@ -525,31 +528,11 @@ class Client:
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[ArtifactRecord]:
         """Artifacts of a run under a folder (all when ``path`` is empty)."""
-        prefix = ""
-        if path:
-            check_artifact_path(path)
-            prefix = path.rstrip("/")
-        run_id = self.resolve_run_id(run_id)
-        records = self.store.tracking.list_artifacts(run_id, prefix)
-        return [
-            r for r in records if not prefix or r.path == prefix or r.path.startswith(prefix + "/")
-        ]
+        return list_run_artifacts(self.context, run_id, path)
 
     def load_artifact_bytes(self, run_id: str, artifact_file: str) -> bytes:
         """The verified bytes of one artifact."""
-        record = self._one_artifact(run_id, artifact_file)
-        return self.artifacts.get_bytes(record.sha256, name=f"artifact {artifact_file!r}")
-
-    def _one_artifact(self, run_id: str, artifact_file: str) -> ArtifactRecord:
-        check_artifact_path(artifact_file)
-        for record in self.list_artifacts(run_id, artifact_file):
-            if record.path == artifact_file:
-                return record
-        names = [r.path for r in self.list_artifacts(run_id)]
-        raise NotFoundError(
-            f"run {run_id} has no artifact {artifact_file!r}; it has: "
-            f"{', '.join(names[:20]) or 'none'}"
-        )
+        return read_run_artifact(self.context, run_id, artifact_file)
 
     def download_artifacts(self, run_id: str, path: str = "", dst_path: str | Path = ".") -> Path:
         """Copy an artifact (or a folder of them) to ``dst_path``, verifying each sha256.
