@@ -49,7 +49,9 @@ def test_an_upward_import_breaks_the_build(
     tmp_path: Path, module: str, line: str, broken: str
 ) -> None:
     src = tmp_path / "src"
-    shutil.copytree(ROOT / "src" / "keel", src / "keel", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "src" / "keel", src / "keel", ignore=shutil.ignore_patterns("__pycache__")
+    )
     target = src / "keel" / module
     target.write_text(target.read_text() + f"\n\ndef _upward() -> None:\n    {line}  # noqa\n")
     done = _lint(src)
