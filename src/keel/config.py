@@ -98,7 +98,8 @@ class Settings(BaseModel):
         ConfigError: keel.toml is not valid TOML.
     """
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # hide_input_in_errors: a rejected value may be a secret (a token, a URI with a password)
+    model_config = ConfigDict(extra="forbid", validate_default=True, hide_input_in_errors=True)
 
     home: Path = Path(".keel")
     store_uri: str | None = None
