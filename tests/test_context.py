@@ -161,3 +161,15 @@ def test_a_client_on_a_context_leaves_it_open(tmp_path: Path) -> None:
     ctx.close()
     with pytest.raises(InvalidArgumentError, match="either a context or"):
         Client("sqlite:///x.db", context=ctx)
+
+
+def test_the_concepts_page_example_runs(keel_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    page = Path(__file__).parents[1] / "docs" / "concepts" / "context.md"
+    (block,) = re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+    exec(compile(block, "context.md", "exec"), {"__name__": "__main__"})
+    assert capsys.readouterr().out.strip() == "(2, 1)"
+    assert keel.datasets.list() == []  # it all went to ./staging, not the default home
+    with Context(Settings(home="staging")) as staging:
+        assert [e.name for e in staging.store.tracking.list_experiments()] == ["fraud"]
