@@ -44,6 +44,7 @@ __all__ = ["Client", "flush_queued_metrics", "runs_to_frame"]
 # The clients of this process that have queued metric values (held weakly), so a service
 # about to read a run can have them written first: flush_queued_metrics.
 _QUEUEING: weakref.WeakSet[Client] = weakref.WeakSet()
+_QUEUEING_LOCK = threading.Lock()
 
 
 def _as_float(key: str, value: Any) -> float:
@@ -183,7 +184,8 @@ class Client:
                     # Flush at interpreter exit without keeping the client alive.
                     ref = weakref.ref(self)
                     atexit.register(_flush_at_exit, ref)
-                    _QUEUEING.add(self)
+                    with _QUEUEING_LOCK:
+                        _QUEUEING.add(self)
         return self._buffer
 
     def close(self) -> None:
@@ -563,7 +565,9 @@ def flush_queued_metrics(run_id: str, context: Context | None = None) -> None:
         run_id: the run.
         context: only the clients working on this context (all clients when ``None``).
     """
-    for client in list(_QUEUEING):
+    with _QUEUEING_LOCK:
+        clients = list(_QUEUEING)
+    for client in clients:
         if context is not None and client._context is not context:
             continue
         buffer = client._buffer

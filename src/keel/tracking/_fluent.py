@@ -98,7 +98,8 @@ def set_client(client: Client | None) -> ClientToken:
     Returns:
         A token for :func:`reset_client`, which restores what was current before.
     """
-    return ClientToken(_client.set(client), set_context(None if client is None else client.context))
+    context = None if client is None else client.context  # may read the settings: first
+    return ClientToken(_client.set(client), set_context(context))
 
 
 def reset_client(token: ClientToken) -> None:
