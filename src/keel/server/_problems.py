@@ -75,16 +75,10 @@ def problem(
 
 def problem_for(exc: KeelError) -> Response:
     """The answer for a KeelError: its class's status and code, its message."""
-    status = int(getattr(exc, "http_status", 0) or _status_of(exc))
+    status = exc.http_status
     if status >= 500:
         _log.error("%s: %s", exc.code, exc.message)
     return problem(status, exc.code, exc.message)
-
-
-def _status_of(exc: KeelError) -> int:
-    from keel.errors import HTTP_STATUS
-
-    return HTTP_STATUS.get(exc.code, 500)
 
 
 def validation_problem(errors: Sequence[Mapping[str, Any]]) -> Response:
