@@ -80,6 +80,8 @@ def keel_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     monkeypatch.chdir(work)
     home = work / ".keel"
     monkeypatch.setenv("KEEL_HOME", str(home))
+    # the user's own saved login (keel login) must not reach the tests
+    monkeypatch.setenv("KEEL_USER_CONFIG", str(tmp_path / "user-config.toml"))
     set_client(None)
     stale = reset_default_context()
     if stale is not None:

@@ -19,10 +19,11 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
+from keel._transport import Transport
 from keel.artifacts._cache import ObjectCache, sha256_file
 from keel.artifacts._store import ArtifactStore, StoredObject
+from keel.config import Settings, load_settings
 from keel.errors import ArtifactCorruptedError, NotFoundError
-from keel.store._rest._transport import Transport
 
 __all__ = ["HttpArtifactStore"]
 
@@ -42,25 +43,40 @@ class HttpArtifactStore(ArtifactStore):
     """The artifact store of a keel server's project.
 
     Args:
-        transport: the REST store's transport (server URL, project, token, retries).
-        cache: this user's cache of verified copies.
+        root: the server's URL (``http://host:8080``).
+        settings: the settings in force: the API token, this user's cache folder and,
+            unless ``project`` is given, the project.
+        project: the project whose bytes these are.
+        transport: a transport to share (the REST store's) instead of opening one.
 
     Example::
 
-        >>> store = RestStore("http://127.0.0.1:8080", project="default", token=token)
-        >>> arts = HttpArtifactStore(store.transport, ObjectCache(settings.resolved_cache_dir()))
+        >>> arts = HttpArtifactStore("http://127.0.0.1:8080", settings=settings)
         >>> arts.get_bytes(arts.put_bytes(b"hello").sha256)
         b'hello'
     """
 
-    def __init__(self, transport: Transport, cache: ObjectCache) -> None:
-        self._transport = transport
-        self._cache = cache
+    def __init__(
+        self,
+        root: str,
+        *,
+        settings: Settings | None = None,
+        project: str | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        settings = settings or load_settings()
+        self._root = root.rstrip("/")
+        self._transport = transport or Transport(
+            self._root, project or settings.project, settings.token
+        )
+        self._cache = ObjectCache(settings.resolved_cache_dir())
+
+    def __repr__(self) -> str:
+        return f"HttpArtifactStore({self._transport.server!r}, project={self._transport.project!r})"
 
     @property
     def root(self) -> str:
-        """The server's artifact route for this project."""
-        return f"{self._transport.server}{self._path('')}".rstrip("/")
+        return self._root
 
     def _path(self, sha256: str) -> str:
         return f"{self._transport.project_prefix}/artifacts/{sha256}"

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     )
     from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunStatus
     from keel.store._filter import parse_filter, parse_order_by
+    from keel.store._gateway import ServiceGateway
     from keel.store._interfaces import Store, TrackingStore
     from keel.store._lineage import LineageEdge, LineageGraph, LineageNode, LineageStore
     from keel.store._migratable import Migratable
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 # public name -> the module defining it; loaded on first access (PEP 562), so opening a
 # store for runs does not build the registry's and the pipelines' entity classes.
 _EXPORTS: dict[str, str] = {
+    "ServiceGateway": "keel.store._gateway",
     "Alias": "keel.store._registry",
     "AliasMove": "keel.store._registry",
     "ArtifactRecord": "keel.store._entities",
@@ -135,6 +137,7 @@ __all__ = [
     "RoleGrant",
     "Run",
     "RunStatus",
+    "ServiceGateway",
     "StepInput",
     "StepOutput",
     "StepRun",

@@ -8,7 +8,7 @@ builds its routes from.
 
 from __future__ import annotations
 
+from keel._transport import RetryPolicy, Transport
 from keel.store._rest._store import RestStore
-from keel.store._rest._transport import RetryPolicy, Transport
 
 __all__ = ["RestStore", "RetryPolicy", "Transport"]

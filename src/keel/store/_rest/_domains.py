@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
+from keel._transport import Transport
 from keel.store._audit import (
     AuditedObject,
     AuditEntry,
@@ -44,7 +45,6 @@ from keel.store._registry import (
 )
 from keel.store._rest._operations import operation
 from keel.store._rest._signatures import signature_of
-from keel.store._rest._transport import Transport
 from keel.store._wire import from_wire, to_wire
 
 __all__ = [

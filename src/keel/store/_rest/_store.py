@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from keel._redact import safe_uri
+from keel._transport import RetryPolicy, Transport
 from keel.errors import InvalidArgumentError
 from keel.store._gateway import SERVICES, ServiceGateway
 from keel.store._interfaces import Store
-from keel.store._rest._transport import RetryPolicy, Transport
 
 if TYPE_CHECKING:
+    from keel.config import Settings
     from keel.store._audit import GovernanceStore
     from keel.store._datasets import DatasetStore
     from keel.store._interfaces import TrackingStore
@@ -38,7 +39,9 @@ class RestStore(Store, ServiceGateway):
     Args:
         uri: the server's URL, ``http://host:port`` or ``https://host``.
         project: the project every call goes to.
-        token: the API token (from ``KEEL_TOKEN`` or ``keel login``).
+        token: the API token (default: the settings' ``token``, from ``KEEL_TOKEN`` or
+            ``keel login``).
+        settings: the settings in force.
         retry: how failed calls are tried again.
 
     The constructor does no I/O; :meth:`open` checks that the server answers and
@@ -57,6 +60,7 @@ class RestStore(Store, ServiceGateway):
         project: str = "default",
         token: str | None = None,
         *,
+        settings: Settings | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
         parts = urlsplit(uri)
@@ -66,6 +70,8 @@ class RestStore(Store, ServiceGateway):
             )
         self._uri = uri.rstrip("/")
         self._project = project
+        if token is None and settings is not None:
+            token = settings.token
         self.transport = Transport(self._uri, project, token, retry=retry)
         self._domains: dict[str, Any] = {}
         self._lock = threading.Lock()
