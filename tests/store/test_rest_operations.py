@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import inspect
 
-from keel.store._rest import _domains
-from keel.store._rest._operations import OPERATIONS, ROLE_ORDER
-from keel.store._rest._signatures import DOMAIN_INTERFACES, interface_of, signature_of
+from keel.store.rest import _domains
+from keel.store.rest._operations import OPERATIONS, ROLE_ORDER
+from keel.store.rest._signatures import DOMAIN_INTERFACES, interface_of, signature_of
 
 
 def test_every_abstract_method_has_one_operation() -> None:

@@ -123,7 +123,7 @@ def login_command(
     from keel._user_config import save_login
 
     secret = token or typer.prompt("API token", hide_input=True)
-    from keel.store._rest import RestStore
+    from keel.store.rest import RestStore
 
     store = RestStore(url, project=project or "default", token=secret.strip())
     try:

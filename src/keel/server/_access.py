@@ -23,7 +23,7 @@ from keel.server._auth import FailedLogins, Principal
 from keel.server._context import RequestState
 from keel.server._hub import StoreHub
 from keel.server._store_routes import store_route_roles
-from keel.store._rest._operations import ROLE_ORDER
+from keel.store.rest import ROLE_ORDER
 
 __all__ = ["AUTHENTICATED", "PUBLIC", "ROUTE_ROLES", "SERVER_ADMIN", "AccessGuard"]
 

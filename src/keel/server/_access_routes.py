@@ -18,7 +18,7 @@ from starlette.responses import Response
 from keel._clock import now_ms
 from keel.errors import error_for_code
 from keel.server._context import request_state
-from keel.store._wire import to_wire
+from keel.store import to_wire
 
 __all__ = ["access_router"]
 

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from keel.server._context import RequestState, request_state
-from keel.store._wire import from_wire, to_wire
+from keel.store import from_wire, to_wire
 
 __all__ = ["service_router"]
 

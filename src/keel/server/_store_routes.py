@@ -1,6 +1,6 @@
 """The Store's operations as routes, built from the one table the REST store also uses.
 
-For each :class:`~keel.store._rest._operations.Operation` this module makes a FastAPI
+For each :class:`~keel.store.rest._operations.Operation` this module makes a FastAPI
 route whose parameters come from the domain method's type hints: path parameters by
 name, query parameters for ``GET``/``DELETE``, one JSON object validated by a pydantic
 model for ``POST``/``PUT``. So the OpenAPI description, the validation of every request
@@ -31,9 +31,8 @@ from starlette.responses import Response
 from keel.errors import InvalidArgumentError
 from keel.server._context import RequestState, request_state
 from keel.server._paging import page_of
-from keel.store._rest._operations import OPERATIONS, ROLE_ORDER, Operation
-from keel.store._rest._signatures import Parameter, signature_of
-from keel.store._wire import to_wire
+from keel.store import to_wire
+from keel.store.rest import OPERATIONS, ROLE_ORDER, Operation, Parameter, signature_of
 
 __all__ = ["CLIENT_REPORTED_ACTIONS", "PARAMETER_BOUNDS", "store_router"]
 
@@ -213,7 +212,7 @@ def _camel(name: str) -> str:
 
 
 def _doc(op: Operation) -> str:
-    from keel.store._rest._signatures import interface_of
+    from keel.store.rest import interface_of
 
     method = getattr(interface_of(op.domain), op.method)
     summary = (inspect.getdoc(method) or "").strip()

@@ -55,11 +55,14 @@ if TYPE_CHECKING:
         RegisteredModel,
         RegistryStore,
     )
+    from keel.store._wire import from_wire, to_wire
 
 # public name -> the module defining it; loaded on first access (PEP 562), so opening a
 # store for runs does not build the registry's and the pipelines' entity classes.
 _EXPORTS: dict[str, str] = {
     "ServiceGateway": "keel.store._gateway",
+    "from_wire": "keel.store._wire",
+    "to_wire": "keel.store._wire",
     "Alias": "keel.store._registry",
     "AliasMove": "keel.store._registry",
     "ArtifactRecord": "keel.store._entities",
@@ -144,9 +147,11 @@ __all__ = [
     "StepStatus",
     "Store",
     "TrackingStore",
+    "from_wire",
     "open_store",
     "parse_filter",
     "parse_order_by",
+    "to_wire",
     "upgrade_store",
 ]
 

@@ -9,9 +9,9 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-from keel.store._rest._operations import Operation
+from keel.store.rest._operations import Operation
 
-__all__ = ["DOMAIN_INTERFACES", "OperationSignature", "interface_of", "signature_of"]
+__all__ = ["DOMAIN_INTERFACES", "OperationSignature", "Parameter", "interface_of", "signature_of"]
 
 #: Store property -> (module, class) of its abstract interface
 DOMAIN_INTERFACES: dict[str, tuple[str, str]] = {

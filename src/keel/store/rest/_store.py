@@ -91,7 +91,7 @@ class RestStore(Store, ServiceGateway):
             with self._lock:
                 found = self._domains.get(name)
                 if found is None:
-                    from keel.store._rest import _domains
+                    from keel.store.rest import _domains
 
                     cls = getattr(_domains, f"Rest{name}Store")
                     found = self._domains[name] = cls(self.transport)

@@ -43,9 +43,9 @@ from keel.store._registry import (
     RegisteredModel,
     RegistryStore,
 )
-from keel.store._rest._operations import operation
-from keel.store._rest._signatures import signature_of
 from keel.store._wire import from_wire, to_wire
+from keel.store.rest._operations import operation
+from keel.store.rest._signatures import signature_of
 
 __all__ = [
     "RestDatasetStore",
