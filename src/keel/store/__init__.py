@@ -13,12 +13,24 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from keel.store._access import (
+        DEFAULT_PROJECT,
+        SYSTEM_PROJECT,
+        AccessStore,
+        Identity,
+        Project,
+        TokenInfo,
+        User,
+        check_project_name,
+    )
     from keel.store._audit import (
+        ROLES,
         AuditEntry,
         AuditEvent,
         ChainVerification,
         GovernanceStore,
         RoleGrant,
+        role_at_least,
     )
     from keel.store._datasets import (
         DatasetStore,
@@ -56,6 +68,10 @@ if TYPE_CHECKING:
 # public name -> the module defining it; loaded on first access (PEP 562), so opening a
 # store for runs does not build the registry's and the pipelines' entity classes.
 _EXPORTS: dict[str, str] = {
+    "DEFAULT_PROJECT": "keel.store._access",
+    "ROLES": "keel.store._audit",
+    "SYSTEM_PROJECT": "keel.store._access",
+    "AccessStore": "keel.store._access",
     "Alias": "keel.store._registry",
     "AliasMove": "keel.store._registry",
     "ArtifactRecord": "keel.store._entities",
@@ -69,6 +85,7 @@ _EXPORTS: dict[str, str] = {
     "Experiment": "keel.store._entities",
     "GateResult": "keel.store._registry",
     "GovernanceStore": "keel.store._audit",
+    "Identity": "keel.store._access",
     "LineageEdge": "keel.store._lineage",
     "LineageGraph": "keel.store._lineage",
     "LineageNode": "keel.store._lineage",
@@ -83,6 +100,7 @@ _EXPORTS: dict[str, str] = {
     "PipelineRun": "keel.store._pipelines",
     "PipelineRunStatus": "keel.store._pipelines",
     "PipelineStore": "keel.store._pipelines",
+    "Project": "keel.store._access",
     "RegisteredModel": "keel.store._registry",
     "RegistryStore": "keel.store._registry",
     "RoleGrant": "keel.store._audit",
@@ -93,12 +111,20 @@ _EXPORTS: dict[str, str] = {
     "StepRun": "keel.store._pipelines",
     "StepStatus": "keel.store._pipelines",
     "Store": "keel.store._interfaces",
+    "TokenInfo": "keel.store._access",
     "TrackingStore": "keel.store._interfaces",
+    "User": "keel.store._access",
+    "check_project_name": "keel.store._access",
     "parse_filter": "keel.store._filter",
     "parse_order_by": "keel.store._filter",
+    "role_at_least": "keel.store._audit",
 }
 
 __all__ = [
+    "DEFAULT_PROJECT",
+    "ROLES",
+    "SYSTEM_PROJECT",
+    "AccessStore",
     "Alias",
     "AliasMove",
     "ArtifactRecord",
@@ -112,6 +138,7 @@ __all__ = [
     "Experiment",
     "GateResult",
     "GovernanceStore",
+    "Identity",
     "LineageEdge",
     "LineageGraph",
     "LineageNode",
@@ -126,6 +153,7 @@ __all__ = [
     "PipelineRun",
     "PipelineRunStatus",
     "PipelineStore",
+    "Project",
     "RegisteredModel",
     "RegistryStore",
     "RoleGrant",
@@ -136,10 +164,14 @@ __all__ = [
     "StepRun",
     "StepStatus",
     "Store",
+    "TokenInfo",
     "TrackingStore",
+    "User",
+    "check_project_name",
     "open_store",
     "parse_filter",
     "parse_order_by",
+    "role_at_least",
     "upgrade_store",
 ]
 
@@ -157,15 +189,17 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-def open_store(uri: str, *, sqlite_synchronous: str = "NORMAL") -> Store:
-    """Build the store for a URI (no I/O until it is used or opened).
+def open_store(uri: str, *, sqlite_synchronous: str = "NORMAL", project: str = "default") -> Store:
+    """Build the store for a URI, bound to a project (no I/O until it is used or opened).
 
     Args:
         uri: ``sqlite:///PATH`` or ``postgresql+psycopg://...`` (``postgresql://`` works too).
         sqlite_synchronous: SQLite durability level, ``FULL`` or ``NORMAL``.
+        project: the project the store reads and writes (``default`` when not named).
 
     Raises:
-        InvalidArgumentError: the URI's scheme is not supported.
+        InvalidArgumentError: the URI's scheme is not supported, or the project name is
+            invalid.
     """
     from keel._redact import safe_uri
     from keel.errors import InvalidArgumentError
@@ -175,7 +209,7 @@ def open_store(uri: str, *, sqlite_synchronous: str = "NORMAL") -> Store:
     if uri.startswith(("sqlite:///", "postgresql+psycopg://")):
         from keel.store._sql import SqlStore
 
-        return SqlStore(uri, sqlite_synchronous=sqlite_synchronous)
+        return SqlStore(uri, sqlite_synchronous=sqlite_synchronous, project=project)
     raise InvalidArgumentError(
         f"store URI {safe_uri(uri)!r} has an unknown scheme; use sqlite:///PATH or "
         "postgresql://USER@HOST:PORT/DB"

@@ -12,10 +12,12 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from keel._redact import safe_uri
+from keel.store._access import DEFAULT_PROJECT, check_project_name
 from keel.store._interfaces import Store
 from keel.store._sql._database import Database
 
 if TYPE_CHECKING:
+    from keel.store._access import AccessStore
     from keel.store._audit import GovernanceStore
     from keel.store._datasets import DatasetStore
     from keel.store._interfaces import TrackingStore
@@ -27,16 +29,27 @@ __all__ = ["SqlStore"]
 
 
 class SqlStore(Store):
-    """Metadata in SQLite (WAL) or PostgreSQL.
+    """Metadata in SQLite (WAL) or PostgreSQL, bound to one project.
 
     Args:
         uri: ``sqlite:///PATH`` or ``postgresql+psycopg://USER@HOST:PORT/DB``.
         sqlite_synchronous: SQLite ``synchronous`` pragma (``FULL`` or ``NORMAL``).
+        project: the project every domain reads and writes (``_system`` is accepted
+            too, to read the server-wide audit chain). Whether it exists is not
+            checked here (that is I/O): see ``store.access.get_project``.
 
     The constructor does no I/O; :meth:`open` (or first use) connects and migrates.
+    Stores bound to different projects may share one database; each domain filters
+    every query by the project and writes it into every row.
+
+    Raises:
+        InvalidArgumentError: ``project`` is not a valid project name.
     """
 
-    def __init__(self, uri: str, sqlite_synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self, uri: str, sqlite_synchronous: str = "NORMAL", project: str = DEFAULT_PROJECT
+    ) -> None:
+        self._project = check_project_name(project, allow_system=True)
         self.database = Database(uri, sqlite_synchronous=sqlite_synchronous)
         self._domains: dict[str, Any] = {}
         self._domains_lock = threading.Lock()
@@ -49,12 +62,24 @@ class SqlStore(Store):
             if name not in self._domains:
                 module, cls = _DOMAINS[name]
                 implementation = getattr(importlib.import_module(module), cls)
-                self._domains[name] = implementation(self.database)
+                if name == "access":  # server-wide: not bound to the project
+                    self._domains[name] = implementation(self.database)
+                else:
+                    self._domains[name] = implementation(self.database, self._project)
             return self._domains[name]
 
     @property
     def uri(self) -> str:
         return safe_uri(self.database.uri)
+
+    @property
+    def project(self) -> str:
+        return self._project
+
+    @property
+    def access(self) -> AccessStore:
+        store: AccessStore = self._domain("access")
+        return store
 
     @property
     def tracking(self) -> TrackingStore:
@@ -101,4 +126,5 @@ _DOMAINS = {
     "registry": ("keel.store._sql._registry", "SqlRegistryStore"),
     "governance": ("keel.store._sql._audit", "SqlGovernanceStore"),
     "pipelines": ("keel.store._sql._pipelines", "SqlPipelineStore"),
+    "access": ("keel.store._sql._access", "SqlAccessStore"),
 }
