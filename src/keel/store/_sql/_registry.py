@@ -330,7 +330,9 @@ class SqlRegistryStore(RegistryStore):
                 r.alias
                 for r in conn.execute(
                     sa.select(_aliases.c.alias).where(
-                        _aliases.c.name == name, _aliases.c.version == version
+                        _aliases.c.project == self._project,
+                        _aliases.c.name == name,
+                        _aliases.c.version == version,
                     )
                 )
             ]
@@ -613,7 +615,7 @@ class SqlRegistryStore(RegistryStore):
             .order_by(_history.c.id)
         )
         if alias is not None:
-            query = query.where(_history.c.project == self._project, _history.c.alias == alias)
+            query = query.where(_history.c.alias == alias)
         with self._db.read() as conn:
             self._model_row(conn, name)
             return [
@@ -679,6 +681,6 @@ class SqlRegistryStore(RegistryStore):
             .order_by(_gates.c.created_at)
         )
         if version is not None:
-            query = query.where(_gates.c.project == self._project, _gates.c.version == version)
+            query = query.where(_gates.c.version == version)
         with self._db.read() as conn:
             return [gate_from_row(r._mapping) for r in conn.execute(query)]
