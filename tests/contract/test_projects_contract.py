@@ -37,8 +37,9 @@ from keel.store import (
 
 @pytest.fixture
 def two(store: Any) -> Iterator[tuple[Store, Store]]:
-    """Stores bound to projects ``alpha`` and ``beta`` on the ``store`` fixture's database."""
-    alpha = open_store(store.database.uri, project="alpha")
+    """Stores bound to projects ``alpha`` and ``beta`` on the ``store`` fixture's database:
+    one sharing its connections (``for_project``), one opened on its own."""
+    alpha = store.for_project("alpha")
     beta = open_store(store.database.uri, project="beta")
     alpha.open()
     beta.open()
@@ -80,6 +81,17 @@ def test_the_store_knows_its_project_and_refuses_bad_names(store: Any) -> None:
     for bad in ("", "Team", "a b", "-a", "x" * 64, "../a", "_other"):
         with pytest.raises(InvalidArgumentError, match="project name"):
             open_store(store.database.uri, project=bad)
+        with pytest.raises(InvalidArgumentError, match="project name"):
+            store.for_project(bad)
+
+
+def test_a_store_for_another_project_shares_the_connections(store: Any) -> None:
+    other = store.for_project("other")
+    assert (other.project, store.project, other.uri) == ("other", "default", store.uri)
+    other.tracking.create_experiment("e")
+    other.close()  # leaves the shared connections to the store it came from
+    assert store.tracking.list_experiments() == []
+    assert [e.name for e in store.for_project("other").tracking.list_experiments()] == ["e"]
 
 
 # -- tracking ---------------------------------------------------------------------------

@@ -153,6 +153,14 @@ class Store(abc.ABC):
     def access(self) -> AccessStore:
         """Projects, users, tokens and roles across projects (server-wide, not project-bound)."""
 
+    @abc.abstractmethod
+    def for_project(self, project: str) -> Store:
+        """The same backend and connections, bound to another project (no I/O).
+
+        The returned store's :meth:`close` leaves the shared connections open; close
+        this one to release them. ``InvalidArgumentError`` for an invalid name.
+        """
+
     @property
     @abc.abstractmethod
     def tracking(self) -> TrackingStore:

@@ -51,8 +51,22 @@ class SqlStore(Store):
     ) -> None:
         self._project = check_project_name(project, allow_system=True)
         self.database = Database(uri, sqlite_synchronous=sqlite_synchronous)
+        self._owns_database = True
         self._domains: dict[str, Any] = {}
         self._domains_lock = threading.Lock()
+
+    def for_project(self, project: str) -> SqlStore:
+        """This store's database and connections, bound to ``project`` (no I/O).
+
+        Closing the returned store leaves the connections to this one.
+        """
+        other = SqlStore.__new__(SqlStore)
+        other._project = check_project_name(project, allow_system=True)
+        other.database = self.database
+        other._owns_database = False
+        other._domains = {}
+        other._domains_lock = threading.Lock()
+        return other
 
     def _domain(self, name: str) -> Any:
         found = self._domains.get(name)
@@ -115,7 +129,8 @@ class SqlStore(Store):
         self.database.open()
 
     def close(self) -> None:
-        self.database.close()
+        if self._owns_database:
+            self.database.close()
 
 
 # domain -> (module, class) of its SQL implementation
