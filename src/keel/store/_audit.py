@@ -280,7 +280,11 @@ class RoleGrant:
 
 
 class GovernanceStore(abc.ABC):
-    """The audit chain and the role table."""
+    """The audit chain and the role grants of the store's project.
+
+    Each project has its own chain (``seq`` from 1, its own head); server-wide changes
+    are in the chain of the reserved project ``_system``.
+    """
 
     @abc.abstractmethod
     def append(self, entry: AuditEntry) -> AuditEvent:
