@@ -67,12 +67,16 @@ class SqlRegistryStore(RegistryStore):
         self._db = db
         self._project = project
 
+    def _of(self, table: sa.Table, **equal: Any) -> sa.ColumnElement[bool]:
+        """Rows of ``table`` in this store's project whose columns equal the given values."""
+        return sa.and_(
+            table.c.project == self._project, *(table.c[k] == v for k, v in equal.items())
+        )
+
     # -- reading helpers -----------------------------------------------------------
 
     def _model_row(self, conn: Connection, name: str) -> Any:
-        row = conn.execute(
-            sa.select(_models).where(_models.c.project == self._project, _models.c.name == name)
-        ).first()
+        row = conn.execute(sa.select(_models).where(self._of(_models, name=name))).first()
         if row is None:
             names = [
                 r.name
@@ -87,11 +91,7 @@ class SqlRegistryStore(RegistryStore):
 
     def _version(self, conn: Connection, row: Any) -> ModelVersion:
         files = conn.execute(
-            sa.select(_files).where(
-                _files.c.project == self._project,
-                _files.c.name == row.name,
-                _files.c.version == row.version,
-            )
+            sa.select(_files).where(self._of(_files, name=row.name, version=row.version))
         )
         return version_from_row(row._mapping, (f._mapping for f in files))
 
@@ -100,11 +100,7 @@ class SqlRegistryStore(RegistryStore):
         in_range = isinstance(version, int) and 1 <= version <= MAX_VERSION
         row = (
             conn.execute(
-                sa.select(_versions).where(
-                    _versions.c.project == self._project,
-                    _versions.c.name == name,
-                    _versions.c.version == version,
-                )
+                sa.select(_versions).where(self._of(_versions, name=name, version=version))
             ).first()
             if in_range
             else None
@@ -114,7 +110,7 @@ class SqlRegistryStore(RegistryStore):
                 str(r.version)
                 for r in conn.execute(
                     sa.select(_versions.c.version)
-                    .where(_versions.c.project == self._project, _versions.c.name == name)
+                    .where(self._of(_versions, name=name))
                     .order_by(_versions.c.version)
                 )
             ]
@@ -130,7 +126,7 @@ class SqlRegistryStore(RegistryStore):
             r.alias
             for r in conn.execute(
                 sa.select(_aliases.c.alias)
-                .where(_aliases.c.project == self._project, _aliases.c.name == name)
+                .where(self._of(_aliases, name=name))
                 .order_by(_aliases.c.alias)
             )
         ]
@@ -145,9 +141,7 @@ class SqlRegistryStore(RegistryStore):
         with self._db.write() as conn:
             lock_chain(conn, self._project)
             exists = conn.execute(
-                sa.select(_models.c.name).where(
-                    _models.c.project == self._project, _models.c.name == draft.name
-                )
+                sa.select(_models.c.name).where(self._of(_models, name=draft.name))
             ).first()
             if exists is None:
                 conn.execute(
@@ -174,7 +168,7 @@ class SqlRegistryStore(RegistryStore):
                 )
             latest = conn.execute(
                 sa.select(sa.func.max(_versions.c.version)).where(
-                    _versions.c.project == self._project, _versions.c.name == draft.name
+                    self._of(_versions, name=draft.name)
                 )
             ).scalar()
             number = int(latest or 0) + 1
@@ -250,15 +244,13 @@ class SqlRegistryStore(RegistryStore):
         with self._db.read() as conn:
             row = self._model_row(conn, name)
             latest = conn.execute(
-                sa.select(sa.func.max(_versions.c.version)).where(
-                    _versions.c.project == self._project, _versions.c.name == name
-                )
+                sa.select(sa.func.max(_versions.c.version)).where(self._of(_versions, name=name))
             ).scalar()
             aliases = {
                 r.alias: int(r.version)
                 for r in conn.execute(
                     sa.select(_aliases)
-                    .where(_aliases.c.project == self._project, _aliases.c.name == name)
+                    .where(self._of(_aliases, name=name))
                     .order_by(_aliases.c.alias)
                 )
             }
@@ -313,7 +305,7 @@ class SqlRegistryStore(RegistryStore):
             self._model_row(conn, name)
             rows = conn.execute(
                 sa.select(_versions)
-                .where(_versions.c.project == self._project, _versions.c.name == name)
+                .where(self._of(_versions, name=name))
                 .order_by(_versions.c.version)
             ).all()
             return [self._version(conn, r) for r in rows]
@@ -330,9 +322,7 @@ class SqlRegistryStore(RegistryStore):
                 r.alias
                 for r in conn.execute(
                     sa.select(_aliases.c.alias).where(
-                        _aliases.c.project == self._project,
-                        _aliases.c.name == name,
-                        _aliases.c.version == version,
+                        self._of(_aliases, name=name, version=version)
                     )
                 )
             ]
@@ -343,11 +333,7 @@ class SqlRegistryStore(RegistryStore):
                 )
             conn.execute(
                 _versions.update()
-                .where(
-                    _versions.c.project == self._project,
-                    _versions.c.name == name,
-                    _versions.c.version == version,
-                )
+                .where(self._of(_versions, name=name, version=version))
                 .values(status=ModelVersionStatus.ARCHIVED.value)
             )
             append_event(
@@ -372,11 +358,7 @@ class SqlRegistryStore(RegistryStore):
         with self._db.read() as conn:
             self._model_row(conn, name)
             row = conn.execute(
-                sa.select(_aliases).where(
-                    _aliases.c.project == self._project,
-                    _aliases.c.name == name,
-                    _aliases.c.alias == alias,
-                )
+                sa.select(_aliases).where(self._of(_aliases, name=name, alias=alias))
             ).first()
             if row is None:
                 names = self._alias_names(conn, name)
@@ -405,7 +387,7 @@ class SqlRegistryStore(RegistryStore):
                 self._alias(r)
                 for r in conn.execute(
                     sa.select(_aliases)
-                    .where(_aliases.c.project == self._project, _aliases.c.name == name)
+                    .where(self._of(_aliases, name=name))
                     .order_by(_aliases.c.alias)
                 )
             ]
@@ -477,11 +459,7 @@ class SqlRegistryStore(RegistryStore):
                     "promoted or served. Register the model again to use it"
                 )
             row = conn.execute(
-                sa.select(_aliases).where(
-                    _aliases.c.project == self._project,
-                    _aliases.c.name == name,
-                    _aliases.c.alias == alias,
-                )
+                sa.select(_aliases).where(self._of(_aliases, name=name, alias=alias))
             ).first()
             current = self._check_revision(row, name, alias, expected_revision)
             before = None if row is None else {"version": int(row.version)}
@@ -506,12 +484,7 @@ class SqlRegistryStore(RegistryStore):
             else:
                 moved = conn.execute(
                     _aliases.update()
-                    .where(
-                        _aliases.c.project == self._project,
-                        _aliases.c.name == name,
-                        _aliases.c.alias == alias,
-                        _aliases.c.revision == current,
-                    )
+                    .where(self._of(_aliases, name=name, alias=alias, revision=current))
                     .values(**values)
                 ).rowcount
                 if moved != 1:  # pragma: no cover - the chain lock makes this unreachable
@@ -559,11 +532,7 @@ class SqlRegistryStore(RegistryStore):
             lock_chain(conn, self._project)
             self._model_row(conn, name)
             row = conn.execute(
-                sa.select(_aliases).where(
-                    _aliases.c.project == self._project,
-                    _aliases.c.name == name,
-                    _aliases.c.alias == alias,
-                )
+                sa.select(_aliases).where(self._of(_aliases, name=name, alias=alias))
             ).first()
             if row is None:
                 names = self._alias_names(conn, name)
@@ -572,13 +541,7 @@ class SqlRegistryStore(RegistryStore):
                     f"{_listing('its aliases', names, alias)}"
                 )
             self._check_revision(row, name, alias, expected_revision)
-            conn.execute(
-                _aliases.delete().where(
-                    _aliases.c.project == self._project,
-                    _aliases.c.name == name,
-                    _aliases.c.alias == alias,
-                )
-            )
+            conn.execute(_aliases.delete().where(self._of(_aliases, name=name, alias=alias)))
             conn.execute(
                 _history.insert(),
                 {
@@ -609,11 +572,7 @@ class SqlRegistryStore(RegistryStore):
             )
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
-        query = (
-            sa.select(_history)
-            .where(_history.c.project == self._project, _history.c.name == name)
-            .order_by(_history.c.id)
-        )
+        query = sa.select(_history).where(self._of(_history, name=name)).order_by(_history.c.id)
         if alias is not None:
             query = query.where(_history.c.alias == alias)
         with self._db.read() as conn:
@@ -667,19 +626,13 @@ class SqlRegistryStore(RegistryStore):
 
     def get_gate_result(self, result_id: str) -> GateResult:
         with self._db.read() as conn:
-            row = conn.execute(
-                sa.select(_gates).where(_gates.c.project == self._project, _gates.c.id == result_id)
-            ).first()
+            row = conn.execute(sa.select(_gates).where(self._of(_gates, id=result_id))).first()
         if row is None:
             raise NotFoundError(f"gate result {result_id!r} does not exist")
         return gate_from_row(row._mapping)
 
     def list_gate_results(self, name: str, version: int | None = None) -> list[GateResult]:
-        query = (
-            sa.select(_gates)
-            .where(_gates.c.project == self._project, _gates.c.name == name)
-            .order_by(_gates.c.created_at)
-        )
+        query = sa.select(_gates).where(self._of(_gates, name=name)).order_by(_gates.c.created_at)
         if version is not None:
             query = query.where(_gates.c.version == version)
         with self._db.read() as conn:
