@@ -150,3 +150,21 @@ def test_a_long_error_is_still_one_line(keel_home: Path) -> None:
     proc = run_cli("runs", "show", "f" * 240, check=False)
     assert proc.returncode == 1 and proc.stderr.startswith("error: run")
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_doctor_masks_the_token_and_shows_the_project(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "c2VjcmV0LXRva2VuLWZvci1kb2N0b3I"
+    monkeypatch.setenv("KEEL_TOKEN", f"keel_0123456789ab_{secret}")
+    monkeypatch.setenv("KEEL_PROJECT", "fraud")
+    proc = run_cli("doctor", check=False)
+    assert secret not in proc.stdout + proc.stderr
+    assert "keel_0123456789ab_***" in proc.stdout
+    assert "fraud" in proc.stdout
+
+
+def test_an_error_quoting_the_token_is_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "c2VjcmV0LXRva2VuLWluLWFuLWVycm9y"
+    monkeypatch.setenv("KEEL_TOKEN", f"keel_0123456789ab_{secret}")
+    proc = run_cli("models", "show", f"keel_0123456789ab_{secret}/1", check=False)
+    assert proc.returncode == 1
+    assert secret not in proc.stdout + proc.stderr

@@ -3,64 +3,63 @@ first-admin bootstrap is per project and only for ``admin``."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 import keel.governance as gov
+from keel.context import Context
 from keel.errors import InvalidArgumentError
 from keel.governance import PermissionDeniedError
 
 
-def _as(client: Any, actor: str, project: str | None = None) -> Any:
-    """``client`` acting as ``actor`` (on another project's store when given)."""
+def _as(client: Any, actor: str, project: str | None = None) -> Context:
+    """A context on ``client``'s database, acting as ``actor`` (in ``project`` when given)."""
     store = client.store if project is None else client.store.for_project(project)
-    return SimpleNamespace(
-        settings=client.settings.model_copy(update={"actor": actor}), store=store
-    )
+    settings = client.settings.model_copy(update={"actor": actor})
+    return Context(settings, store=store, project=project)
 
 
 def test_the_first_grant_of_a_project_must_be_admin(client: Any) -> None:
     with pytest.raises(PermissionDeniedError, match="no admin yet"):
-        gov.grant_role("bob", "editor", client=_as(client, "bob"))
-    assert gov.list_roles(client=client) == []
-    gov.grant_role("alice", "admin", client=_as(client, "anyone"))
-    assert gov.role_of("alice", client=client) == "admin"
+        gov.grant_role("bob", "editor", context=_as(client, "bob"))
+    assert gov.list_roles(context=_as(client, "anyone")) == []
+    gov.grant_role("alice", "admin", context=_as(client, "anyone"))
+    assert gov.role_of("alice", context=_as(client, "anyone")) == "admin"
 
 
 def test_the_highest_grant_counts_and_require_role_names_the_role(client: Any) -> None:
     alice, bob = _as(client, "alice"), _as(client, "bob")
-    gov.grant_role("alice", "admin", client=alice)
-    gov.grant_role("bob", "viewer", client=alice)
-    gov.grant_role("bob", "editor", client=alice)
-    assert gov.role_of("bob", client=client) == "editor"
-    assert not gov.is_admin("bob", client=client)
-    assert gov.require_role("logging", "viewer", client=bob) == "bob"
-    assert gov.require_role("logging", "editor", client=bob) == "bob"
+    gov.grant_role("alice", "admin", context=alice)
+    gov.grant_role("bob", "viewer", context=alice)
+    gov.grant_role("bob", "editor", context=alice)
+    assert gov.role_of("bob", context=_as(client, "anyone")) == "editor"
+    assert not gov.is_admin("bob", context=_as(client, "anyone"))
+    assert gov.require_role("logging", "viewer", context=bob) == "bob"
+    assert gov.require_role("logging", "editor", context=bob) == "bob"
     with pytest.raises(PermissionDeniedError, match=r"needs the maintainer role .* alice$"):
-        gov.require_role("archiving iris/2", "maintainer", client=bob)
+        gov.require_role("archiving iris/2", "maintainer", context=bob)
     with pytest.raises(PermissionDeniedError, match="needs the admin role"):
-        gov.grant_role("bob", "admin", client=bob)
+        gov.grant_role("bob", "admin", context=bob)
     with pytest.raises(InvalidArgumentError, match="roles are: viewer, editor, maintainer, admin"):
-        gov.grant_role("bob", "owner", client=alice)
+        gov.grant_role("bob", "owner", context=alice)
     with pytest.raises(InvalidArgumentError, match="roles are"):
-        gov.require_role("x", "owner", client=bob)
-    gov.revoke_role("bob", "editor", client=alice)
-    assert gov.role_of("bob", client=client) == "viewer"
+        gov.require_role("x", "owner", context=bob)
+    gov.revoke_role("bob", "editor", context=alice)
+    assert gov.role_of("bob", context=_as(client, "anyone")) == "viewer"
 
 
 def test_roles_and_the_bootstrap_are_per_project(client: Any) -> None:
-    gov.grant_role("alice", "admin", client=_as(client, "alice"))
+    gov.grant_role("alice", "admin", context=_as(client, "alice"))
     mallory_beta = _as(client, "mallory", "beta")
     # Project beta has no admin yet: its bootstrap is open, alpha's admin counts nothing there.
-    assert gov.role_of("alice", client=_as(client, "alice", "beta")) is None
+    assert gov.role_of("alice", context=_as(client, "alice", "beta")) is None
     with pytest.raises(PermissionDeniedError, match="in project 'beta'"):
-        gov.require_admin("deleting m@champion", client=_as(client, "alice", "beta"))
-    gov.grant_role("mallory", "admin", client=mallory_beta)
-    assert gov.is_admin("mallory", client=mallory_beta)
-    assert not gov.is_admin("mallory", client=client)
+        gov.require_admin("deleting m@champion", context=_as(client, "alice", "beta"))
+    gov.grant_role("mallory", "admin", context=mallory_beta)
+    assert gov.is_admin("mallory", context=mallory_beta)
+    assert not gov.is_admin("mallory", context=_as(client, "anyone"))
     with pytest.raises(PermissionDeniedError, match="admins are: alice"):
-        gov.require_admin("deleting m@champion", client=_as(client, "mallory"))
-    assert [g.user for g in gov.list_roles(client=mallory_beta)] == ["mallory"]
+        gov.require_admin("deleting m@champion", context=_as(client, "mallory"))
+    assert [g.user for g in gov.list_roles(context=mallory_beta)] == ["mallory"]
     assert client.store.for_project("beta").governance.verify().ok

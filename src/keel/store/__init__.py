@@ -13,6 +13,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from keel.config import Settings
     from keel.store._access import (
         DEFAULT_PROJECT,
         SYSTEM_PROJECT,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from keel.store._filter import parse_filter, parse_order_by
     from keel.store._interfaces import Store, TrackingStore
     from keel.store._lineage import LineageEdge, LineageGraph, LineageNode, LineageStore
+    from keel.store._migratable import Migratable
     from keel.store._pipelines import (
         PipelineRun,
         PipelineRunStatus,
@@ -90,6 +92,7 @@ _EXPORTS: dict[str, str] = {
     "LineageGraph": "keel.store._lineage",
     "LineageNode": "keel.store._lineage",
     "LineageStore": "keel.store._lineage",
+    "Migratable": "keel.store._migratable",
     "Metric": "keel.store._entities",
     "ModelFile": "keel.store._registry",
     "ModelStateError": "keel.store._registry",
@@ -144,6 +147,7 @@ __all__ = [
     "LineageNode",
     "LineageStore",
     "Metric",
+    "Migratable",
     "ModelFile",
     "ModelStateError",
     "ModelVersion",
@@ -189,43 +193,44 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-def open_store(uri: str, *, sqlite_synchronous: str = "NORMAL", project: str = "default") -> Store:
-    """Build the store for a URI, bound to a project (no I/O until it is used or opened).
+def open_store(uri: str, *, project: str = "default", settings: Settings | None = None) -> Store:
+    """Build the store for a URI, bound to one project (no I/O until it is used or opened).
 
     Args:
-        uri: ``sqlite:///PATH`` or ``postgresql+psycopg://...`` (``postgresql://`` works too).
-        sqlite_synchronous: SQLite durability level, ``FULL`` or ``NORMAL``.
-        project: the project the store reads and writes (``default`` when not named).
+        uri: ``sqlite:///PATH``, ``postgresql+psycopg://...`` (``postgresql://`` works
+            too), or a keel server's ``http://`` / ``https://`` URL.
+        project: the project whose objects the store reads and writes.
+        settings: the settings in force; backend-only options come from them (SQLite's
+            ``synchronous`` pragma, a server's token). Defaults when ``None``.
 
     Raises:
-        InvalidArgumentError: the URI's scheme is not supported, or the project name is
-            invalid.
+        InvalidArgumentError: the URI's scheme is not supported, or ``project`` is not a
+            project name.
+
+    Example::
+
+        >>> with open_store("sqlite:///tmp/keel.db") as store:
+        ...     store.tracking.list_experiments()
     """
-    from keel._redact import safe_uri
-    from keel.errors import InvalidArgumentError
+    from keel.store._open import build_store
 
-    if uri.startswith(("postgresql://", "postgres://")):
-        uri = "postgresql+psycopg://" + uri.split("://", 1)[1]
-    if uri.startswith(("sqlite:///", "postgresql+psycopg://")):
-        from keel.store._sql import SqlStore
-
-        return SqlStore(uri, sqlite_synchronous=sqlite_synchronous, project=project)
-    raise InvalidArgumentError(
-        f"store URI {safe_uri(uri)!r} has an unknown scheme; use sqlite:///PATH or "
-        "postgresql://USER@HOST:PORT/DB"
-    )
+    return build_store(uri, project=project, settings=settings)
 
 
 def upgrade_store(store: Store) -> list[str]:
-    """Apply pending migrations (``keel db upgrade``); returns the heads now in force."""
-    from keel.store._sql import SqlStore
+    """Apply pending migrations (``keel db upgrade``); returns the heads now in force.
 
-    if not isinstance(store, SqlStore):
+    Raises:
+        InvalidArgumentError: the store has no migrations of its own (a keel server's
+            store: its server upgrades its database).
+    """
+    from keel.store._migratable import Migratable
+
+    if not isinstance(store, Migratable):
         from keel.errors import InvalidArgumentError
 
-        raise InvalidArgumentError("only SQL stores have migrations; upgrade the server instead")
-    store.open()
-    from alembic.runtime.migration import MigrationContext
-
-    with store.database.engine.connect() as conn:
-        return sorted(MigrationContext.configure(conn).get_current_heads())
+        raise InvalidArgumentError(
+            f"the store {store.uri} has no schema migrations to apply from here; run "
+            "`keel db upgrade` where its database is (on the keel server)"
+        )
+    return store.upgrade_schema()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from keel._redact import safe_uri
 from keel.store._access import DEFAULT_PROJECT, check_project_name
 from keel.store._interfaces import Store
+from keel.store._migratable import Migratable
 from keel.store._sql._database import Database
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["SqlStore"]
 
 
-class SqlStore(Store):
+class SqlStore(Store, Migratable):
     """Metadata in SQLite (WAL) or PostgreSQL, bound to one project.
 
     Args:
@@ -127,6 +128,18 @@ class SqlStore(Store):
 
     def open(self) -> None:
         self.database.open()
+
+    def upgrade_schema(self) -> list[str]:
+        """Apply pending migrations (opening does, serialised across processes).
+
+        Returns:
+            The Alembic revision heads now in force, sorted.
+        """
+        self.open()
+        from alembic.runtime.migration import MigrationContext
+
+        with self.database.engine.connect() as conn:
+            return sorted(MigrationContext.configure(conn).get_current_heads())
 
     def close(self) -> None:
         if self._owns_database:
