@@ -163,7 +163,9 @@ def test_a_client_on_a_context_leaves_it_open(tmp_path: Path) -> None:
         Client("sqlite:///x.db", context=ctx)
 
 
-def test_the_concepts_page_example_runs(keel_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_concepts_page_example_runs(
+    keel_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import re
 
     page = Path(__file__).parents[1] / "docs" / "concepts" / "context.md"

@@ -132,7 +132,12 @@ def test_a_role_written_or_deleted_in_the_database_gives_no_power(
         assert keel.governance.is_admin("mallory", context=mallory.context)  # the table says so...
         with pytest.raises(ConflictError, match="no audit event granted it"):
             keel.models.promote(
-                "iris/1", to="champion", policy=POLICY, force=True, reason="x", context=mallory.context
+                "iris/1",
+                to="champion",
+                policy=POLICY,
+                force=True,
+                reason="x",
+                context=mallory.context,
             )
         with client.store.database.engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM roles"))

@@ -160,7 +160,9 @@ def audit_head(
 @roles_app.command("grant")
 def roles_grant(
     user: Annotated[str, typer.Argument(help="User name (as in KEEL_ACTOR).")],
-    role: Annotated[str, typer.Argument(help="Role: admin.")] = "admin",
+    role: Annotated[
+        str, typer.Argument(help="Role: viewer, editor, maintainer or admin.")
+    ] = "admin",
 ) -> None:
     """Grant a role (admins only; the very first admin may be granted by anyone)."""
     from keel.cli._render import console
@@ -173,7 +175,9 @@ def roles_grant(
 @roles_app.command("revoke")
 def roles_revoke(
     user: Annotated[str, typer.Argument(help="User name.")],
-    role: Annotated[str, typer.Argument(help="Role: admin.")] = "admin",
+    role: Annotated[
+        str, typer.Argument(help="Role: viewer, editor, maintainer or admin.")
+    ] = "admin",
 ) -> None:
     """Revoke a role (admins only)."""
     from keel.cli._render import console

@@ -14,12 +14,24 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from keel.config import Settings
+    from keel.store._access import (
+        DEFAULT_PROJECT,
+        SYSTEM_PROJECT,
+        AccessStore,
+        Identity,
+        Project,
+        TokenInfo,
+        User,
+        check_project_name,
+    )
     from keel.store._audit import (
+        ROLES,
         AuditEntry,
         AuditEvent,
         ChainVerification,
         GovernanceStore,
         RoleGrant,
+        role_at_least,
     )
     from keel.store._datasets import (
         DatasetStore,
@@ -60,6 +72,10 @@ if TYPE_CHECKING:
 # public name -> the module defining it; loaded on first access (PEP 562), so opening a
 # store for runs does not build the registry's and the pipelines' entity classes.
 _EXPORTS: dict[str, str] = {
+    "DEFAULT_PROJECT": "keel.store._access",
+    "ROLES": "keel.store._audit",
+    "SYSTEM_PROJECT": "keel.store._access",
+    "AccessStore": "keel.store._access",
     "ServiceGateway": "keel.store._gateway",
     "from_wire": "keel.store._wire",
     "to_wire": "keel.store._wire",
@@ -76,6 +92,7 @@ _EXPORTS: dict[str, str] = {
     "Experiment": "keel.store._entities",
     "GateResult": "keel.store._registry",
     "GovernanceStore": "keel.store._audit",
+    "Identity": "keel.store._access",
     "LineageEdge": "keel.store._lineage",
     "LineageGraph": "keel.store._lineage",
     "LineageNode": "keel.store._lineage",
@@ -91,6 +108,7 @@ _EXPORTS: dict[str, str] = {
     "PipelineRun": "keel.store._pipelines",
     "PipelineRunStatus": "keel.store._pipelines",
     "PipelineStore": "keel.store._pipelines",
+    "Project": "keel.store._access",
     "RegisteredModel": "keel.store._registry",
     "RegistryStore": "keel.store._registry",
     "RoleGrant": "keel.store._audit",
@@ -101,12 +119,20 @@ _EXPORTS: dict[str, str] = {
     "StepRun": "keel.store._pipelines",
     "StepStatus": "keel.store._pipelines",
     "Store": "keel.store._interfaces",
+    "TokenInfo": "keel.store._access",
     "TrackingStore": "keel.store._interfaces",
+    "User": "keel.store._access",
+    "check_project_name": "keel.store._access",
     "parse_filter": "keel.store._filter",
     "parse_order_by": "keel.store._filter",
+    "role_at_least": "keel.store._audit",
 }
 
 __all__ = [
+    "DEFAULT_PROJECT",
+    "ROLES",
+    "SYSTEM_PROJECT",
+    "AccessStore",
     "Alias",
     "AliasMove",
     "ArtifactRecord",
@@ -120,6 +146,7 @@ __all__ = [
     "Experiment",
     "GateResult",
     "GovernanceStore",
+    "Identity",
     "LineageEdge",
     "LineageGraph",
     "LineageNode",
@@ -135,6 +162,7 @@ __all__ = [
     "PipelineRun",
     "PipelineRunStatus",
     "PipelineStore",
+    "Project",
     "RegisteredModel",
     "RegistryStore",
     "RoleGrant",
@@ -146,11 +174,15 @@ __all__ = [
     "StepRun",
     "StepStatus",
     "Store",
+    "TokenInfo",
     "TrackingStore",
+    "User",
+    "check_project_name",
     "from_wire",
     "open_store",
     "parse_filter",
     "parse_order_by",
+    "role_at_least",
     "to_wire",
     "upgrade_store",
 ]
@@ -180,7 +212,8 @@ def open_store(uri: str, *, project: str = "default", settings: Settings | None 
             ``synchronous`` pragma, a server's token). Defaults when ``None``.
 
     Raises:
-        InvalidArgumentError: the URI's scheme is not supported.
+        InvalidArgumentError: the URI's scheme is not supported, or ``project`` is not a
+            project name.
 
     Example::
 

@@ -8,7 +8,6 @@ settings on the SQL path, and nothing about it reaches the generic interface.
 from __future__ import annotations
 
 import importlib
-import inspect
 from typing import TYPE_CHECKING
 
 from keel._redact import safe_uri
@@ -40,20 +39,9 @@ def build_store(uri: str, *, project: str, settings: Settings | None) -> Store:
 
 def _sql_store(uri: str, project: str, settings: Settings | None) -> Store:
     from keel.store._sql import SqlStore
-    from keel.store._sql_adapter import MigratableSqlStore
 
     synchronous = settings.sqlite_synchronous if settings is not None else "NORMAL"
-    # TODO(lead): the one place that binds an SQL store to its project. Once SqlStore
-    # takes ``project=`` (the projects branch), drop this signature check and the error,
-    # and move upgrade_schema into SqlStore itself (store/_sql_adapter.py then goes).
-    if "project" in inspect.signature(SqlStore.__init__).parameters:
-        return MigratableSqlStore(uri, sqlite_synchronous=synchronous, project=project)  # type: ignore[call-arg,unused-ignore]
-    if project != "default":
-        raise InvalidArgumentError(
-            f"project {project!r} was asked for, but this SQL store has no projects yet; "
-            "unset KEEL_PROJECT (the project is 'default')"
-        )
-    return MigratableSqlStore(uri, sqlite_synchronous=synchronous)
+    return SqlStore(uri, sqlite_synchronous=synchronous, project=project)
 
 
 def _rest_store(uri: str, project: str, settings: Settings | None) -> Store:
