@@ -70,8 +70,8 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed try number ``attempt`` (1-based)."""
-        base = min(self.max_delay, self.first_delay * 2 ** (attempt - 1))
-        return base * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not security
+        base = min(self.max_delay, self.first_delay * 2.0 ** (attempt - 1))
+        return float(base * (0.5 + random.random() / 2))  # noqa: S311 - jitter, not security
 
 
 class Transport:
@@ -98,7 +98,7 @@ class Transport:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.project = project
-        self._token = token
+        self.token = token
         self._timeout = timeout
         self.retry = retry or RetryPolicy()
         self._client: httpx.Client | None = None
@@ -121,8 +121,8 @@ class Transport:
                     import httpx
 
                     headers = {"User-Agent": _USER_AGENT}
-                    if self._token:
-                        headers["Authorization"] = f"Bearer {self._token}"
+                    if self.token:
+                        headers["Authorization"] = f"Bearer {self.token}"
                     self._client = httpx.Client(
                         base_url=self.base_url,
                         headers=headers,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from keel.config import Settings
 
 __all__ = ["login_command", "logout_command", "server_command"]
 
@@ -99,10 +102,12 @@ def server_command(
     )
 
 
-def _print_first_admin(settings: object) -> None:
-    from keel.access import bootstrap_admin
+def _print_first_admin(settings: Settings) -> None:
+    from keel.context import Context
+    from keel.governance import bootstrap_admin
 
-    user, secret = bootstrap_admin(settings)
+    with Context(settings) as ctx:
+        user, secret = bootstrap_admin(ctx)
     typer.echo(
         f"created server administrator {user!r}; its API token (shown once, keep it safe):\n"
         f"{secret}"

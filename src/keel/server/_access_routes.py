@@ -15,14 +15,11 @@ import pydantic
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from keel._clock import now_ms
 from keel.errors import error_for_code
 from keel.server._context import request_state
 from keel.store import to_wire
 
 __all__ = ["access_router"]
-
-_DAY_MS = 24 * 3600 * 1000
 
 
 def _json(value: Any, status: int = 200) -> Response:
@@ -57,7 +54,9 @@ class NewToken(pydantic.BaseModel):
     user: str | None = pydantic.Field(
         None, description="whose token (server administrators only; default: yourself)"
     )
-    expires_in_days: float | None = pydantic.Field(None, gt=0, le=3650)
+    expires_at: int | None = pydantic.Field(
+        None, gt=0, description="when it stops working, in ms since the epoch (None: never)"
+    )
 
 
 def _denied(message: str) -> Exception:
@@ -83,6 +82,7 @@ def access_router() -> APIRouter:
             {
                 "user": state.principal.user,
                 "admin": state.principal.admin,
+                "token_id": state.principal.token_id,
                 "projects": {k: v for k, v in projects.items() if v},
             }
         )
@@ -104,7 +104,9 @@ def access_router() -> APIRouter:
     def create_project(request: Request, body: NewProject) -> Response:
         """Create a project (server administrators)."""
         state = request_state(request)
-        project = state.hub.access.create_project(body.name, body.description, state.principal.user)
+        project = state.hub.access.create_project(
+            body.name, body.description, actor=state.principal.user
+        )
         return _json(project, 201)
 
     @router.get("/projects/{project}", name="access.get_project")
@@ -142,13 +144,13 @@ def access_router() -> APIRouter:
             raise error_for_code("CONFLICT")(
                 "you cannot disable yourself; ask another administrator"
             )
-        return _json(state.hub.access.set_user_disabled(user, True, state.principal.user))
+        return _json(state.hub.access.set_user_disabled(user, True, actor=state.principal.user))
 
     @router.post("/users/{user}/enable", name="access.enable_user")
     def enable_user(request: Request, user: str) -> Response:
         """Enable a disabled user again."""
         state = request_state(request)
-        return _json(state.hub.access.set_user_disabled(user, False, state.principal.user))
+        return _json(state.hub.access.set_user_disabled(user, False, actor=state.principal.user))
 
     @router.get("/tokens", name="access.list_tokens")
     def list_tokens(
@@ -168,11 +170,8 @@ def access_router() -> APIRouter:
         whose = body.user or state.principal.user
         if whose != state.principal.user and not state.principal.admin:
             raise _denied("only server administrators create tokens for other users")
-        expires = (
-            None if body.expires_in_days is None else now_ms() + int(body.expires_in_days * _DAY_MS)
-        )
         info, secret = state.hub.access.create_token(
-            whose, body.name, expires, actor=state.principal.user
+            whose, body.name, body.expires_at, actor=state.principal.user
         )
         return _json({"token": info, "secret": secret}, 201)
 
@@ -184,7 +183,6 @@ def access_router() -> APIRouter:
         owned = {t.id for t in access.list_tokens(state.principal.user)}
         if token_id not in owned and not state.principal.admin:
             raise error_for_code("NOT_FOUND")(f"you have no token {token_id!r}")
-        access.revoke_token(token_id, state.principal.user)
-        return Response(status_code=204)
+        return _json(access.revoke_token(token_id, actor=state.principal.user))
 
     return router

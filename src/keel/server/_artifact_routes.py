@@ -126,5 +126,6 @@ def artifact_router(upload_dir: Path, max_upload_bytes: int) -> APIRouter:
 
 
 def _store(state: RequestState, spool: Path, sha256: str) -> None:
+    assert state.project is not None  # an artifact route is always a project's
     state.artifacts.put_local_file(spool, sha256, move=True)
     state.hub.access.add_project_objects(state.project, [sha256])

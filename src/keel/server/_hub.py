@@ -9,7 +9,7 @@ from keel.config import Settings
 
 if TYPE_CHECKING:
     from keel.artifacts import ArtifactStore
-    from keel.store import Store
+    from keel.store import AccessStore, Store
 
 __all__ = ["StoreHub"]
 
@@ -67,19 +67,19 @@ class StoreHub:
             with self._lock:
                 found = self._projects.get(project)
                 if found is None:
-                    found = self._projects[project] = self.root.for_project(project)  # type: ignore[attr-defined]
+                    found = self._projects[project] = self.root.for_project(project)
         return found
 
     @property
-    def access(self) -> Any:
+    def access(self) -> AccessStore:
         """Users, tokens, projects and which bytes each project holds."""
-        return self.root.access  # type: ignore[attr-defined]
+        return self.root.access
 
     @property
     def artifacts(self) -> ArtifactStore:
         """The server's artifact store."""
         if self._artifacts is None:
-            from keel.artifacts import open_artifacts  # type: ignore[attr-defined]
+            from keel.artifacts import open_artifacts
 
             self._artifacts = open_artifacts(self.settings.resolved_artifact_root(), self.settings)
         return self._artifacts

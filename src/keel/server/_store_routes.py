@@ -144,7 +144,7 @@ def _endpoint(op: Operation) -> Callable[..., Any]:
             body_fields[p.name] = (p.annotation, ... if p.required else p.default)
     body_model: type[pydantic.BaseModel] | None = None
     if body_fields:
-        body_model = pydantic.create_model(  # type: ignore[call-overload]
+        body_model = pydantic.create_model(
             f"{_camel(op.domain)}{_camel(op.method)}Request",
             __config__=pydantic.ConfigDict(extra="forbid"),
             **body_fields,
@@ -225,7 +225,7 @@ def _response_model(op: Operation) -> Any:
         return None
     if op.paged:
         item = returns.__args__[0] if getattr(returns, "__args__", None) else Any
-        return pydantic.create_model(  # type: ignore[call-overload]
+        return pydantic.create_model(
             f"{_camel(op.domain)}{_camel(op.method)}Page",
             items=(list[item], ...),  # type: ignore[valid-type]
             next_cursor=(str | None, None),

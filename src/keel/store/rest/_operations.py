@@ -25,10 +25,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from keel.store._audit import ROLES
+
 __all__ = ["OPERATIONS", "ROLE_ORDER", "Operation", "operation"]
 
 #: project roles, weakest first
-ROLE_ORDER: tuple[str, ...] = ("viewer", "editor", "maintainer", "admin")
+ROLE_ORDER: tuple[str, ...] = ROLES
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,11 +10,13 @@ from urllib.parse import urlsplit
 from keel._redact import safe_uri
 from keel._transport import RetryPolicy, Transport
 from keel.errors import InvalidArgumentError
+from keel.store._access import check_project_name
 from keel.store._gateway import SERVICES, ServiceGateway
 from keel.store._interfaces import Store
 
 if TYPE_CHECKING:
     from keel.config import Settings
+    from keel.store._access import AccessStore
     from keel.store._audit import GovernanceStore
     from keel.store._datasets import DatasetStore
     from keel.store._interfaces import TrackingStore
@@ -85,15 +87,28 @@ class RestStore(Store, ServiceGateway):
         """The project this store reads and writes."""
         return self._project
 
+    @property
+    def access(self) -> AccessStore:
+        """Users, tokens and projects, through the server's ``/api/v1`` routes."""
+        store: AccessStore = self._domain("Access")
+        return store
+
+    def for_project(self, project: str) -> RestStore:
+        """The same server, token and retry policy, bound to another project."""
+        check_project_name(project)
+        other = RestStore(self._uri, project, self.transport.token, retry=self.transport.retry)
+        return other
+
     def _domain(self, name: str) -> Any:
         found = self._domains.get(name)
         if found is None:
             with self._lock:
                 found = self._domains.get(name)
                 if found is None:
-                    from keel.store.rest import _domains
+                    from keel.store.rest import _access, _domains
 
-                    cls = getattr(_domains, f"Rest{name}Store")
+                    module = _access if name == "Access" else _domains
+                    cls = getattr(module, f"Rest{name}Store")
                     found = self._domains[name] = cls(self.transport)
         return found
 
