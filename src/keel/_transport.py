@@ -199,7 +199,7 @@ class Transport:
                     f"{attempt} tr{'y' if attempt == 1 else 'ies'}; check that it runs and "
                     "that KEEL_STORE_URI is right"
                 ) from None
-            if response.status_code < 400:
+            if response.status_code < 300:
                 return response
             if stream:
                 response.read()

@@ -8,6 +8,7 @@ import pytest
 
 from keel.errors import ConflictError, InvalidArgumentError, NotFoundError, RunStateError
 from keel.store import ArtifactRecord, Metric, RunStatus, Store
+from keel_server import recorded
 
 
 def _run(store: Store, exp_name: str = "exp", **kw: object):
@@ -32,7 +33,11 @@ def test_experiments_are_unique_by_name(store: Store) -> None:
 def test_run_lifecycle_and_final_state_is_immutable(store: Store) -> None:
     run = _run(store, name="first", tags={"team": "a"}, user="ana")
     got = store.tracking.get_run(run.id)
-    assert got.status is RunStatus.RUNNING and got.name == "first" and got.user == "ana"
+    assert (
+        got.status is RunStatus.RUNNING
+        and got.name == "first"
+        and got.user == recorded(store, "ana")
+    )
     assert got.tags == {"team": "a"}
     ended = store.tracking.end_run(run.id, RunStatus.FAILED, error="boom")
     assert ended.status is RunStatus.FAILED and ended.error == "boom" and ended.end_time

@@ -10,7 +10,7 @@ Before calling the store a route:
 
 * sets the parameters the operation stamps (``actor``, ``user``, ``new.created_by``,
   ``entry.actor``) to the authenticated user;
-* refuses a record that points at content-addressed bytes the project does not hold
+* refuses a record that points at content-addressed bytes stored for another project
   (a client must upload bytes, proving it has them, before it can reference them);
 * bounds every size a client chooses (``limit``, ``max_results``, ``max_depth``);
 * lets non-admins append only the audit events clients report themselves.
@@ -108,11 +108,17 @@ def _run(op: Operation, state: RequestState, args: dict[str, Any]) -> Any:
     _check_bounds(args)
     if op.key == "governance.append":
         _check_append(state, args)
-    missing = [s for s in _sha256s(op.key, args) if not state.project_has_object(s)]
-    if missing:
+    # Bytes stored here but not held by this project: referencing them would let the
+    # project read another project's data. (Bytes not stored at all leak nothing.)
+    foreign = [
+        sha
+        for sha in _sha256s(op.key, args)
+        if not state.project_has_object(sha) and state.artifacts.exists(sha)
+    ]
+    if foreign:
         raise InvalidArgumentError(
-            f"content {missing[0][:12]}... is not stored in project {state.project!r}; "
-            "upload the bytes first (PUT .../artifacts/SHA256), then record them"
+            f"content {foreign[0][:12]}... is not held by project {state.project!r}; upload "
+            "the bytes to this project first (PUT .../artifacts/SHA256), then record them"
         )
     domain = getattr(state.store, op.domain)
     return getattr(domain, op.method)(**args)

@@ -62,7 +62,17 @@ def to_wire(value: Any) -> Any:
         return _float_to_wire(float(value))
     if isinstance(value, int):
         return int(value)
-    return str(value)
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:  # a numpy scalar
+        return to_wire(value.item())
+    raise InvalidArgumentError(
+        f"{type(value).__name__} value {_shown(value)} has no JSON form; send numbers, text, "
+        "booleans, lists and mappings of them (JSON values)"
+    )
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 @functools.cache
@@ -76,10 +86,7 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def _fail(tp: Any, data: Any, where: str) -> InvalidArgumentError:
-    shown = repr(data)
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
-    return InvalidArgumentError(f"{where or 'value'}: expected {_name(tp)}, got {shown}")
+    return InvalidArgumentError(f"{where or 'value'}: expected {_name(tp)}, got {_shown(data)}")
 
 
 def _name(tp: Any) -> str:

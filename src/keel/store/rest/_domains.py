@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from keel._transport import Transport
+from keel.errors import InvalidArgumentError
 from keel.store._audit import (
     AuditedObject,
     AuditEntry,
@@ -57,6 +58,14 @@ __all__ = [
 ]
 
 
+def _segment(name: str, value: Any) -> str:
+    """A path parameter, quoted; an empty one would change the route, so it is refused."""
+    text = str(to_wire(value))
+    if not text:
+        raise InvalidArgumentError(f"{name} must not be empty")
+    return quote(text, safe="")
+
+
 class _Domain:
     """Calls the operations of one domain through a :class:`Transport`."""
 
@@ -69,9 +78,7 @@ class _Domain:
         op = operation(f"{self._domain}.{method}")
         signature = signature_of(op)
         stamped = {s.split(".", 1)[0] for s in op.stamp if "." not in s}
-        path_values = {
-            name: quote(str(to_wire(arguments.pop(name))), safe="") for name in op.path_params
-        }
+        path_values = {name: _segment(name, arguments.pop(name)) for name in op.path_params}
         path = self._transport.project_prefix + op.path.format(**path_values)
         rest = {k: v for k, v in arguments.items() if k not in stamped}
         if op.verb in ("GET", "DELETE"):
