@@ -103,6 +103,7 @@ class Transport:
         self.retry = retry or RetryPolicy()
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
+        self._local = threading.local()
 
     @property
     def server(self) -> str:
@@ -182,6 +183,7 @@ class Transport:
         attempt = 0
         while True:
             attempt += 1
+            self._local.attempts = attempt
             body = content() if callable(content) else content
             try:
                 client = self._http()
@@ -214,6 +216,10 @@ class Transport:
                 time.sleep(min(wait, self.retry.max_delay))
                 continue
             raise self._error(response, attempt)
+
+    def last_attempts(self) -> int:
+        """How many tries this thread's last request took (more than 1: it was retried)."""
+        return int(getattr(self._local, "attempts", 0))
 
     def _may_retry(self, attempt: int, start: float) -> bool:
         return attempt < self.retry.attempts and time.monotonic() - start < self.retry.deadline

@@ -254,3 +254,38 @@ def test_nested_runs_and_unknown_parent(store: Store) -> None:
     assert [r.id for r in found] == [child.id]
     with pytest.raises(NotFoundError, match="parent run"):
         store.tracking.create_run(parent.experiment_id, parent_run_id="f" * 32)
+
+
+def test_a_batch_sent_again_is_stored_once(store: Store) -> None:
+    """A retried batch (its first answer lost) carries the same id and writes nothing new."""
+    run = _run(store)
+    batch = [Metric("loss", 0.5, 0, 1), Metric("loss", 0.4, 1, 2)]
+    store.tracking.log_batch(run.id, batch, params={"lr": "0.1"}, batch_id="b-1")
+    store.tracking.log_batch(run.id, batch, params={"lr": "0.1"}, batch_id="b-1")
+    store.tracking.log_batch(run.id, batch[:1], batch_id="b-2")  # another batch: stored
+    values = [m.value for m in store.tracking.get_metric_history(run.id, "loss")]
+    assert sorted(values) == [0.4, 0.5, 0.5]
+    store.tracking.end_run(run.id, RunStatus.FINISHED)
+    store.tracking.log_batch(run.id, batch, batch_id="b-1")  # stored before the end: fine
+    assert len(store.tracking.get_metric_history(run.id, "loss")) == 3
+    with pytest.raises(RunStateError):
+        store.tracking.log_batch(run.id, batch, batch_id="b-3")  # new after the end
+    other = _run(store)
+    with pytest.raises(ConflictError, match="another run"):
+        store.tracking.log_batch(other.id, batch, batch_id="b-1")
+    assert store.tracking.get_metric_history(other.id, "loss") == []
+
+
+def test_a_run_created_again_with_its_id_is_the_same_run(store: Store) -> None:
+    exp = store.tracking.get_or_create_experiment("retry")
+    run_id = "ab" * 16
+    first = store.tracking.create_run(exp.id, name="once", run_id=run_id)
+    again = store.tracking.create_run(exp.id, name="once", run_id=run_id)
+    assert first.id == again.id == run_id and again.name == "once"
+    assert [r.id for r in store.tracking.search_runs([exp.id])] == [run_id]
+    other = store.tracking.get_or_create_experiment("other")
+    with pytest.raises(ConflictError, match="is taken"):
+        store.tracking.create_run(other.id, run_id=run_id)
+    with pytest.raises(InvalidArgumentError, match="32 lowercase hex"):
+        store.tracking.create_run(exp.id, run_id="not-an-id")
+    assert [r.id for r in store.tracking.search_runs([exp.id, other.id])] == [run_id]

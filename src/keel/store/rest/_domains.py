@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 from keel._transport import Transport
-from keel.errors import InvalidArgumentError
+from keel.errors import InvalidArgumentError, RunStateError
 from keel.store._audit import (
     AuditedObject,
     AuditEntry,
@@ -127,7 +128,9 @@ class RestTrackingStore(_Domain, TrackingStore):
         parent_run_id: str | None = None,
         user: str = "unknown",
         start_time: int | None = None,
+        run_id: str | None = None,
     ) -> Run:
+        # The id is chosen here, so a retry after a lost answer finds the run it made.
         result: Run = self._call(
             "create_run",
             experiment_id=experiment_id,
@@ -136,6 +139,7 @@ class RestTrackingStore(_Domain, TrackingStore):
             parent_run_id=parent_run_id,
             user=user,
             start_time=start_time,
+            run_id=run_id or uuid.uuid4().hex,
         )
         return result
 
@@ -155,9 +159,22 @@ class RestTrackingStore(_Domain, TrackingStore):
         error: str | None = None,
         metrics: Sequence[Metric] = (),
     ) -> Run:
-        result: Run = self._call(
-            "end_run", run_id=run_id, status=status, end_time=end_time, error=error, metrics=metrics
-        )
+        try:
+            result: Run = self._call(
+                "end_run",
+                run_id=run_id,
+                status=status,
+                end_time=end_time,
+                error=error,
+                metrics=metrics,
+            )
+        except RunStateError:
+            # Tried more than once: the first try may have ended the run and lost its answer.
+            if self._transport.last_attempts() > 1:
+                run = self.get_run(run_id)
+                if run.status is status:
+                    return run
+            raise
         return result
 
     def log_batch(
@@ -166,8 +183,18 @@ class RestTrackingStore(_Domain, TrackingStore):
         metrics: Sequence[Metric] = (),
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        batch_id: str | None = None,
     ) -> None:
-        self._call("log_batch", run_id=run_id, metrics=metrics, params=params, tags=tags)
+        # Every batch gets an id, so the retries of a batch whose answer was lost are
+        # recognised by the store and not written twice.
+        self._call(
+            "log_batch",
+            run_id=run_id,
+            metrics=metrics,
+            params=params,
+            tags=tags,
+            batch_id=batch_id or uuid.uuid4().hex,
+        )
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         result: list[Metric] = self._call("get_metric_history", run_id=run_id, key=key)
