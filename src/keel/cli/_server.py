@@ -52,6 +52,10 @@ def server_command(
     max_body_mb: Annotated[
         int, typer.Option(help="Largest JSON request body, in MiB.", min=1, max=4096)
     ] = 32,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Open the store and the artifact root, report, and exit."),
+    ] = False,
 ) -> None:
     """Run keel's team server: the metadata store, artifacts and governed services over HTTP."""
     from keel.config import load_settings
@@ -74,6 +78,9 @@ def server_command(
 
     for key, value in overrides.items():
         os.environ[f"KEEL_{key.upper()}"] = value
+    if check:
+        _check(settings)
+        return
     if init_admin:
         _print_first_admin(settings)
 
@@ -99,6 +106,23 @@ def server_command(
         workers=workers,
         log_level="warning",
         timeout_graceful_shutdown=10,
+    )
+
+
+def _check(settings: Settings) -> None:
+    """Open what the server would open (migrating the store) and say what was found."""
+    from keel._redact import safe_uri
+    from keel.context import Context
+
+    with Context(settings) as ctx:
+        projects = ctx.store.access.list_projects()
+        admins = [u.name for u in ctx.store.access.list_users() if u.admin and not u.disabled]
+        probe = ctx.artifacts.put_bytes(b"keel server --check")
+        ctx.artifacts.get_bytes(probe.sha256)
+    typer.echo(
+        f"store {safe_uri(settings.resolved_store_uri())}: ok ({len(projects)} project(s), "
+        f"administrators: {', '.join(admins) or 'none yet (keel server --init-admin)'})\n"
+        f"artifact root {safe_uri(settings.resolved_artifact_root())}: writable, verified read"
     )
 
 
@@ -128,9 +152,15 @@ def login_command(
     from keel._user_config import save_login
 
     secret = token or typer.prompt("API token", hide_input=True)
+    from keel._transport import RetryPolicy
     from keel.store.rest import RestStore
 
-    store = RestStore(url, project=project or "default", token=secret.strip())
+    store = RestStore(
+        url,
+        project=project or "default",
+        token=secret.strip(),
+        retry=RetryPolicy(attempts=2, deadline=10.0),
+    )
     try:
         identity = store.call_service("whoami", {})
     finally:
