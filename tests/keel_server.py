@@ -82,7 +82,11 @@ class KeelServer:
             args, stdout=log, stderr=subprocess.STDOUT, env=self._env(), cwd=self.home
         )
         log.close()
-        self.wait_healthy(timeout)
+        try:
+            self.wait_healthy(timeout)
+        except BaseException:
+            self.kill()
+            raise
         if init_admin:
             lines = self.log.read_text().splitlines()
             tokens = [line.strip() for line in lines if line.strip().startswith("keel_")]

@@ -161,9 +161,8 @@ class Context:
             return self._actor
         from keel.store import ServiceGateway
 
-        if self.store_uri.startswith(("http://", "https://")) and isinstance(
-            self.store, ServiceGateway
-        ):
+        uses_server = self._store is not None or self.store_uri.startswith(("http://", "https://"))
+        if uses_server and isinstance(self.store, ServiceGateway):
             with self._lock:
                 if self._actor is None:
                     self._actor = str(self.store.call_service("whoami", {})["user"])

@@ -6,7 +6,13 @@ import math
 
 import pytest
 
-from keel.errors import ConflictError, InvalidArgumentError, NotFoundError, RunStateError
+from keel.errors import (
+    ConflictError,
+    InvalidArgumentError,
+    InvalidPathError,
+    NotFoundError,
+    RunStateError,
+)
 from keel.store import ArtifactRecord, Metric, RunStatus, Store
 from keel_server import recorded
 
@@ -289,3 +295,13 @@ def test_a_run_created_again_with_its_id_is_the_same_run(store: Store) -> None:
     with pytest.raises(InvalidArgumentError, match="32 lowercase hex"):
         store.tracking.create_run(exp.id, run_id="not-an-id")
     assert [r.id for r in store.tracking.search_runs([exp.id, other.id])] == [run_id]
+
+
+@pytest.mark.parametrize(
+    "path", ["../escape.txt", "/etc/passwd", "a/../../b", "c:\\x", "a\\b", "a\x00b", "a//b", ""]
+)
+def test_artifact_records_cannot_name_a_path_outside_the_run(store: Store, path: str) -> None:
+    run = _run(store)
+    with pytest.raises(InvalidPathError):
+        store.tracking.record_artifact(run.id, ArtifactRecord(path, 1, "a" * 64, 1))
+    assert store.tracking.list_artifacts(run.id) == []

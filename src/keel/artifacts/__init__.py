@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from keel.artifacts._cache import DEFAULT_MAX_BYTES, ObjectCache, VerifiedFiles, sha256_file
 from keel.artifacts._fsspec import FsspecArtifactStore
-from keel.artifacts._paths import check_artifact_path
+from keel._paths import check_artifact_path
 from keel.artifacts._store import ArtifactStore, StoredObject
 
 if TYPE_CHECKING:

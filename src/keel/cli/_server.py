@@ -52,6 +52,9 @@ def server_command(
     max_body_mb: Annotated[
         int, typer.Option(help="Largest JSON request body, in MiB.", min=1, max=4096)
     ] = 32,
+    max_upload_mb: Annotated[
+        int, typer.Option(help="Largest artifact upload, in MiB.", min=1, max=10_000_000)
+    ] = 51_200,
     check: Annotated[
         bool,
         typer.Option("--check", help="Open the store and the artifact root, report, and exit."),
@@ -89,7 +92,13 @@ def server_command(
     from keel.server._app import ServerOptions
     from keel.server._factory import options_to_environment
 
-    options_to_environment(ServerOptions(auth=not no_auth, max_body_bytes=max_body_mb * 1024**2))
+    options_to_environment(
+        ServerOptions(
+            auth=not no_auth,
+            max_body_bytes=max_body_mb * 1024**2,
+            max_upload_bytes=max_upload_mb * 1024**2,
+        )
+    )
     from keel._redact import safe_uri
     from keel.cli._render import console
 

@@ -41,7 +41,7 @@ CLIENT_REPORTED_ACTIONS = frozenset({"model_version.load_pickle", "step_output.l
 
 #: the largest value a client may give for these parameters
 PARAMETER_BOUNDS: dict[str, int] = {
-    "limit": 10_000,
+    "limit": 100_000,
     "max_results": 50_000,
     "max_depth": 200,
 }

@@ -134,7 +134,11 @@ class TrackingStore(abc.ABC):
 
     @abc.abstractmethod
     def record_artifact(self, run_id: str, record: ArtifactRecord) -> None:
-        """Record (or replace) an artifact of a running run."""
+        """Record (or replace) an artifact of a running run.
+
+        ``InvalidPathError`` for a path that could leave the run's folder when the
+        artifact is downloaded (``..``, absolute, backslashes, NUL, control characters).
+        """
 
     @abc.abstractmethod
     def list_artifacts(self, run_id: str, prefix: str = "") -> list[ArtifactRecord]:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from keel._clock import now_ms
+from keel._paths import check_artifact_path
 from keel._redact import safe_uri
 from keel.errors import (
     ConflictError,
@@ -672,6 +673,7 @@ class SqlTrackingStore(TrackingStore):
     # -- artifacts ----------------------------------------------------------------
 
     def record_artifact(self, run_id: str, record: ArtifactRecord) -> None:
+        check_artifact_path(record.path)
         with self._db.write() as conn:
             self._require_running(conn, run_id)
             stmt = self._db.insert(_artifacts)
