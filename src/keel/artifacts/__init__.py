@@ -17,9 +17,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from keel._paths import check_artifact_path
 from keel.artifacts._cache import DEFAULT_MAX_BYTES, ObjectCache, VerifiedFiles, sha256_file
 from keel.artifacts._fsspec import FsspecArtifactStore
-from keel._paths import check_artifact_path
 from keel.artifacts._store import ArtifactStore, StoredObject
 
 if TYPE_CHECKING:

@@ -77,17 +77,28 @@ class _BodyLimit:
                 await _too_large(self.limit)(scope, receive, send)
                 return
         received = 0
+        refused = False
 
         async def counted() -> Message:
-            nonlocal received
+            # Past the limit, the 413 is sent from here and the app is told the client
+            # left: whatever it was doing with the body stops, and its answer is dropped.
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise PayloadTooLargeError(_too_large_text(self.limit))
+                    refused = True
+                    await _too_large(self.limit)(scope, receive, send)
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, counted, send)
+        async def guarded(message: Message) -> None:
+            if not refused:
+                await send(message)
+
+        await self.app(scope, counted, guarded)
 
 
 def _too_large_text(limit: int) -> str:
