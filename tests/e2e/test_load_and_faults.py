@@ -86,8 +86,8 @@ def _join(threads: list[threading.Thread], timeout: float = 240.0) -> None:
 
 
 def _check(server: KeelServer, run_ids: list[str]) -> None:
-    from keel.governance import verify
     from keel.context import Context
+    from keel.governance import verify
     from keel.store import RunStatus
 
     store = server.client()
