@@ -106,3 +106,57 @@ def test_commands_work_without_extras(tmp_path: Path) -> None:
     doctor = core("doctor", cwd=tmp_path)
     assert doctor.returncode == 0, doctor.stderr
     assert "pip install 'keel[training]'" in doctor.stdout  # the extras are seen as absent
+
+
+def test_keel_server_without_its_extra_says_which_to_install(tmp_path: Path) -> None:
+    proc = core("server", "--port", "1", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "pip install 'keel[server]'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_core_install_logs_to_a_server_with_a_token_and_is_refused_without(
+    tmp_path: Path,
+) -> None:
+    """A second terminal (keel with no extras at all) works against a team server."""
+    from keel_server import KeelServer
+
+    server = KeelServer(tmp_path / "server").start(init_admin=True)
+    try:
+        script = (
+            "import keel\n"
+            "with keel.start_run(experiment='remote', run_name='second-terminal') as run:\n"
+            "    keel.log_param('where', 'core')\n"
+            "    keel.log_metric('acc', 0.75)\n"
+            "print(run.id)\n"
+        )
+        env = {**_env(), "KEEL_STORE_URI": server.url, "KEEL_HOME": str(tmp_path / "client")}
+        refused = subprocess.run(
+            [str(CORE_PYTHON), "-c", script], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert refused.returncode != 0
+        assert "needs an API token" in refused.stderr
+        env["KEEL_TOKEN"] = server.admin_token
+        logged = subprocess.run(
+            [str(CORE_PYTHON), "-c", script], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert logged.returncode == 0, logged.stderr
+        run_id = logged.stdout.strip()
+        listed = subprocess.run(
+            [str(CORE_KEEL), "runs", "list", "--experiment", "remote"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert run_id[:8] in listed.stdout and "0.75" in listed.stdout
+        store = server.client()
+        try:
+            run = store.tracking.get_run(run_id)
+            assert run.params == {"where": "core"} and run.metrics == {"acc": 0.75}
+            assert run.user == "admin"  # recorded as the token's user, not the OS user
+        finally:
+            store.close()
+    finally:
+        server.stop()

@@ -66,7 +66,9 @@ def _log(server: KeelServer, home: Path, index: int, run_ids: list[str], errors:
         errors.append(f"client {index}: {type(exc).__name__}: {exc}")
 
 
-def _run_clients(server: KeelServer, home: Path) -> tuple[list[threading.Thread], list[str], list[str]]:
+def _run_clients(
+    server: KeelServer, home: Path
+) -> tuple[list[threading.Thread], list[str], list[str]]:
     run_ids = [""] * CLIENTS
     errors: list[str] = []
     threads = [

@@ -133,9 +133,12 @@ def _http_error(request: Request, exc: Exception) -> Response:
         return problem(404, "NOT_FOUND", f"no route {request.url.path!r}; see /docs for the API")
     if exc.status_code == 405:
         return problem(
-            405, "METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.url.path!r}"
+            405,
+            "METHOD_NOT_ALLOWED",
+            f"{request.method} is not allowed on {request.url.path!r}",
+            headers=exc.headers,  # Allow: the methods that are
         )
-    return problem(exc.status_code, "HTTP_ERROR", str(exc.detail))
+    return problem(exc.status_code, "HTTP_ERROR", str(exc.detail), headers=exc.headers)
 
 
 def _openapi_floats(schema: Any) -> None:
@@ -277,6 +280,9 @@ def create_app(settings: Settings | None = None, options: ServerOptions | None =
                 "bearer": {"type": "http", "scheme": "bearer"}
             }
             schema["security"] = [{"bearer": []}]
+            for path in ("/health", "/ready"):  # public: no token needed
+                for operation in schema["paths"].get(path, {}).values():
+                    operation["security"] = []
             app.openapi_schema = schema
         return app.openapi_schema
 

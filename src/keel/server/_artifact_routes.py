@@ -33,7 +33,12 @@ __all__ = ["artifact_router"]
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _P = "/api/v1/projects/{project}/artifacts/{sha256}"
 
-Sha256 = Annotated[str, PathParam(description="the sha256 of the bytes, 64 lowercase hex digits")]
+Sha256 = Annotated[
+    str,
+    PathParam(
+        description="the sha256 of the bytes, 64 lowercase hex digits", pattern=_SHA256.pattern
+    ),
+]
 
 
 def _checked(sha256: str) -> str:
@@ -114,13 +119,20 @@ def artifact_router(upload_dir: Path, max_upload_bytes: int) -> APIRouter:
             body(), media_type="application/octet-stream", headers={"X-Keel-Sha256": sha256}
         )
 
-    @router.head(_P, name="artifacts.exists")
+    @router.head(
+        _P,
+        name="artifacts.exists",
+        response_class=Response,
+        responses={200: {"description": "The project holds these bytes (no body)", "content": {}}},
+    )
     def exists(request: Request, project: str, sha256: Sha256) -> Response:
         """200 if the project holds these bytes, 404 otherwise."""
         state = request_state(request)
         _checked(sha256)
         found = state.project_has_object(sha256) and state.artifacts.exists(sha256)
-        return Response(status_code=200 if found else 404)
+        if not found:
+            raise _not_found(sha256, project)
+        return Response(status_code=200, media_type="application/octet-stream")
 
     return router
 

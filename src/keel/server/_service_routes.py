@@ -67,7 +67,7 @@ def service_router() -> APIRouter:
     router = APIRouter(prefix=_P, tags=["services"])
 
     @router.get("/whoami", name="services.whoami")
-    def whoami(request: Request) -> Response:
+    def whoami(request: Request, project: str) -> Response:
         """The authenticated user and their role in the project."""
         state = request_state(request)
         return _json(
@@ -80,7 +80,7 @@ def service_router() -> APIRouter:
         )
 
     @router.post("/promote", name="services.promote")
-    def promote(request: Request, body: PromoteRequest) -> Response:
+    def promote(request: Request, project: str, body: PromoteRequest) -> Response:
         """Evaluate the policy here and move the alias if it passes (or is forced by an admin)."""
         from keel.gates import Policy, promote
 
@@ -98,7 +98,7 @@ def service_router() -> APIRouter:
         return _json(outcome)
 
     @router.post("/rollback", name="services.rollback")
-    def rollback(request: Request, body: AliasRequest) -> Response:
+    def rollback(request: Request, project: str, body: AliasRequest) -> Response:
         """Move the alias back to its previous holder."""
         from keel.gates import rollback
 
@@ -106,7 +106,7 @@ def service_router() -> APIRouter:
         return _json(rollback(body.reference, reason=body.reason, context=server_context(state)))
 
     @router.post("/delete-alias", name="services.delete_alias")
-    def delete_alias(request: Request, body: AliasRequest) -> Response:
+    def delete_alias(request: Request, project: str, body: AliasRequest) -> Response:
         """Delete the alias (project admins)."""
         from keel.gates import delete_alias
 

@@ -30,7 +30,7 @@ from starlette.responses import Response
 
 from keel.errors import InvalidArgumentError
 from keel.server._context import RequestState, request_state
-from keel.server._paging import page_of
+from keel.server._paging import MAX_PAGE_SIZE, page_of
 from keel.store import to_wire
 from keel.store.rest import OPERATIONS, ROLE_ORDER, Operation, Parameter, signature_of
 
@@ -164,7 +164,16 @@ def _endpoint(op: Operation) -> Callable[..., Any]:
         )
     if op.paged:
         params.append(_kw("cursor", str | None, None, "the next_cursor of the previous page"))
-        params.append(_kw("limit", int | None, None, "page size (at most 1000)"))
+        params.append(
+            inspect.Parameter(
+                "limit",
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=Annotated[
+                    int | None, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")
+                ],
+                default=None,
+            )
+        )
 
     def endpoint(request: Request, **kwargs: Any) -> Response:
         state = request_state(request)
@@ -205,10 +214,12 @@ def _path_param(p: Parameter) -> inspect.Parameter:
 
 def _query_param(p: Parameter) -> inspect.Parameter:
     default = inspect.Parameter.empty if p.required else p.default
+    bound = PARAMETER_BOUNDS.get(p.name)
+    query = Query() if bound is None else Query(ge=0, le=bound)
     return inspect.Parameter(
         p.name,
         inspect.Parameter.KEYWORD_ONLY,
-        annotation=Annotated[p.annotation, Query()],
+        annotation=Annotated[p.annotation, query],
         default=default,
     )
 
