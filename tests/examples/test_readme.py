@@ -9,33 +9,21 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from readme_tour import KEEL, README, run_tour, tour_blocks, tour_text
+
 ROOT = Path(__file__).resolve().parents[2]
-README = ROOT / "README.md"
 DEMO = ROOT / "examples" / "07-registry" / "registry_demo.py"
-BLOCK = re.compile(r"<!-- tour:(python|shell) -->\s*```(?:python|bash)\n(.*?)```", re.S)
-
-
-def _tour_text() -> str:
-    text = README.read_text()
-    start = text.index("## Five-minute tour")
-    return text[start : text.index("\n## ", start + 1)]
-
-
-def _blocks() -> list[tuple[str, str]]:
-    return BLOCK.findall(_tour_text())
 
 
 def test_every_code_block_of_the_tour_is_run() -> None:
     """Each fenced block of the tour is one the tour test runs (so none is skipped)."""
-    tour = _tour_text()
+    tour = tour_text()
     fences = [m.start() for m in re.finditer(r"^```", tour, re.M)]
     openings = fences[::2]  # a block opens and closes with a fence
     assert len(fences) % 2 == 0 and openings, "the README has no tour, or an unclosed block"
@@ -45,50 +33,24 @@ def test_every_code_block_of_the_tour_is_run() -> None:
         if not tour[:start].rstrip().endswith(("<!-- tour:python -->", "<!-- tour:shell -->"))
     ]
     assert not unmarked, f"tour blocks without a <!-- tour:... --> marker: {unmarked}"
-    assert len(_blocks()) == len(openings)
-    assert {kind for kind, _ in _blocks()} == {"python", "shell"}
+    assert len(tour_blocks()) == len(openings)
+    assert {kind for kind, _ in tour_blocks()} == {"python", "shell"}
 
 
 def _keel(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    keel_bin = shutil.which("keel", path=str(Path(sys.executable).parent))
-    assert keel_bin
     return subprocess.run(
-        [keel_bin, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
+        [KEEL, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
     )
 
 
-def _run_shell_block(code: str, cwd: Path, env: dict[str, str]) -> Path:
-    """Run a shell block's commands (keel, mkdir -p, cd); returns the folder it ends in."""
+def _local_run_ids(cwd: Path) -> list[str]:
     import keel
 
-    for line in code.splitlines():
-        line = line.split("  #")[0].strip()
-        if not line:
-            continue
-        for command in line.split("&&"):
-            args = shlex.split(command)
-            if args[0] in (".", "source"):
-                continue  # activating the venv: the test already runs in it
-            if args[:2] == ["mkdir", "-p"]:
-                (cwd / args[2]).mkdir(parents=True, exist_ok=True)
-                continue
-            if args[0] == "cd":
-                cwd = (cwd / args[1]).resolve()
-                continue
-            assert args[0] == "keel", f"the tour runner does not know {command!r}"
-            if "<" in command:
-                client = keel.Client(store_uri=f"sqlite:///{cwd / '.keel' / 'keel.db'}")
-                ids = [r.id for r in client.search_runs("tour", order_by=["start_time"])]
-                client.close()
-                text = command.replace("<run id or a unique prefix>", ids[0][:8])
-                args = shlex.split(text.replace("<id> <id>", f"{ids[0]} {ids[1]}"))
-            proc = _keel(args[1:], cwd, env)
-            assert proc.returncode == 0, f"{command}: {proc.stderr}"
-            if "runs list" in command:
-                assert "rf-100" in proc.stdout
-            if "lineage" in command:
-                assert "iris.csv" in proc.stdout and "iris-train/1" in proc.stdout
-    return cwd
+    client = keel.Client(store_uri=f"sqlite:///{cwd / '.keel' / 'keel.db'}")
+    try:
+        return [r.id for r in client.search_runs("tour", order_by=["start_time"])]
+    finally:
+        client.close()
 
 
 @pytest.mark.slow
@@ -103,25 +65,18 @@ def test_readme_tour_runs_after_the_demo_in_its_own_folder(tmp_path: Path) -> No
     assert demo.returncode == 0, demo.stderr[-3000:]
     demo_versions = _keel(["models", "versions", "iris"], repo, env).stdout
 
-    cwd = repo
-    for kind, code in _blocks():
-        if kind == "python":
-            proc = subprocess.run(
-                [sys.executable, "-c", code],
-                capture_output=True,
-                text=True,
-                env=env,
-                cwd=cwd,
-                timeout=600,
-            )
-            assert proc.returncode == 0, f"README block failed:\n{code}\n{proc.stderr}"
-        else:
-            cwd = _run_shell_block(code, cwd, env)
+    tour = run_tour(repo, env, _local_run_ids)
+    assert (
+        "rf-100"
+        in tour.commands['keel runs list --experiment tour --filter "metrics.accuracy > 0.9"']
+    )
+    lineage = tour.commands["keel lineage iris@champion"]
+    assert "iris.csv" in lineage and "iris-train/1" in lineage
     # the demo's store is as the demo left it...
     assert _keel(["models", "versions", "iris"], repo, env).stdout == demo_versions
     # ...because the tour ran in a folder of its own, where its promotion happened
-    assert cwd != repo and (cwd / ".keel" / "keel.db").exists()
-    champion = _keel(["models", "show", "iris@champion", "--json"], cwd, env)
+    assert tour.cwd != repo and (tour.cwd / ".keel" / "keel.db").exists()
+    champion = _keel(["models", "show", "iris@champion", "--json"], tour.cwd, env)
     assert champion.returncode == 0 and '"version": 1' in champion.stdout
 
 
