@@ -146,7 +146,8 @@ def require_admin(action: str, *, context: Context | None = None) -> str:
 
 def grant_role(user: str, role: str = "admin", *, context: Context | None = None) -> RoleGrant:
     """Grant ``role`` to ``user`` in the context's project (its admins only, except the
-    project's very first admin). Audited.
+    project's very first admin). Audited. Against a keel server, the server decides:
+    project admins and server administrators may grant any role.
 
     Args:
         user: who gets the role.
@@ -161,6 +162,10 @@ def grant_role(user: str, role: str = "admin", *, context: Context | None = None
     _check_role(role)
     ctx = context or current_context()
     actor: str = ctx.actor
+    if isinstance(ctx.store, ServiceGateway):
+        # a keel server grants roles to its project admins and server administrators
+        remote: RoleGrant = ctx.store.governance.grant_role(user, role, actor)
+        return remote
     admins = [g for g in ctx.store.governance.list_roles() if g.role == "admin"]
     if admins:
         require_admin(f"granting {role!r}", context=ctx)
