@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from keel.errors import error_for_code
 from keel.server._context import request_state
-from keel.store import to_wire
+from keel.store import Project, RoleGrant, TokenInfo, User, to_wire
 
 __all__ = ["access_router"]
 
@@ -59,6 +59,22 @@ class NewToken(pydantic.BaseModel):
     )
 
 
+class WhoAmI(pydantic.BaseModel):
+    """The authenticated user."""
+
+    user: str
+    admin: bool = pydantic.Field(description="a server administrator")
+    token_id: str | None
+    projects: dict[str, str] = pydantic.Field(description="project -> your role there")
+
+
+class NewTokenSecret(pydantic.BaseModel):
+    """A token just created, and its secret: shown this once, kept only as a hash."""
+
+    token: TokenInfo
+    secret: str
+
+
 def _denied(message: str) -> Exception:
     return error_for_code("PERMISSION_DENIED")(message)
 
@@ -67,7 +83,7 @@ def access_router() -> APIRouter:
     """``/api/v1``: whoami, projects, users, tokens."""
     router = APIRouter(prefix="/api/v1", tags=["access"])
 
-    @router.get("/whoami", name="access.whoami")
+    @router.get("/whoami", name="access.whoami", response_model=WhoAmI)
     def whoami(request: Request) -> Response:
         """The authenticated user, whether they administer the server, and their projects."""
         state = request_state(request)
@@ -87,7 +103,7 @@ def access_router() -> APIRouter:
             }
         )
 
-    @router.get("/projects", name="access.list_projects")
+    @router.get("/projects", name="access.list_projects", response_model=list[Project])
     def list_projects(request: Request) -> Response:
         """The projects you are a member of (every project for server administrators)."""
         state = request_state(request)
@@ -100,7 +116,7 @@ def access_router() -> APIRouter:
             ]
         )
 
-    @router.post("/projects", status_code=201, name="access.create_project")
+    @router.post("/projects", status_code=201, name="access.create_project", response_model=Project)
     def create_project(request: Request, body: NewProject) -> Response:
         """Create a project (server administrators)."""
         state = request_state(request)
@@ -109,34 +125,36 @@ def access_router() -> APIRouter:
         )
         return _json(project, 201)
 
-    @router.get("/projects/{project}", name="access.get_project")
+    @router.get("/projects/{project}", name="access.get_project", response_model=Project)
     def get_project(request: Request, project: str) -> Response:
         """One project."""
         return _json(request_state(request).hub.access.get_project(project))
 
-    @router.get("/projects/{project}/members", name="access.members")
+    @router.get(
+        "/projects/{project}/members", name="access.members", response_model=list[RoleGrant]
+    )
     def members(request: Request, project: str) -> Response:
         """Every role granted in the project."""
         return _json(request_state(request).store.governance.list_roles())
 
-    @router.get("/users", name="access.list_users")
+    @router.get("/users", name="access.list_users", response_model=list[User])
     def list_users(request: Request) -> Response:
         """Every user."""
         return _json(request_state(request).hub.access.list_users())
 
-    @router.post("/users", status_code=201, name="access.create_user")
+    @router.post("/users", status_code=201, name="access.create_user", response_model=User)
     def create_user(request: Request, body: NewUser) -> Response:
         """Create a user."""
         state = request_state(request)
         user = state.hub.access.create_user(body.name, admin=body.admin, actor=state.principal.user)
         return _json(user, 201)
 
-    @router.get("/users/{user}", name="access.get_user")
+    @router.get("/users/{user}", name="access.get_user", response_model=User)
     def get_user(request: Request, user: str) -> Response:
         """One user."""
         return _json(request_state(request).hub.access.get_user(user))
 
-    @router.post("/users/{user}/disable", name="access.disable_user")
+    @router.post("/users/{user}/disable", name="access.disable_user", response_model=User)
     def disable_user(request: Request, user: str) -> Response:
         """Disable a user: their tokens stop working at once."""
         state = request_state(request)
@@ -146,13 +164,13 @@ def access_router() -> APIRouter:
             )
         return _json(state.hub.access.set_user_disabled(user, True, actor=state.principal.user))
 
-    @router.post("/users/{user}/enable", name="access.enable_user")
+    @router.post("/users/{user}/enable", name="access.enable_user", response_model=User)
     def enable_user(request: Request, user: str) -> Response:
         """Enable a disabled user again."""
         state = request_state(request)
         return _json(state.hub.access.set_user_disabled(user, False, actor=state.principal.user))
 
-    @router.get("/tokens", name="access.list_tokens")
+    @router.get("/tokens", name="access.list_tokens", response_model=list[TokenInfo])
     def list_tokens(
         request: Request, user: str | None = Query(None, description="another user's (admins)")
     ) -> Response:
@@ -163,7 +181,9 @@ def access_router() -> APIRouter:
             raise _denied("only server administrators list other users' tokens")
         return _json(state.hub.access.list_tokens(whose))
 
-    @router.post("/tokens", status_code=201, name="access.create_token")
+    @router.post(
+        "/tokens", status_code=201, name="access.create_token", response_model=NewTokenSecret
+    )
     def create_token(request: Request, body: NewToken) -> Response:
         """Create a token; its secret is in this answer and nowhere else, ever."""
         state = request_state(request)
@@ -175,7 +195,7 @@ def access_router() -> APIRouter:
         )
         return _json({"token": info, "secret": secret}, 201)
 
-    @router.delete("/tokens/{token_id}", name="access.revoke_token")
+    @router.delete("/tokens/{token_id}", name="access.revoke_token", response_model=TokenInfo)
     def revoke_token(request: Request, token_id: str) -> Response:
         """Revoke a token (yours; administrators: anyone's)."""
         state = request_state(request)

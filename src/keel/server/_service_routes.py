@@ -45,6 +45,21 @@ class AliasRequest(pydantic.BaseModel):
     reason: str | None = None
 
 
+class ProjectIdentity(pydantic.BaseModel):
+    """The authenticated user and their role in the route's project."""
+
+    user: str
+    admin: bool
+    project: str | None
+    role: str | None
+
+
+def _outcome() -> Any:
+    from keel.gates import PromotionOutcome
+
+    return PromotionOutcome
+
+
 def _json(value: Any) -> Response:
     return Response(json.dumps(to_wire(value), ensure_ascii=False), media_type="application/json")
 
@@ -66,7 +81,7 @@ def service_router() -> APIRouter:
     """Promotion, rollback and alias deletion, run on the server."""
     router = APIRouter(prefix=_P, tags=["services"])
 
-    @router.get("/whoami", name="services.whoami")
+    @router.get("/whoami", name="services.whoami", response_model=ProjectIdentity)
     def whoami(request: Request, project: str) -> Response:
         """The authenticated user and their role in the project."""
         state = request_state(request)
@@ -79,7 +94,7 @@ def service_router() -> APIRouter:
             }
         )
 
-    @router.post("/promote", name="services.promote")
+    @router.post("/promote", name="services.promote", response_model=_outcome())
     def promote(request: Request, project: str, body: PromoteRequest) -> Response:
         """Evaluate the policy here and move the alias if it passes (or is forced by an admin)."""
         from keel.gates import Policy, promote
@@ -97,7 +112,7 @@ def service_router() -> APIRouter:
         )
         return _json(outcome)
 
-    @router.post("/rollback", name="services.rollback")
+    @router.post("/rollback", name="services.rollback", response_model=_outcome())
     def rollback(request: Request, project: str, body: AliasRequest) -> Response:
         """Move the alias back to its previous holder."""
         from keel.gates import rollback
