@@ -9,7 +9,7 @@ projects and anyone's tokens. Project roles are granted on the project's own rou
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic
 from fastapi import APIRouter, Query, Request
@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from keel.errors import error_for_code
 from keel.server._context import request_state
+from keel.server._paging import MAX_PAGE_SIZE, Page, page_of
 from keel.store import Project, RoleGrant, TokenInfo, User, to_wire
 
 __all__ = ["access_router"]
@@ -75,6 +76,17 @@ class NewTokenSecret(pydantic.BaseModel):
     secret: str
 
 
+def _page(request: Request, items: list[Any], cursor: str | None, limit: int | None) -> Response:
+    page, following = page_of(
+        items, {"path": request.url.path, **request.query_params}, cursor, limit
+    )
+    return _json({"items": list(page), "next_cursor": following})
+
+
+Cursor = Annotated[str | None, Query(description="the next_cursor of the previous page")]
+Limit = Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")]
+
+
 def _denied(message: str) -> Exception:
     return error_for_code("PERMISSION_DENIED")(message)
 
@@ -103,18 +115,17 @@ def access_router() -> APIRouter:
             }
         )
 
-    @router.get("/projects", name="access.list_projects", response_model=list[Project])
-    def list_projects(request: Request) -> Response:
+    @router.get("/projects", name="access.list_projects", response_model=Page[Project])
+    def list_projects(request: Request, cursor: Cursor = None, limit: Limit = None) -> Response:
         """The projects you are a member of (every project for server administrators)."""
         state = request_state(request)
         access = state.hub.access
-        return _json(
-            [
-                p
-                for p in access.list_projects()
-                if state.principal.admin or access.role_in(state.principal.user, p.name)
-            ]
-        )
+        visible = [
+            p
+            for p in access.list_projects()
+            if state.principal.admin or access.role_in(state.principal.user, p.name)
+        ]
+        return _page(request, visible, cursor, limit)
 
     @router.post("/projects", status_code=201, name="access.create_project", response_model=Project)
     def create_project(request: Request, body: NewProject) -> Response:
@@ -131,16 +142,18 @@ def access_router() -> APIRouter:
         return _json(request_state(request).hub.access.get_project(project))
 
     @router.get(
-        "/projects/{project}/members", name="access.members", response_model=list[RoleGrant]
+        "/projects/{project}/members", name="access.members", response_model=Page[RoleGrant]
     )
-    def members(request: Request, project: str) -> Response:
+    def members(
+        request: Request, project: str, cursor: Cursor = None, limit: Limit = None
+    ) -> Response:
         """Every role granted in the project."""
-        return _json(request_state(request).store.governance.list_roles())
+        return _page(request, request_state(request).store.governance.list_roles(), cursor, limit)
 
-    @router.get("/users", name="access.list_users", response_model=list[User])
-    def list_users(request: Request) -> Response:
+    @router.get("/users", name="access.list_users", response_model=Page[User])
+    def list_users(request: Request, cursor: Cursor = None, limit: Limit = None) -> Response:
         """Every user."""
-        return _json(request_state(request).hub.access.list_users())
+        return _page(request, request_state(request).hub.access.list_users(), cursor, limit)
 
     @router.post("/users", status_code=201, name="access.create_user", response_model=User)
     def create_user(request: Request, body: NewUser) -> Response:
@@ -170,16 +183,19 @@ def access_router() -> APIRouter:
         state = request_state(request)
         return _json(state.hub.access.set_user_disabled(user, False, actor=state.principal.user))
 
-    @router.get("/tokens", name="access.list_tokens", response_model=list[TokenInfo])
+    @router.get("/tokens", name="access.list_tokens", response_model=Page[TokenInfo])
     def list_tokens(
-        request: Request, user: str | None = Query(None, description="another user's (admins)")
+        request: Request,
+        user: str | None = Query(None, description="another user's (admins)"),
+        cursor: Cursor = None,
+        limit: Limit = None,
     ) -> Response:
         """Your tokens (never their secrets); administrators may ask for anyone's."""
         state = request_state(request)
         whose = user or state.principal.user
         if whose != state.principal.user and not state.principal.admin:
             raise _denied("only server administrators list other users' tokens")
-        return _json(state.hub.access.list_tokens(whose))
+        return _page(request, state.hub.access.list_tokens(whose), cursor, limit)
 
     @router.post(
         "/tokens", status_code=201, name="access.create_token", response_model=NewTokenSecret

@@ -12,11 +12,23 @@ import base64
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+import pydantic
 
 from keel.errors import InvalidArgumentError
 
-__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "page_of"]
+T = TypeVar("T")
+
+
+class Page(pydantic.BaseModel, Generic[T]):
+    """One page of a list: its items, and the cursor of the next page (``None``: the last)."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "Page", "page_of"]
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000

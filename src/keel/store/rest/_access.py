@@ -49,8 +49,11 @@ class RestAccessStore(AccessStore):
         result: Project = from_wire(Project, self._get(f"/projects/{_q(name)}"))
         return result
 
+    def _list(self, path: str, **params: Any) -> list[Any]:
+        return list(self._transport.pages("GET", f"/api/v1{path}", params=params))
+
     def list_projects(self) -> list[Project]:
-        result: list[Project] = from_wire(list[Project], self._get("/projects"))
+        result: list[Project] = from_wire(list[Project], self._list("/projects"))
         return result
 
     # -- users ----------------------------------------------------------------------
@@ -64,7 +67,7 @@ class RestAccessStore(AccessStore):
         return result
 
     def list_users(self) -> list[User]:
-        result: list[User] = from_wire(list[User], self._get("/users"))
+        result: list[User] = from_wire(list[User], self._list("/users"))
         return result
 
     def set_user_disabled(self, name: str, disabled: bool, *, actor: str) -> User:
@@ -82,7 +85,7 @@ class RestAccessStore(AccessStore):
 
     def list_tokens(self, user: str | None = None) -> list[TokenInfo]:
         params = {} if user is None else {"user": user}
-        result: list[TokenInfo] = from_wire(list[TokenInfo], self._get("/tokens", **params))
+        result: list[TokenInfo] = from_wire(list[TokenInfo], self._list("/tokens", **params))
         return result
 
     def revoke_token(self, token_id: str, *, actor: str) -> TokenInfo:
@@ -109,7 +112,7 @@ class RestAccessStore(AccessStore):
             role: str | None = me["projects"].get(project)
             return role
         try:
-            grants = self._get(f"/projects/{_q(project)}/members")
+            grants = self._list(f"/projects/{_q(project)}/members")
         except NotFoundError:
             return None
         held = [g["role"] for g in grants if g["user"] == user and g["role"] in ROLES]

@@ -97,10 +97,10 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("tracking", "resolve_run_id", "GET", "/run-ids", V),
     _op("tracking", "end_run", "POST", "/runs/{run_id}/end", E),
     _op("tracking", "log_batch", "POST", "/runs/{run_id}/batch", E),
-    _op("tracking", "get_metric_history", "GET", "/runs/{run_id}/metric-history", V),
+    _op("tracking", "get_metric_history", "GET", "/runs/{run_id}/metric-history", V, paged=True),
     _op("tracking", "search_runs", "POST", "/runs/search", V, paged=True),
     _op("tracking", "record_artifact", "PUT", "/runs/{run_id}/artifacts", E),
-    _op("tracking", "list_artifacts", "GET", "/runs/{run_id}/artifacts", V),
+    _op("tracking", "list_artifacts", "GET", "/runs/{run_id}/artifacts", V, paged=True),
     # -- datasets ------------------------------------------------------------------------
     _op("datasets", "create_version", "POST", "/dataset-versions", E, stamp=("new.created_by",)),
     _op("datasets", "record_validation", "POST", "/dataset-versions/{version_id}/validation", E),
@@ -123,7 +123,7 @@ OPERATIONS: tuple[Operation, ...] = (
         M,
         stamp=("actor",),
     ),
-    _op("registry", "list_aliases", "GET", "/models/{name}/aliases", V),
+    _op("registry", "list_aliases", "GET", "/models/{name}/aliases", V, paged=True),
     _op("registry", "get_alias", "GET", "/models/{name}/aliases/{alias}", V),
     # Moving an alias with a client-made gate result, or deleting one, bypasses the
     # server's gate: admins only. Maintainers promote through the promotion service.
@@ -131,11 +131,11 @@ OPERATIONS: tuple[Operation, ...] = (
     _op(
         "registry", "delete_alias", "DELETE", "/models/{name}/aliases/{alias}", A, stamp=("actor",)
     ),
-    _op("registry", "alias_history", "GET", "/models/{name}/alias-history", V),
-    _op("registry", "list_gate_results", "GET", "/models/{name}/gate-results", V),
+    _op("registry", "alias_history", "GET", "/models/{name}/alias-history", V, paged=True),
+    _op("registry", "list_gate_results", "GET", "/models/{name}/gate-results", V, paged=True),
     _op("registry", "record_gate_result", "POST", "/gate-results", A, status=201),
     _op("registry", "get_gate_result", "GET", "/gate-results/{result_id}", V),
-    _op("registry", "audited_state", "GET", "/registry/audited-state", V),
+    _op("registry", "audited_state", "GET", "/registry/audited-state", V, paged=True),
     # -- lineage -------------------------------------------------------------------------
     _op("lineage", "add_edges", "POST", "/lineage/edges", E),
     _op("lineage", "upstream", "POST", "/lineage/upstream", V),
@@ -148,8 +148,8 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("governance", "latest_event", "GET", "/audit/latest", V),
     _op("governance", "head", "GET", "/audit/head", V),
     _op("governance", "verify", "GET", "/audit/verify", V),
-    _op("governance", "audited_state", "GET", "/audit/audited-state", V),
-    _op("governance", "list_roles", "GET", "/roles", V),
+    _op("governance", "audited_state", "GET", "/audit/audited-state", V, paged=True),
+    _op("governance", "list_roles", "GET", "/roles", V, paged=True),
     _op("governance", "grant_role", "POST", "/roles", A, stamp=("actor",), status=201),
     _op("governance", "revoke_role", "DELETE", "/roles/{user}/{role}", A, stamp=("actor",)),
     # -- pipelines -----------------------------------------------------------------------
