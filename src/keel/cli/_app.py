@@ -38,6 +38,7 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "roles": ("keel.cli._audit", "roles_app", "group"),
     "lineage": ("keel.cli._lineage", "lineage", "command"),
     "train": ("keel.cli._train", "train_command", "command"),
+    "drift": ("keel.cli._drift", "drift_command", "command"),
 }
 
 
