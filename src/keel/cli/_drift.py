@@ -101,8 +101,21 @@ def _render(report: DriftReport) -> None:
 
     out = console()
     table = Table(title=f"drift: {escape(report.current)} vs {escape(report.reference)}")
-    for header in ("column", "type", "test", "statistic", "p-value", "threshold", "result", "n ref", "n cur", "notes"):
-        justify = "right" if header in ("statistic", "p-value", "threshold", "n ref", "n cur") else "left"
+    for header in (
+        "column",
+        "type",
+        "test",
+        "statistic",
+        "p-value",
+        "threshold",
+        "result",
+        "n ref",
+        "n cur",
+        "notes",
+    ):
+        justify = (
+            "right" if header in ("statistic", "p-value", "threshold", "n ref", "n cur") else "left"
+        )
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
     for c in report.columns:
         if not c.tested:
@@ -143,7 +156,9 @@ def _render(report: DriftReport) -> None:
     for ch in report.category_changes:
         parts = []
         if ch.new_count:
-            parts.append(f"{ch.new_count} new ({ch.new_share:.1%} of rows): {', '.join(map(str, ch.new[:5]))}")
+            parts.append(
+                f"{ch.new_count} new ({ch.new_share:.1%} of rows): {', '.join(map(str, ch.new[:5]))}"
+            )
         if ch.vanished_count:
             parts.append(f"{ch.vanished_count} vanished: {', '.join(map(str, ch.vanished[:5]))}")
         out.print(f"categories {escape(ch.column)}: {escape('; '.join(parts))}")

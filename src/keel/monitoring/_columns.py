@@ -134,7 +134,9 @@ def _rank_key(item: tuple[Any, int]) -> tuple[int, str, Any]:
     return (-count, type(value).__name__, value)
 
 
-def _top(counts: dict[Any, int], keep: int, pinned: frozenset[Any]) -> tuple[dict[Any, int], int, int]:
+def _top(
+    counts: dict[Any, int], keep: int, pinned: frozenset[Any]
+) -> tuple[dict[Any, int], int, int]:
     """The ``keep`` most frequent (plus pinned) values, and the count and number of the rest."""
     if len(counts) <= keep:
         return counts, 0, 0
@@ -201,4 +203,3 @@ def unique_sorted(values: FloatArray) -> tuple[FloatArray, Any]:
     starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
     counts = np.diff(np.concatenate((starts, [values.shape[0]]))).astype(np.int64)
     return values[starts], counts
-

@@ -9,7 +9,6 @@ so monitoring never reads the reference again.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -113,7 +112,11 @@ def drift(
     every, per_column = resolve_tests(tests)
     _check_fraction("drift_share", drift_share, allow_zero=False)
     _check_fraction("null_rate_threshold", null_rate_threshold, allow_zero=True)
-    if isinstance(max_categories, bool) or not isinstance(max_categories, int) or max_categories < 1:
+    if (
+        isinstance(max_categories, bool)
+        or not isinstance(max_categories, int)
+        or max_categories < 1
+    ):
         raise DriftInputError(f"max_categories must be an integer >= 1; got {max_categories!r}")
     ref = open_source(reference, "reference")
     cur = open_source(current, "current")
@@ -139,7 +142,9 @@ def drift(
     both = [c for c in chosen if c in ref_names and c in cur_names]
     stray = sorted(set(per_column) - set(both))
     if stray:
-        raise DriftInputError(f"tests name columns that are not compared: {stray}; compared: {both}")
+        raise DriftInputError(
+            f"tests name columns that are not compared: {stray}; compared: {both}"
+        )
 
     results: list[ColumnDrift] = []
     changes: list[CategoryChange] = []
@@ -443,7 +448,9 @@ def _categorical_distribution(
         labels.append(OTHER)
         ref_shares.append(float(r[rest].sum()))
         cur_shares.append(float(c[rest].sum()))
-    return ColumnDistribution(name, "categories", (), tuple(labels), tuple(ref_shares), tuple(cur_shares))
+    return ColumnDistribution(
+        name, "categories", (), tuple(labels), tuple(ref_shares), tuple(cur_shares)
+    )
 
 
 def _category_change(
@@ -454,6 +461,7 @@ def _category_change(
     cur_counts: dict[Any, int],
     ref_truncated: bool,
 ) -> CategoryChange | None:
+    assert not isinstance(ref, UnsupportedColumn) and not isinstance(cur, UnsupportedColumn)
     raw_cur = cur.category_counts()
     new = sorted(((k, v) for k, v in raw_cur.items() if k not in ref_counts), key=lambda kv: -kv[1])
     new_count = len(new)
@@ -468,7 +476,6 @@ def _category_change(
     )
     if not new_count and not vanished:
         return None
-    assert not isinstance(ref, UnsupportedColumn) and not isinstance(cur, UnsupportedColumn)
     return CategoryChange(
         column=name,
         new=tuple(k for k, _ in new[:_LISTED]),
@@ -529,7 +536,3 @@ def _null_change(
     if (moved >= threshold and moved > 0) or (ref.nulls == 0 and cur.nulls > 0):
         return change
     return None
-
-
-def _finite(value: float) -> bool:
-    return math.isfinite(value)

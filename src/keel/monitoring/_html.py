@@ -115,7 +115,9 @@ def _findings(report: DriftReport) -> str:
     e = html.escape
     items: list[str] = []
     if report.missing_columns:
-        items.append(f"<li>missing in the current data: {e(', '.join(report.missing_columns))}</li>")
+        items.append(
+            f"<li>missing in the current data: {e(', '.join(report.missing_columns))}</li>"
+        )
     if report.new_columns:
         items.append(f"<li>new in the current data: {e(', '.join(report.new_columns))}</li>")
     for ch in report.category_changes:
@@ -125,7 +127,9 @@ def _findings(report: DriftReport) -> str:
             parts.append(f"{ch.new_count} new ({shown}; {ch.new_share:.1%} of current rows)")
         if ch.vanished_count:
             shown = ", ".join(map(str, ch.vanished[:10]))
-            parts.append(f"{ch.vanished_count} vanished ({shown}; {ch.vanished_share:.1%} of reference rows)")
+            parts.append(
+                f"{ch.vanished_count} vanished ({shown}; {ch.vanished_share:.1%} of reference rows)"
+            )
         approx = " (approximate)" if ch.approximate else ""
         items.append(f"<li>{e(ch.column)}: {e('; '.join(parts))}{approx}</li>")
     for nr in report.null_rate_changes:
@@ -161,7 +165,7 @@ def render_html(report: DriftReport) -> str:
         f"({report.drift_share:.0%}; dataset drift from {report.drift_share_threshold:.0%})"
     )
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>Drift: {e(report.current)} vs {e(report.reference)}</title>"
         f"<style>{_STYLE}</style><script>{plotly_js()}</script></head><body>"
         f"<h1>Data drift {verdict}</h1>"

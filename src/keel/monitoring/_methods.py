@@ -71,7 +71,9 @@ TESTS: dict[str, TestSpec] = {
     spec.name: spec
     for spec in (
         TestSpec("ks", "K-S p-value", 0.05, True, True, frozenset({NUMERIC})),
-        TestSpec("wasserstein", "Wasserstein distance (normed)", 0.1, False, True, frozenset({NUMERIC})),
+        TestSpec(
+            "wasserstein", "Wasserstein distance (normed)", 0.1, False, True, frozenset({NUMERIC})
+        ),
         TestSpec("jensenshannon", "Jensen-Shannon distance", 0.1, False, True, _BOTH),
         TestSpec("psi", "PSI", 0.1, False, True, _BOTH),
         TestSpec("chisquare", "chi-square p-value", 0.05, True, False, _BOTH),
@@ -113,7 +115,9 @@ class DriftTest:
             )
         object.__setattr__(self, "name", name)
         t = self.threshold
-        if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or t != t or t < 0):
+        if t is not None and (
+            isinstance(t, bool) or not isinstance(t, (int, float)) or t != t or t < 0
+        ):
             raise DriftInputError(
                 f"threshold of test {name!r} must be a number >= 0; got {self.threshold!r}"
             )

@@ -240,7 +240,9 @@ class DriftReport:
 
         def build(kind: type[Any], item: Mapping[str, Any]) -> Any:
             names = {f.name for f in fields(kind)}
-            values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in item.items() if k in names}
+            values = {
+                k: (tuple(v) if isinstance(v, list) else v) for k, v in item.items() if k in names
+            }
             return kind(**values)
 
         return cls(

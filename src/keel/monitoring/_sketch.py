@@ -26,7 +26,7 @@ import base64
 import json
 import math
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -381,10 +381,17 @@ class UnsupportedColumn:
         return UNSUPPORTED
 
     def merge(self, other: UnsupportedColumn) -> UnsupportedColumn:
-        return UnsupportedColumn(self.arrow_type, self.nulls + other.nulls, self.count + other.count)
+        return UnsupportedColumn(
+            self.arrow_type, self.nulls + other.nulls, self.count + other.count
+        )
 
     def to_dict(self, binary: bool = False) -> dict[str, Any]:
-        return {"kind": UNSUPPORTED, "arrow_type": self.arrow_type, "nulls": self.nulls, "count": self.count}
+        return {
+            "kind": UNSUPPORTED,
+            "arrow_type": self.arrow_type,
+            "nulls": self.nulls,
+            "count": self.count,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UnsupportedColumn:
@@ -481,9 +488,7 @@ class ReferenceSketch:
                 f"columns {missing} are not in {source.label}; it has {source.names}"
             )
         sketches = {
-            name: sketch_column(
-                source, name, max_points=max_points, max_categories=max_categories
-            )
+            name: sketch_column(source, name, max_points=max_points, max_categories=max_categories)
             for name in names
         }
         return cls(source.num_rows, sketches, max_points, max_categories, source.label)
@@ -534,7 +539,8 @@ class ReferenceSketch:
             "max_points": self.max_points,
             "max_categories": self.max_categories,
             "source": self.source,
-            "columns": {name: c.to_dict(binary) for name, c in self.columns.items()},
+            # a list, not an object: key-sorted JSON must keep the table's column order
+            "columns": [{"name": name, **c.to_dict(binary)} for name, c in self.columns.items()],
         }
 
     @classmethod
@@ -552,13 +558,14 @@ class ReferenceSketch:
                 f"reference sketch format {version!r} is newer than this keel reads "
                 f"({FORMAT_VERSION}); upgrade keel (it was written by keel {data.get('keel_version')})"
             )
-        readers = {
+        readers: dict[str, Callable[[Mapping[str, Any]], ColumnSketch]] = {
             NUMERIC: NumericSketch.from_dict,
             CATEGORICAL: CategoricalSketch.from_dict,
             UNSUPPORTED: UnsupportedColumn.from_dict,
         }
         columns: dict[str, ColumnSketch] = {}
-        for name, column in data["columns"].items():
+        for column in data["columns"]:
+            name = str(column["name"])
             reader = readers.get(column.get("kind"))
             if reader is None:
                 raise SketchFormatError(f"column {name!r} has unknown kind {column.get('kind')!r}")
@@ -616,7 +623,10 @@ def _float(value: Any) -> float:
 
 def _encode(array: Any, binary: bool) -> Any:
     if binary:
-        return {"dtype": str(array.dtype), "b64": base64.b64encode(array.astype(array.dtype.newbyteorder("<")).tobytes()).decode()}
+        return {
+            "dtype": str(array.dtype),
+            "b64": base64.b64encode(array.astype(array.dtype.newbyteorder("<")).tobytes()).decode(),
+        }
     return array.tolist()
 
 

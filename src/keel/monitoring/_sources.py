@@ -183,10 +183,7 @@ def _open_file(path: Path, label: str) -> TableSource | ReferenceSketch:
     if suffixes and suffixes[-1] in _PARQUET:
         return _ParquetSource(path, label)
     if suffixes and (suffixes[-1] in _CSV or (len(suffixes) > 1 and suffixes[-2] in _CSV)):
-        import pyarrow as pa
-
-        table: pa.Table = _read_csv(path, label)
-        return _ArrowSource(table, label)
+        return _ArrowSource(_read_csv(path, label), label)
     raise DriftInputError(
         f"cannot tell the format of {label!r} from its name; "
         "drift reads .csv/.tsv (optionally .gz) and .parquet files and reference sketches"

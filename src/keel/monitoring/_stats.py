@@ -171,7 +171,9 @@ def compare_sorted(ref: Distribution, cur: Distribution) -> MergeStatistics:
     return MergeStatistics(ks=ks, wasserstein=total)
 
 
-def ks_pvalue(statistic: float, n_ref: int, n_cur: int, ref: Distribution, cur: Distribution) -> float:
+def ks_pvalue(
+    statistic: float, n_ref: int, n_cur: int, ref: Distribution, cur: Distribution
+) -> float:
     """The two-sided p-value of the KS statistic, as ``scipy.stats.ks_2samp`` gives it.
 
     Both samples of at most 10,000 values: scipy's exact computation (it is called on
@@ -200,7 +202,7 @@ def sturges_edges(lo: float, hi: float, size: int, integer: bool) -> FloatArray:
         width = (hi - lo) / (math.log2(size) + 1.0)
         if integer and width < 1:
             width = 1.0
-        n_bins = int(math.ceil((hi - lo) / width)) if width else 1
+        n_bins = math.ceil((hi - lo) / width) if width else 1
     return np.linspace(lo, hi, n_bins + 1, endpoint=True)
 
 
