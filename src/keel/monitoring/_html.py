@@ -145,7 +145,9 @@ def _findings(report: DriftReport) -> str:
 def render_html(report: DriftReport) -> str:
     """The report as one HTML page (a string), plotly.js inlined."""
     e = html.escape
-    data = json.dumps(report.to_dict(), allow_nan=False).replace("</", "<\\/")
+    # "<" only occurs inside JSON strings; as \u003c no "</script>" or "<!--" can end
+    # or confuse the script element, whatever a column is called
+    data = json.dumps(report.to_dict(), allow_nan=False).replace("<", "\\u003c")
     verdict = (
         '<span class="badge drift">dataset drift</span>'
         if report.dataset_drift
