@@ -23,6 +23,7 @@ a week without re-reading the log).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 import zlib
@@ -143,16 +144,29 @@ class NumericSketch:
     @property
     def std(self) -> float:
         """Population standard deviation (``np.std``), 0 for fewer than two values."""
-        return math.sqrt(self.m2 / self.count) if self.count else math.nan
+        if not self.count:
+            return math.nan
+        if self.weights is None:  # a raw column: numpy's own, on demand
+            return float(np.std(self.values))
+        return math.sqrt(self.m2 / self.count)
 
-    @property
+    def moments(self) -> tuple[float, float]:
+        """(mean, m2); a raw column computes them on demand (only the reference's are used)."""
+        if self.weights is None and self.count and math.isnan(self.m2):
+            mean = float(self.values.mean())
+            deviations = self.values - mean
+            return mean, float(np.dot(deviations, deviations))
+        return self.mean, self.m2
+
+    @functools.cached_property
     def distinct(self) -> int | None:
         """Number of distinct finite values, or ``None`` when compacted (more than the sketch holds)."""
         if not self.exact:
             return None
         if self.weights is not None:
             return int(self.values.shape[0])
-        return int(unique_sorted(self.values)[0].shape[0])
+        v = self.values
+        return int(np.count_nonzero(v[1:] != v[:-1])) + 1 if v.shape[0] else 0
 
     @property
     def effective_kind(self) -> str:
@@ -181,12 +195,19 @@ class NumericSketch:
         """The sketch of a column's sorted finite values; ``max_points=None`` keeps them raw."""
         v = data.values
         n = int(v.shape[0])
-        mean = float(v.mean()) if n else math.nan
-        m2 = float(np.dot(v - mean, v - mean)) if n else 0.0
         lo = float(v[0]) if n else math.nan
         hi = float(v[-1]) if n else math.nan
-        if max_points is None:
-            return cls(n, data.nulls, data.infinite, integer, lo, hi, mean, m2, v, None, True)
+        if max_points is None:  # moments on demand: a current column never needs them
+            return cls(
+                n, data.nulls, data.infinite, integer, lo, hi, math.nan, math.nan, v, None, True
+            )
+        mean = float(v.mean()) if n else math.nan
+        if n:
+            deviations = v - mean
+            m2 = float(np.dot(deviations, deviations))
+            del deviations
+        else:
+            m2 = 0.0
         uniq, counts = unique_sorted(v)
         exact = uniq.shape[0] <= max_points
         if not exact:
@@ -201,12 +222,13 @@ class NumericSketch:
     def merge(self, other: NumericSketch, max_points: int) -> NumericSketch:
         """The sketch of both columns' rows together."""
         n = self.count + other.count
+        (mean_a, m2_a), (mean_b, m2_b) = self.moments(), other.moments()
         if self.count == 0 or other.count == 0:
-            mean, m2 = (other.mean, other.m2) if self.count == 0 else (self.mean, self.m2)
+            mean, m2 = (mean_b, m2_b) if self.count == 0 else (mean_a, m2_a)
         else:
-            delta = other.mean - self.mean
-            mean = self.mean + delta * other.count / n
-            m2 = self.m2 + other.m2 + delta * delta * self.count * other.count / n
+            delta = mean_b - mean_a
+            mean = mean_a + delta * other.count / n
+            m2 = m2_a + m2_b + delta * delta * self.count * other.count / n
         v1, w1 = self._weighted()
         v2, w2 = other._weighted()
         values, weights = _combine([v1, v2], [w1, w2])
@@ -229,6 +251,7 @@ class NumericSketch:
 
     def to_dict(self, binary: bool = False) -> dict[str, Any]:
         values, weights = self._weighted()
+        mean, m2 = self.moments()
         return {
             "kind": NUMERIC,
             "count": self.count,
@@ -237,8 +260,8 @@ class NumericSketch:
             "integer": self.integer,
             "min": _json_float(self.minimum),
             "max": _json_float(self.maximum),
-            "mean": _json_float(self.mean),
-            "m2": self.m2,
+            "mean": _json_float(mean),
+            "m2": _json_float(m2),
             "exact": self.exact,
             "values": _encode(values, binary),
             "weights": _encode(weights, binary),
@@ -254,7 +277,7 @@ class NumericSketch:
             minimum=_float(data["min"]),
             maximum=_float(data["max"]),
             mean=_float(data["mean"]),
-            m2=float(data["m2"]),
+            m2=_float(data["m2"]),
             values=np.asarray(_decode(data["values"], np.float64), dtype=np.float64),
             weights=np.asarray(_decode(data["weights"], np.int64), dtype=np.int64),
             exact=bool(data["exact"]),

@@ -95,11 +95,11 @@ class MergeStatistics:
     wasserstein: float
 
 
-def _rank_before(dist: Distribution, cum: IntArray, index: int) -> int:
-    """Rows strictly before position ``index`` of ``dist.values``."""
+def _rank_before(cum: IntArray | None, index: int) -> int:
+    """Rows strictly before position ``index`` (``cum``: cumulative weights, None: one each)."""
     if index <= 0:
         return 0
-    if dist.weights is None:
+    if cum is None:
         return index
     return int(cum[index - 1])
 
@@ -124,7 +124,8 @@ def compare_sorted(ref: Distribution, cur: Distribution) -> MergeStatistics:
     if n_ref == 0 or n_cur == 0:
         raise ValueError("compare_sorted needs two non-empty distributions")
     rv, cv = ref.values, cur.values
-    ref_cum, cur_cum = ref.cumulative(), cur.cumulative()
+    ref_cum = ref.cumulative() if ref.weights is not None else None
+    cur_cum = cur.cumulative() if cur.weights is not None else None
     # Block boundaries: every _BLOCK-th value of either side, as distinct split values.
     splits = np.unique(np.concatenate((rv[_BLOCK::_BLOCK], cv[_BLOCK::_BLOCK])))
     r_bounds = np.concatenate(([0], np.searchsorted(rv, splits, "left"), [rv.shape[0]]))
@@ -139,22 +140,32 @@ def compare_sorted(ref: Distribution, cur: Distribution) -> MergeStatistics:
         merged = np.concatenate((rv[r0:r1], cv[c0:c1]))
         order = np.argsort(merged, kind="stable")
         x = merged[order]
+        del merged
         from_ref = order < (r1 - r0)
-        if ref.weights is None:
-            ref_rows = np.cumsum(from_ref, dtype=np.int64)
+        if ref.weights is None and cur.weights is None:
+            # F_ref - F_cur = R/n_ref - (k + 1 - R)/n_cur with R the reference's running
+            # count at merged position k: one cumsum, the rest in place
+            gap = np.cumsum(from_ref, dtype=np.int64).astype(np.float64)
+            gap += r0
+            gap *= 1.0 / n_ref + 1.0 / n_cur
+            steps = np.arange(1 + r0 + c0, 1 + r0 + c0 + x.shape[0], dtype=np.float64)
+            steps *= 1.0 / n_cur
+            gap -= steps
+            del steps
         else:
-            w = np.concatenate((ref.weights[r0:r1], np.zeros(c1 - c0, dtype=np.int64)))
-            ref_rows = np.cumsum(w[order], dtype=np.int64)
-        if cur.weights is not None:
-            w = np.concatenate((np.zeros(r1 - r0, dtype=np.int64), cur.weights[c0:c1]))
-            cur_rows = np.cumsum(w[order], dtype=np.int64)
-        elif ref.weights is None:  # both unweighted: position minus reference rows
-            cur_rows = np.arange(1, x.shape[0] + 1, dtype=np.int64) - ref_rows
-        else:
-            cur_rows = np.cumsum(~from_ref, dtype=np.int64)
-        ref_rows += _rank_before(ref, ref_cum, r0)
-        cur_rows += _rank_before(cur, cur_cum, c0)
-        gap = ref_rows / n_ref - cur_rows / n_cur
+            if ref.weights is None:
+                ref_rows = np.cumsum(from_ref, dtype=np.int64)
+            else:
+                w = np.concatenate((ref.weights[r0:r1], np.zeros(c1 - c0, dtype=np.int64)))
+                ref_rows = np.cumsum(w[order], dtype=np.int64)
+            if cur.weights is None:
+                cur_rows = np.cumsum(~from_ref, dtype=np.int64)
+            else:
+                w = np.concatenate((np.zeros(r1 - r0, dtype=np.int64), cur.weights[c0:c1]))
+                cur_rows = np.cumsum(w[order], dtype=np.int64)
+            ref_rows += _rank_before(ref_cum, r0)
+            cur_rows += _rank_before(cur_cum, c0)
+            gap = ref_rows / n_ref - cur_rows / n_cur
         np.abs(gap, out=gap)
         top = int(gap.argmax())
         if top == x.shape[0] - 1 or x[top] != x[top + 1]:
