@@ -155,7 +155,8 @@ class NumericSketch:
         if self.weights is None and self.count and math.isnan(self.m2):
             mean = float(self.values.mean())
             deviations = self.values - mean
-            return mean, float(np.dot(deviations, deviations))
+            deviations *= deviations  # not np.dot: BLAS threads stall on a busy machine
+            return mean, float(deviations.sum())
         return self.mean, self.m2
 
     @functools.cached_property
@@ -204,7 +205,8 @@ class NumericSketch:
         mean = float(v.mean()) if n else math.nan
         if n:
             deviations = v - mean
-            m2 = float(np.dot(deviations, deviations))
+            deviations *= deviations
+            m2 = float(deviations.sum())
             del deviations
         else:
             m2 = 0.0

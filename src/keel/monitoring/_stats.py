@@ -174,7 +174,11 @@ def compare_sorted(ref: Distribution, cur: Distribution) -> MergeStatistics:
             ends = np.flatnonzero(x[1:] != x[:-1])
             block_ks = max(float(gap[ends].max()) if ends.shape[0] else 0.0, float(gap[-1]))
         ks = max(ks, block_ks)
-        total += float(np.dot(gap[:-1], np.diff(x)))
+        # multiply and sum, not np.dot: OpenBLAS threads spin and stall when the cores
+        # are busy (15 ms instead of 0.5 ms for 200,000 values)
+        steps = np.diff(x)
+        steps *= gap[:-1]
+        total += float(steps.sum())
         # from this block's last value to the next block's first
         nxt = [a[i] for a, i in ((rv, r1), (cv, c1)) if i < a.shape[0]]
         if nxt:
