@@ -141,3 +141,16 @@ def test_sketch_with_a_new_column_in_current() -> None:
     sketch = ReferenceSketch.from_table(_frame(300))
     report = drift(sketch, _frame(300).assign(extra=1))
     assert report.new_columns == ("extra",)
+
+
+def test_integer_codes_that_turn_into_many_numbers() -> None:
+    """A categorical integer column (<= 10 codes) whose current data holds 30,000 numbers."""
+    ref = pd.DataFrame({"code": np.arange(3_000) % 5})
+    cur = pd.DataFrame({"code": np.arange(30_000)})
+    report = drift(ref, cur)
+    code = report["code"]
+    assert code.column_type == "categorical" and code.test == "jensenshannon"
+    assert code.drifted and code.high_cardinality
+    change = report.category_changes[0]
+    assert change.new_count == 30_000 - 5 and change.vanished == ()
+    assert change.new_share == pytest.approx(29_995 / 30_000)

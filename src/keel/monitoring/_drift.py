@@ -254,6 +254,8 @@ def _compare(
         return _skip(name, kind, "no non-null values in the reference", ref, cur)
     if cur.count == 0:
         return _skip(name, kind, "no non-null values in the current data", ref, cur)
+    if isinstance(cur, UnsupportedColumn):  # unreachable: its value type never matches
+        return _skip(name, kind, f"columns of type {cur.arrow_type} are not tested", ref, cur)
     if isinstance(ref, NumericSketch) and isinstance(cur, NumericSketch) and kind == NUMERIC:
         return _compare_numeric(name, ref, cur, override)
     return _compare_categorical(name, ref, cur, override)
@@ -353,32 +355,66 @@ def _distance(test: str, r: FloatArray, c: FloatArray) -> float:
     return jensenshannon_distance(r, c) if test == "jensenshannon" else psi(r, c)
 
 
+@dataclass(frozen=True)
+class _Categories:
+    """One side's category counts: the kept values, and the rest as "other"."""
+
+    counts: dict[Any, int]
+    other_count: int = 0
+    other_distinct: int = 0
+
+
+# An integer column that the reference makes categorical (at most 10 values) whose
+# current data holds more distinct numbers than this is counted on the reference's
+# values only, the rest as "other", instead of one dict entry per number.
+_NUMBERS_AS_CATEGORIES = 10_000
+
+
+def _categories(col: NumericSketch | CategoricalSketch, pins: Sequence[Any]) -> _Categories:
+    if isinstance(col, CategoricalSketch):
+        return _Categories(col.category_counts(), col.other_count, col.other_distinct)
+    distinct = col.distinct
+    if distinct is not None and distinct <= _NUMBERS_AS_CATEGORIES:
+        return _Categories(col.category_counts())
+    values = col.values
+    cum = np.concatenate(([0], np.cumsum(col.weights))) if col.weights is not None else None
+    counts: dict[Any, int] = {}
+    for key in pins:
+        lo = int(np.searchsorted(values, key, "left"))
+        hi = int(np.searchsorted(values, key, "right"))
+        rows = (int(cum[hi] - cum[lo]) if cum is not None else hi - lo) if hi > lo else 0
+        if rows:
+            counts[key] = rows
+    other = col.count - sum(counts.values())
+    return _Categories(counts, other, (distinct or values.shape[0]) - len(counts))
+
+
 def _compare_categorical(
-    name: str, ref: ColumnSketch, cur: ColumnSketch, override: DriftTest | None
+    name: str,
+    ref_col: NumericSketch | CategoricalSketch,
+    cur_col: NumericSketch | CategoricalSketch,
+    override: DriftTest | None,
 ) -> _Outcome:
-    assert not isinstance(ref, UnsupportedColumn) and not isinstance(cur, UnsupportedColumn)
-    ref_counts = ref.category_counts()
-    cur_counts = cur.category_counts()
-    ref_other = ref.other_count if isinstance(ref, CategoricalSketch) else 0
-    high_cardinality = isinstance(ref, CategoricalSketch) and ref.truncated
-    cur_truncated = isinstance(cur, CategoricalSketch) and cur.truncated
-    cur_other = cur.other_count if isinstance(cur, CategoricalSketch) else 0
-    if high_cardinality:
+    ref = _categories(ref_col, ())
+    cur = _categories(cur_col, list(ref.counts))
+    ref_truncated = ref.other_distinct > 0
+    cur_counts, cur_other = cur.counts, cur.other_count
+    if ref_truncated:
         # the reference kept only its most frequent values: everything else is "other"
-        cur_other += sum(v for k, v in cur_counts.items() if k not in ref_counts)
-        cur_counts = {k: v for k, v in cur_counts.items() if k in ref_counts}
-    change = _category_change(name, ref, cur, ref_counts, cur_counts, high_cardinality)
+        cur_other += sum(v for k, v in cur_counts.items() if k not in ref.counts)
+        cur_counts = {k: v for k, v in cur_counts.items() if k in ref.counts}
+    change = _category_change(name, ref_col.count, cur_col.count, ref, cur, ref_truncated)
     outcome = _categorical_test(
         name,
         CATEGORICAL,
         override,
-        ref_counts,
+        ref.counts,
         cur_counts,
-        ref_other,
+        ref.other_count,
         cur_other,
-        high_cardinality or cur_truncated,
-        ref,
-        cur,
+        ref_truncated or cur.other_distinct > 0,
+        ref_col,
+        cur_col,
     )
     return _Outcome(outcome.result, change, outcome.distribution)
 
@@ -455,24 +491,25 @@ def _categorical_distribution(
 
 def _category_change(
     name: str,
-    ref: ColumnSketch,
-    cur: ColumnSketch,
-    ref_counts: dict[Any, int],
-    cur_counts: dict[Any, int],
+    ref_rows: int,
+    cur_rows: int,
+    ref: _Categories,
+    cur: _Categories,
     ref_truncated: bool,
 ) -> CategoryChange | None:
-    assert not isinstance(ref, UnsupportedColumn) and not isinstance(cur, UnsupportedColumn)
-    raw_cur = cur.category_counts()
-    new = sorted(((k, v) for k, v in raw_cur.items() if k not in ref_counts), key=lambda kv: -kv[1])
+    new = sorted(
+        ((k, v) for k, v in cur.counts.items() if k not in ref.counts), key=lambda kv: -kv[1]
+    )
     new_count = len(new)
     new_rows = sum(v for _, v in new)
-    if isinstance(cur, CategoricalSketch) and cur.other_distinct and not ref_truncated:
+    if cur.other_distinct and not ref_truncated:
         # values the current side folded into "other" are not in the reference either
         # (the reference's values were pinned while counting): they are new too
         new_count += cur.other_distinct
         new_rows += cur.other_count
     vanished = sorted(
-        ((k, v) for k, v in ref_counts.items() if cur_counts.get(k, 0) == 0), key=lambda kv: -kv[1]
+        ((k, v) for k, v in ref.counts.items() if cur.counts.get(k, 0) == 0),
+        key=lambda kv: -kv[1],
     )
     if not new_count and not vanished:
         return None
@@ -482,8 +519,8 @@ def _category_change(
         vanished=tuple(k for k, _ in vanished[:_LISTED]),
         new_count=new_count,
         vanished_count=len(vanished),
-        new_share=new_rows / cur.count if cur.count else 0.0,
-        vanished_share=sum(v for _, v in vanished) / ref.count if ref.count else 0.0,
+        new_share=new_rows / cur_rows if cur_rows else 0.0,
+        vanished_share=sum(v for _, v in vanished) / ref_rows if ref_rows else 0.0,
         approximate=ref_truncated,
     )
 
