@@ -50,6 +50,7 @@ evaluation: [accuracy]
 # {pipeline_run} are filled in. In this order: the changes come last.
 WORKING: dict[str, list[str]] = {
     "doctor": [],
+    "server": ["--check"],
     "db upgrade": [],
     "experiments list": [],
     "runs list": ["--filter", "metrics.accuracy > 0.1"],
@@ -116,7 +117,13 @@ def error_path_args(command: object) -> list[str]:
 
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [KEEL, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+        [KEEL, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -126,6 +133,7 @@ def secret_store(
 ) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
     """A PostgreSQL store (its URI with a password) with runs, datasets, models, a pipeline."""
     import keel
+    from keel.context import reset_default_context
     from keel.tracking import get_client, set_client
 
     uri = pg_schema_uri.replace(
@@ -162,6 +170,9 @@ def secret_store(
     keel.governance.grant_role("ana")
     get_client().close()
     set_client(None)
+    default = reset_default_context()
+    if default is not None:
+        default.close()
     yield dict(os.environ), ids
 
 

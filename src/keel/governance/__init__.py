@@ -1,4 +1,4 @@
-"""Governance: the hash-chained audit log, the state it explains, and a minimal role model.
+"""Governance: the hash-chained audit log, the state it explains, and roles per project.
 
 Example::
 
@@ -10,6 +10,17 @@ Example::
 
 from __future__ import annotations
 
+from keel.governance._access import (
+    bootstrap_admin,
+    create_project,
+    create_token,
+    create_user,
+    list_projects,
+    list_tokens,
+    list_users,
+    revoke_token,
+    set_user_disabled,
+)
 from keel.governance._audit import AuditChainBrokenError, head, list_events, parse_since, verify
 from keel.governance._guard import AuditMismatchError, check_alias, check_version
 from keel.governance._roles import (
@@ -18,7 +29,9 @@ from keel.governance._roles import (
     is_admin,
     list_roles,
     require_admin,
+    require_role,
     revoke_role,
+    role_of,
 )
 from keel.governance._state import StateMismatch
 from keel.governance._verify import AnchorCheck, AuditVerification, parse_anchor
@@ -32,16 +45,27 @@ __all__ = [
     "AuditVerification",
     "PermissionDeniedError",
     "StateMismatch",
+    "bootstrap_admin",
     "check_alias",
     "check_version",
+    "create_project",
+    "create_token",
+    "create_user",
     "grant_role",
     "head",
     "is_admin",
     "list_events",
+    "list_projects",
     "list_roles",
+    "list_tokens",
+    "list_users",
     "parse_anchor",
     "parse_since",
     "require_admin",
+    "require_role",
     "revoke_role",
+    "revoke_token",
+    "role_of",
+    "set_user_disabled",
     "verify",
 ]

@@ -14,9 +14,11 @@ class DriftInputError(InvalidArgumentError):
     """
 
     code = "INVALID_DRIFT_INPUT"
+    http_status = 400
 
 
 class SketchFormatError(InvalidArgumentError):
     """Bytes that are not a reference sketch this keel can read (wrong magic, newer format)."""
 
     code = "INVALID_SKETCH"
+    http_status = 400

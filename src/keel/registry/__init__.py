@@ -9,7 +9,15 @@ Example::
 
 from __future__ import annotations
 
-from keel.registry._formats import FORMATS, LightGBMModel, UnsafeFormatError
+from keel.registry._formats import (
+    FORMATS,
+    LightGBMModel,
+    ModelFormat,
+    SavedModel,
+    UnsafeFormatError,
+    get_format,
+    register_format,
+)
 from keel.registry._lineage import ModelLineage, model_lineage
 from keel.registry._load import get_version, load, load_input_example, load_version, read_files
 from keel.registry._manage import alias_history, archive, list_models, list_versions
@@ -24,11 +32,14 @@ __all__ = [
     "FORMATS",
     "LightGBMModel",
     "LoggedModel",
+    "ModelFormat",
     "ModelLineage",
     "ModelRef",
+    "SavedModel",
     "UnsafeFormatError",
     "alias_history",
     "archive",
+    "get_format",
     "get_version",
     "infer_signature",
     "list_models",
@@ -43,5 +54,6 @@ __all__ = [
     "parse_model_uri",
     "read_files",
     "register",
+    "register_format",
     "resolve_version",
 ]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunStatus
 
 if TYPE_CHECKING:  # the other domains load only when a store's property is used
+    from keel.store._access import AccessStore
     from keel.store._audit import GovernanceStore
     from keel.store._datasets import DatasetStore
     from keel.store._lineage import LineageStore
@@ -54,8 +55,15 @@ class TrackingStore(abc.ABC):
         parent_run_id: str | None = None,
         user: str = "unknown",
         start_time: int | None = None,
+        run_id: str | None = None,
     ) -> Run:
-        """Start a ``RUNNING`` run in an experiment."""
+        """Start a ``RUNNING`` run in an experiment.
+
+        ``run_id`` (32 lowercase hex digits) lets the caller choose the id, which makes
+        creating a run safe to retry: if this project already has a run with that id in
+        the same experiment, it is returned and nothing new is made (``ConflictError`` if
+        the id is taken otherwise). By default a new id is chosen.
+        """
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> Run:
@@ -91,6 +99,7 @@ class TrackingStore(abc.ABC):
         metrics: Sequence[Metric] = (),
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        batch_id: str | None = None,
     ) -> None:
         """Write metrics, params and tags of a running run in one transaction.
 
@@ -98,6 +107,10 @@ class TrackingStore(abc.ABC):
         writes nothing. ``StoreError`` when the store cannot be reached (nothing is
         written; the caller may retry); any other error is a refusal that a retry
         cannot change (the run has ended, does not exist, a name is invalid).
+
+        ``batch_id`` (at most 64 characters, unique per batch) makes the call safe to
+        retry: a batch whose id was stored already is not stored again, even if the run
+        has ended since (a retry after the answer to the first try was lost).
         """
 
     @abc.abstractmethod
@@ -121,7 +134,11 @@ class TrackingStore(abc.ABC):
 
     @abc.abstractmethod
     def record_artifact(self, run_id: str, record: ArtifactRecord) -> None:
-        """Record (or replace) an artifact of a running run."""
+        """Record (or replace) an artifact of a running run.
+
+        ``InvalidPathError`` for a path that could leave the run's folder when the
+        artifact is downloaded (``..``, absolute, backslashes, NUL, control characters).
+        """
 
     @abc.abstractmethod
     def list_artifacts(self, run_id: str, prefix: str = "") -> list[ArtifactRecord]:
@@ -129,16 +146,36 @@ class TrackingStore(abc.ABC):
 
 
 class Store(abc.ABC):
-    """All metadata of keel, one typed interface per domain.
+    """All metadata of keel, one typed interface per domain, bound to one project.
 
-    Open one with :func:`keel.store.open_store`; use it as a context manager or call
-    :meth:`close`.
+    Every domain but :attr:`access` reads and writes the objects of :attr:`project`
+    only: names are unique within a project, and an id of another project's object is
+    not found. Open one with :func:`keel.store.open_store`; use it as a context manager
+    or call :meth:`close`.
     """
 
     @property
     @abc.abstractmethod
     def uri(self) -> str:
         """The URI this store was opened from (password removed)."""
+
+    @property
+    @abc.abstractmethod
+    def project(self) -> str:
+        """The project this store is bound to (``default`` unless another was named)."""
+
+    @property
+    @abc.abstractmethod
+    def access(self) -> AccessStore:
+        """Projects, users, tokens and roles across projects (server-wide, not project-bound)."""
+
+    @abc.abstractmethod
+    def for_project(self, project: str) -> Store:
+        """The same backend and connections, bound to another project (no I/O).
+
+        The returned store's :meth:`close` leaves the shared connections open; close
+        this one to release them. ``InvalidArgumentError`` for an invalid name.
+        """
 
     @property
     @abc.abstractmethod
