@@ -14,7 +14,14 @@ from keel.store import AuditEntry, ModelStateError, ModelVersion, ModelVersionSt
 if TYPE_CHECKING:
     from keel.tracking import Client
 
-__all__ = ["get_version", "load", "load_input_example", "load_version", "read_files"]
+__all__ = [
+    "get_version",
+    "load",
+    "load_input_example",
+    "load_version",
+    "read_checked_files",
+    "read_files",
+]
 
 
 def _client(client: Any) -> Client:
@@ -50,10 +57,19 @@ def read_files(version: ModelVersion, *, client: Any = None) -> dict[str, bytes]
     }
 
 
-def load_version(
-    version: ModelVersion, *, allow_pickle: bool = False, client: Any = None, serve: bool = True
-) -> Any:
-    """Deserialise a version after verifying every file (see :func:`load`)."""
+def read_checked_files(
+    version: ModelVersion, *, serve: bool = True, client: Any = None
+) -> dict[str, bytes]:
+    """The bytes of every file of a version that may be loaded: the version is not
+    archived (when ``serve``), its row matches its audit events, and every file matches
+    its sha256. What :func:`load_version` checks before deserialising; serving uses it to
+    run the ONNX file without deserialising the native model.
+
+    Raises:
+        ModelStateError: the version is archived.
+        AuditMismatchError: the version's row is not what its audit events say.
+        ArtifactCorruptedError: a file was changed (the message names it).
+    """
     client = _client(client)
     if serve and version.status is not ModelVersionStatus.READY:
         raise ModelStateError(
@@ -63,7 +79,15 @@ def load_version(
     from keel.governance import check_version
 
     check_version(client.store, version)  # the row is what its audit events registered
-    files = read_files(version, client=client)  # all verified before any deserialising
+    return read_files(version, client=client)  # all verified before any deserialising
+
+
+def load_version(
+    version: ModelVersion, *, allow_pickle: bool = False, client: Any = None, serve: bool = True
+) -> Any:
+    """Deserialise a version after verifying every file (see :func:`load`)."""
+    client = _client(client)
+    files = read_checked_files(version, serve=serve, client=client)
     descriptor_file = version.file("descriptor")
     model_file = version.file("model")
     if descriptor_file is None or model_file is None:

@@ -1,0 +1,970 @@
+"""The serving app: one ASGI application for every endpoint, protocol and route.
+
+A plain ASGI app rather than FastAPI: the hot path (read the body, parse it with orjson,
+build a typed array, queue it, answer) runs no framework code, no pydantic model and
+no dependency injection; measured here it answers ~2x the requests of the same work
+behind FastAPI (docs/decisions.md, 301). Routes are matched by template, and the
+template, not the path, labels the metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from keel.serving._errors import RequestError
+from keel.serving._metrics import BatchMetrics, ServingMetrics
+from keel.serving._models import ServedModel, load_served_model
+from keel.serving._predlog import FeedbackRecord, LogRecord, PredictionLog, log_root
+from keel.serving._protocols import (
+    error_body,
+    oip_metadata,
+    oip_response,
+    oip_wanted_outputs,
+    parse_json,
+    parse_tabular,
+    plain_response,
+)
+from keel.serving._spec import EndpointSpec, endpoint_from_ref, load_endpoint_specs
+from keel.serving._traffic import Endpoint, Target, agreement, retire
+
+__all__ = ["ServingApp", "create_app"]
+
+logger = logging.getLogger("keel.serving")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_MAX_EXPLAIN_ROWS = 100
+_MAX_FEEDBACK = 10_000
+_RECENT_IDS = 200_000
+
+
+@dataclass(slots=True)
+class _Request:
+    scope: Scope
+    receive: Receive
+    params: dict[str, str]
+    headers: dict[bytes, bytes]
+    request_id: str
+    protocol: str
+    endpoint: str = ""
+    model_version: str = ""
+
+
+@dataclass(slots=True)
+class _Reply:
+    body: bytes
+    status: int = 200
+    content_type: bytes = b"application/json"
+
+
+Handler = Callable[[_Request], Awaitable[_Reply]]
+
+
+class _Router:
+    """Routes by method and path template: ``/v2/models/{model}/infer``."""
+
+    def __init__(self) -> None:
+        self._static: dict[tuple[str, str], tuple[str, Handler, str]] = {}
+        self._dynamic: list[tuple[str, list[str], str, Handler, str]] = []
+        self._paths: set[str] = set()
+
+    def add(self, method: str, template: str, handler: Handler, protocol: str) -> None:
+        self._paths.add(template)
+        if "{" not in template:
+            self._static[(method, template)] = (template, handler, protocol)
+        else:
+            self._dynamic.append(
+                (method, template.strip("/").split("/"), template, handler, protocol)
+            )
+
+    def match(self, method: str, path: str) -> tuple[str, Handler | None, dict[str, str], str]:
+        """(template, handler or None for 405, params, protocol); template ``other`` if none."""
+        hit = self._static.get((method, path))
+        if hit is not None:
+            return hit[0], hit[1], {}, hit[2]
+        parts = path.strip("/").split("/")
+        allowed = False
+        for m, pattern, template, handler, protocol in self._dynamic:
+            if len(pattern) != len(parts):
+                continue
+            params: dict[str, str] = {}
+            for p, v in zip(pattern, parts, strict=True):
+                if p[0] == "{":
+                    if not v:
+                        break
+                    params[p[1:-1]] = v
+                elif p != v:
+                    break
+            else:
+                if m == method:
+                    return template, handler, params, protocol
+                allowed = True
+        if allowed or any(k[1] == path for k in self._static):
+            return path if "{" not in path else "other", None, {}, "plain"
+        return "other", None, {}, "oip" if path.startswith("/v2") else "plain"
+
+
+class ServingApp:
+    """The ASGI app serving a set of endpoints (build it with :func:`create_app`).
+
+    Models are loaded at start-up (the ASGI lifespan, or the first request when the
+    server sends no lifespan events), so constructing the app does no I/O.
+
+    Attributes:
+        specs: the endpoint specs served.
+        endpoints: name -> :class:`Endpoint`, once started.
+        metrics: the app's Prometheus metrics.
+        log: the prediction log (``None`` when logging is off).
+    """
+
+    def __init__(
+        self,
+        specs: Sequence[EndpointSpec],
+        *,
+        client: Any = None,
+        runtime: str = "auto",
+        prediction_log: bool = True,
+        log_folder: str | None = None,
+        watch: bool = True,
+        model_loader: Callable[..., ServedModel] | None = None,
+    ) -> None:
+        self.specs = list(specs)
+        self._client = client
+        self._runtime = runtime
+        self._log_enabled = prediction_log
+        self._log_folder = log_folder
+        self._watch = watch
+        self._loader = model_loader or load_served_model
+        self.endpoints: dict[str, Endpoint] = {}
+        self.metrics = ServingMetrics()
+        self.log: PredictionLog | None = None
+        self._started = False
+        self._start_lock: asyncio.Lock | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self._recent: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._counters: dict[tuple[str, str, str, str], Any] = {}
+        self._latency: dict[tuple[str, str], Any] = {}
+        self._router = self._routes()
+        self.switches: list[dict[str, Any]] = []
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        """The Client whose registry and artifact root the app uses."""
+        if self._client is None:
+            from keel.tracking import Client
+
+            self._client = Client()
+        return self._client
+
+    async def startup(self) -> None:
+        """Load and warm every model, start batchers, the log writer and the alias watcher."""
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            if self._started:
+                return
+            client = self.client
+            folder = self._log_folder or log_root(
+                await asyncio.to_thread(lambda: client.artifact_root)
+            )
+            if self._log_enabled:
+                self.log = PredictionLog(
+                    folder,
+                    on_drop=lambda ep: self.metrics.log_dropped.labels(ep).inc(),
+                    on_written=lambda ep, n: self.metrics.log_written.labels(ep).inc(n),
+                )
+                self.log.start()
+            self._log_folder = folder
+            for spec in self.specs:
+                targets = []
+                for t in spec.targets:
+                    model = await self._load(t.model, spec)
+                    targets.append(Target(t.model, t.weight, model))
+                shadow = None
+                if spec.shadow is not None:
+                    shadow = Target(
+                        spec.shadow.model, 0.0, await self._load(spec.shadow.model, spec)
+                    )
+                endpoint = Endpoint(spec, targets, shadow)
+                for target in endpoint.every_target():
+                    self._start_model(spec.name, target.model)
+                self.endpoints[spec.name] = endpoint
+                logger.info(
+                    "endpoint %s serves %s",
+                    spec.name,
+                    ", ".join(
+                        f"{t.ref} -> {t.model.uri} ({t.model.runtime.kind})" for t in targets
+                    ),
+                )
+            if self._watch and any(
+                t.follows_alias for e in self.endpoints.values() for t in e.every_target()
+            ):
+                self._watcher = asyncio.get_running_loop().create_task(self._watch_aliases())
+            self._started = True
+
+    async def _load(self, ref: str, spec: EndpointSpec, version: Any = None) -> ServedModel:
+        return await asyncio.to_thread(
+            self._loader, ref, spec, client=self.client, runtime=self._runtime, version=version
+        )
+
+    def _start_model(self, endpoint: str, model: ServedModel) -> None:
+        model.start(endpoint, BatchMetrics(self.metrics, endpoint, model.uri))
+        self.metrics.model_info.labels(endpoint, model.uri, model.runtime.kind).set(1)
+
+    async def shutdown(self) -> None:
+        """Stop following aliases, answer what is queued, finish shadows, flush the log."""
+        if not self._started:
+            return
+        if self._watcher is not None:
+            self._watcher.cancel()
+        if self._background:
+            await asyncio.wait(list(self._background), timeout=5.0)
+            for task in list(self._background):
+                task.cancel()
+            await asyncio.sleep(0)
+        for endpoint in self.endpoints.values():
+            for target in endpoint.every_target():
+                if target.model.batcher is not None:
+                    await target.model.batcher.close()
+        if self.log is not None:
+            await asyncio.to_thread(self.log.close)
+        self._started = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    logger.error("keel serve could not start: %s", exc)
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # -- HTTP ------------------------------------------------------------------------
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        if not self._started:
+            await self.startup()
+        template, handler, params, protocol = self._router.match(scope["method"], scope["path"])
+        headers = dict(scope["headers"])
+        given = headers.get(b"x-request-id")
+        request_id = (
+            given.decode("latin-1")
+            if given and _REQUEST_ID.match(given.decode("latin-1"))
+            else uuid.uuid4().hex
+        )
+        request = _Request(scope, receive, params, headers, request_id, protocol)
+        extra: tuple[tuple[bytes, bytes], ...] = ()
+        try:
+            if handler is None:
+                raise self._no_route(scope["method"], scope["path"], template)
+            reply = await handler(request)
+        except RequestError as exc:
+            body, ctype = error_body(request.protocol, exc, request_id)
+            reply = _Reply(body, exc.status, ctype)
+            extra = exc.headers
+        except TimeoutError:
+            timeout = RequestError(
+                504,
+                "the model did not answer in time; the endpoint's limits.timeout_s was reached",
+                code="TIMEOUT",
+            )
+            body, ctype = error_body(request.protocol, timeout, request_id)
+            reply = _Reply(body, 504, ctype)
+        except Exception as exc:  # a model failure: named, never a crash of the worker
+            logger.exception("request %s failed", request_id)
+            err = RequestError(
+                500,
+                f"internal error while answering ({type(exc).__name__}); request id {request_id}",
+                code="INTERNAL_ERROR",
+            )
+            body, ctype = error_body(request.protocol, err, request_id)
+            reply = _Reply(body, 500, ctype)
+        response_headers = [
+            (b"content-type", reply.content_type),
+            (b"content-length", str(len(reply.body)).encode()),
+            (b"x-request-id", request_id.encode()),
+            *extra,
+        ]
+        if request.model_version:
+            response_headers.append((b"x-model-version", request.model_version.encode()))
+        await send(
+            {"type": "http.response.start", "status": reply.status, "headers": response_headers}
+        )
+        await send({"type": "http.response.body", "body": reply.body})
+        self._observe(request.endpoint, template, request.model_version, reply.status, started)
+
+    def _observe(
+        self, endpoint: str, route: str, version: str, status: int, started: float
+    ) -> None:
+        key = (endpoint, route, version, f"{status // 100}xx")
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters[key] = self.metrics.requests.labels(*key)
+        counter.inc()
+        lkey = (endpoint, route)
+        hist = self._latency.get(lkey)
+        if hist is None:
+            hist = self._latency[lkey] = self.metrics.latency.labels(*lkey)
+        hist.observe(time.perf_counter() - started)
+
+    def _no_route(self, method: str, path: str, template: str) -> RequestError:
+        if template != "other":
+            return RequestError(
+                405, f"{method} is not allowed on {path[:100]}", code="METHOD_NOT_ALLOWED"
+            )
+        return RequestError(
+            404,
+            f"no route {method} {path[:100]}; routes: POST /v1/endpoints/{{name}}/predict, "
+            "POST /invocations, /v2/models/{name}/infer (see docs/guides/serving.md)",
+            code="NOT_FOUND",
+        )
+
+    async def _body(self, request: _Request, limit: int) -> bytes:
+        length = request.headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise RequestError(
+                413,
+                f"the body is {int(length)} bytes; this endpoint takes at most {limit} "
+                "(limits.max_body_bytes)",
+                field="body",
+                code="BODY_TOO_LARGE",
+            )
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                raise RequestError(499, "the client went away", code="CLIENT_CLOSED")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise RequestError(
+                    413,
+                    f"the body is larger than {limit} bytes (limits.max_body_bytes)",
+                    field="body",
+                    code="BODY_TOO_LARGE",
+                )
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks) if len(chunks) != 1 else chunks[0]
+
+    def _content_type(self, request: _Request, csv_ok: bool) -> str:
+        raw = request.headers.get(b"content-type")
+        if raw is None:
+            return "json"
+        kind = raw.split(b";", 1)[0].strip().lower()
+        if kind in (b"application/json", b"") or kind.endswith(b"+json"):
+            return "json"
+        if csv_ok and kind == b"text/csv":
+            return "csv"
+        accepted = "application/json or text/csv" if csv_ok else "application/json"
+        raise RequestError(
+            415,
+            f"content type {kind.decode('latin-1')[:60]!r} is not accepted; send {accepted}",
+            field="content-type",
+            code="UNSUPPORTED_MEDIA_TYPE",
+        )
+
+    def _endpoint(self, name: str) -> Endpoint:
+        endpoint = self.endpoints.get(name)
+        if endpoint is None:
+            served = ", ".join(sorted(self.endpoints)) or "none"
+            raise RequestError(
+                404,
+                f"no endpoint or model {name[:80]!r} is served here; served: {served}",
+                field="name",
+                code="NOT_FOUND",
+            )
+        return endpoint
+
+    # -- predictions -----------------------------------------------------------------
+
+    async def _predict(
+        self,
+        request: _Request,
+        endpoint: Endpoint,
+        target: Target,
+        parse: Callable[[bytes, ServedModel], Any],
+        proba: bool,
+    ) -> tuple[ServedModel, Any, Any, float]:
+        served = target.model
+        batcher = served.batcher
+        assert batcher is not None
+        request.endpoint = endpoint.name
+        request.model_version = served.uri
+        started = time.perf_counter()
+        with batcher.arrival() as arrival:
+            body = await self._body(request, endpoint.spec.limits.max_body_bytes)
+            batch = parse(body, served)
+            try:
+                prediction = await arrival.submit(
+                    batch, proba, timeout=endpoint.spec.limits.timeout_s
+                )
+            except (RequestError, TimeoutError):
+                raise
+            except RuntimeError as exc:
+                raise RequestError(
+                    503, f"{exc}; retry on another replica", code="STOPPING"
+                ) from None
+            except Exception as exc:
+                raise RequestError(
+                    422,
+                    f"model {served.uri} could not predict these rows: {type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0][:200] if str(exc) else ''}",
+                    code="PREDICTION_FAILED",
+                ) from None
+        latency = time.perf_counter() - started
+        self._record(request, endpoint, served, batch, prediction, latency)
+        return served, batch, prediction, latency
+
+    def _record(
+        self,
+        request: _Request,
+        endpoint: Endpoint,
+        served: ServedModel,
+        batch: Any,
+        prediction: Any,
+        latency: float,
+    ) -> None:
+        spec = endpoint.spec
+        sampled_out = spec.log_sample_rate < 1.0 and random.random() >= spec.log_sample_rate  # noqa: S311
+        if self.log is None or sampled_out:
+            return
+        record = LogRecord(
+            request.request_id,
+            time.time_ns() // 1_000_000,
+            endpoint.name,
+            served.uri,
+            request.scope["path"][:200] if request.protocol else "",
+            served.schema.names,
+            batch,
+            prediction,
+            served.runtime.classes,
+            latency * 1000.0,
+        )
+        recent = self._recent
+        recent[request.request_id] = (endpoint.name, served.uri)
+        if len(recent) > _RECENT_IDS:
+            recent.popitem(last=False)
+        shadow = endpoint.shadow
+        if shadow is not None and (
+            spec.shadow is not None
+            and (spec.shadow.sample_rate >= 1.0 or random.random() < spec.shadow.sample_rate)  # noqa: S311
+        ):
+            self._mirror(endpoint, shadow, batch, prediction, record)
+        else:
+            self.log.append(record)
+
+    def _mirror(
+        self, endpoint: Endpoint, shadow: Target, batch: Any, prediction: Any, record: LogRecord
+    ) -> None:
+        assert endpoint.spec.shadow is not None and self.log is not None
+        served = shadow.model
+        record.shadow_version = served.uri
+        if len(self._background) >= endpoint.spec.shadow.max_in_flight:
+            record.shadow_error = "dropped: too many shadow requests in flight"
+            self.metrics.shadow.labels(endpoint.name, served.uri, "dropped").inc()
+            self.log.append(record)
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._shadow(endpoint, served, batch, prediction, record)
+        )
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _shadow(
+        self,
+        endpoint: Endpoint,
+        served: ServedModel,
+        batch: Any,
+        prediction: Any,
+        record: LogRecord,
+    ) -> None:
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            assert served.batcher is not None
+            result = await served.batcher.submit(
+                batch, False, timeout=endpoint.spec.limits.timeout_s
+            )
+            record.shadow_prediction = result
+            record.shadow_agreement = agreement(prediction, result)
+            outcome = "agree" if record.shadow_agreement == 1.0 else "disagree"
+        except asyncio.CancelledError:
+            record.shadow_error = "cancelled: the server stopped first"
+        except TimeoutError:
+            record.shadow_error = f"timed out after {endpoint.spec.limits.timeout_s} s"
+        except RequestError as exc:
+            record.shadow_error = exc.message[:300]
+            outcome = "dropped" if exc.status == 429 else "error"
+        except Exception as exc:
+            record.shadow_error = f"{type(exc).__name__}: {str(exc)[:300]}"
+        finally:
+            record.shadow_latency_ms = (time.perf_counter() - started) * 1000.0
+            self.metrics.shadow.labels(endpoint.name, served.uri, outcome).inc()
+            if self.log is not None:
+                self.log.append(record)
+
+    def _choose(self, request: _Request, endpoint: Endpoint) -> Target:
+        header = endpoint.spec.sticky_header
+        sticky = request.headers.get(header.encode()) if header else None
+        return endpoint.choose(sticky)
+
+    async def _plain_predict(self, request: _Request) -> _Reply:
+        endpoint = self._endpoint(request.params["name"])
+        return await self._tabular(request, endpoint)
+
+    async def _invocations(self, request: _Request) -> _Reply:
+        if len(self.endpoints) != 1:
+            raise RequestError(
+                404,
+                f"/invocations needs exactly one endpoint but {len(self.endpoints)} are served "
+                f"({', '.join(sorted(self.endpoints))}); POST /v1/endpoints/{{name}}/predict",
+                code="NOT_FOUND",
+            )
+        return await self._tabular(request, next(iter(self.endpoints.values())))
+
+    async def _tabular(self, request: _Request, endpoint: Endpoint) -> _Reply:
+        content_type = self._content_type(request, csv_ok=True)
+        proba = _query_flag(request.scope, b"proba")
+        target = self._choose(request, endpoint)
+        served, _, prediction, _ = await self._predict(
+            request,
+            endpoint,
+            target,
+            lambda body, s: parse_tabular(body, content_type, s.schema),
+            proba,
+        )
+        if proba and not served.runtime.has_proba:
+            pass  # predictions only: the body says so by leaving probabilities out
+        return _Reply(
+            plain_response(
+                prediction, served.runtime.classes, served.uri, request.request_id, proba=proba
+            )
+        )
+
+    async def _explain(self, request: _Request) -> _Reply:
+        import orjson
+
+        endpoint = self._endpoint(request.params["name"])
+        content_type = self._content_type(request, csv_ok=True)
+        target = self._choose(request, endpoint)
+        served, batch, prediction, _ = await self._predict(
+            request,
+            endpoint,
+            target,
+            lambda body, s: parse_tabular(body, content_type, s.schema),
+            False,
+        )
+        if batch.rows > _MAX_EXPLAIN_ROWS:
+            raise RequestError(
+                413,
+                f"explain takes at most {_MAX_EXPLAIN_ROWS} rows per request; got {batch.rows}",
+                field="inputs",
+                code="TOO_MANY_ROWS",
+            )
+
+        def run() -> dict[str, Any]:
+            return served.explainer().explain(batch, prediction.labels)  # type: ignore[no-any-return]
+
+        result = await asyncio.to_thread(run)
+        result["model_version"] = served.uri
+        result["request_id"] = request.request_id
+        return _Reply(orjson.dumps(result, option=orjson.OPT_SERIALIZE_NUMPY))
+
+    # -- Open Inference Protocol -----------------------------------------------------
+
+    def _oip_target(self, request: _Request) -> tuple[Endpoint, Target]:
+        endpoint = self._endpoint(request.params["model"])
+        request.endpoint = endpoint.name
+        version = request.params.get("version")
+        if version is None:
+            return endpoint, self._choose(request, endpoint)
+        target = endpoint.by_version(version)
+        if target is None:
+            served = ", ".join(str(t.model.version.version) for t in endpoint.targets)
+            raise RequestError(
+                404,
+                f"model {endpoint.name!r} has no served version {version[:20]!r}; served "
+                f"versions: {served}",
+                code="NOT_FOUND",
+            )
+        return endpoint, target
+
+    async def _oip_infer(self, request: _Request) -> _Reply:
+        endpoint, target = self._oip_target(request)
+        self._content_type(request, csv_ok=False)
+        state: dict[str, Any] = {}
+
+        def parse(body: bytes, served: ServedModel) -> Any:
+            payload = parse_json(body)
+            if not isinstance(payload, dict):
+                raise RequestError(
+                    400, "the body must be an infer request object with inputs", field="body"
+                )
+            oip_id = payload.get("id")
+            if oip_id is not None and not isinstance(oip_id, str):
+                raise RequestError(400, "id must be a string", field="id")
+            state["id"] = oip_id
+            state["outputs"] = oip_wanted_outputs(payload, served.runtime.has_proba)
+            return served.schema.from_oip(payload)
+
+        given = request.headers.get(b"x-request-id")
+        served, _, prediction, _ = await self._predict(request, endpoint, target, parse, True)
+        oip_id = state.get("id")
+        if oip_id and not given and _REQUEST_ID.match(oip_id):
+            request.request_id = oip_id
+        predict, proba = state["outputs"]
+        return _Reply(
+            oip_response(
+                endpoint.name,
+                served,
+                prediction,
+                request.request_id,
+                oip_id if oip_id is not None else request.request_id,
+                predict=predict,
+                proba=proba,
+            )
+        )
+
+    async def _oip_metadata(self, request: _Request) -> _Reply:
+        import orjson
+
+        endpoint, target = self._oip_target(request)
+        versions = [str(t.model.version.version) for t in endpoint.targets]
+        request.model_version = target.model.uri
+        return _Reply(orjson.dumps(oip_metadata(endpoint.name, versions, target.model)))
+
+    async def _oip_model_ready(self, request: _Request) -> _Reply:
+        import orjson
+
+        endpoint, target = self._oip_target(request)
+        request.model_version = target.model.uri
+        return _Reply(orjson.dumps({"name": endpoint.name, "ready": True}))
+
+    async def _oip_server(self, request: _Request) -> _Reply:
+        import orjson
+
+        from keel._version import __version__
+
+        return _Reply(orjson.dumps({"name": "keel", "version": __version__, "extensions": []}))
+
+    async def _live(self, request: _Request) -> _Reply:
+        return _Reply(b'{"live":true}')
+
+    async def _ready(self, request: _Request) -> _Reply:
+        if not self._started:
+            return _Reply(b'{"ready":false}', 503)
+        return _Reply(b'{"ready":true}')
+
+    # -- the rest ----------------------------------------------------------------------
+
+    async def _metrics(self, request: _Request) -> _Reply:
+        body, ctype = self.metrics.exposition()
+        return _Reply(body, 200, ctype.encode())
+
+    async def _list_endpoints(self, request: _Request) -> _Reply:
+        import orjson
+
+        out = []
+        for e in self.endpoints.values():
+            out.append(
+                {
+                    "name": e.name,
+                    "targets": [
+                        {
+                            "model": t.ref,
+                            "weight": t.weight,
+                            "version": t.model.uri,
+                            "runtime": t.model.runtime.kind,
+                        }
+                        for t in e.targets
+                    ],
+                    "shadow": None
+                    if e.shadow is None
+                    else {"model": e.shadow.ref, "version": e.shadow.model.uri},
+                }
+            )
+        return _Reply(orjson.dumps({"endpoints": out, "switches": self.switches[-20:]}))
+
+    async def _feedback(self, request: _Request) -> _Reply:
+        import orjson
+
+        self._content_type(request, csv_ok=False)
+        payload = parse_json(await self._body(request, 8 * 1024 * 1024))
+        items: Any
+        if isinstance(payload, dict) and "feedback" in payload:
+            items = payload["feedback"]
+            field = "feedback"
+        else:
+            items = [payload]
+            field = "body"
+        if not isinstance(items, list) or not items or len(items) > _MAX_FEEDBACK:
+            raise RequestError(
+                400,
+                f"{field} must be a list of 1 to {_MAX_FEEDBACK} objects with request_id and label",
+                field=field,
+            )
+        entries = []
+        for i, item in enumerate(items):
+            where = f"{field}[{i}]" if field == "feedback" else "body"
+            if not isinstance(item, dict) or "request_id" not in item or "label" not in item:
+                raise RequestError(
+                    400, f"{where} must be an object with request_id and label", field=where
+                )
+            unknown = set(item) - {"request_id", "label"}
+            if unknown:
+                raise RequestError(
+                    400,
+                    f"{where} has unknown key(s) {', '.join(sorted(map(str, unknown)))[:60]}; "
+                    "expected request_id and label",
+                    field=where,
+                )
+            if not isinstance(item["request_id"], str) or not _REQUEST_ID.match(item["request_id"]):
+                raise RequestError(
+                    400,
+                    f"{where}.request_id must be a request id string",
+                    field=f"{where}.request_id",
+                )
+            entries.append((item["request_id"], item["label"]))
+        known = {rid: self._recent[rid] for rid, _ in entries if rid in self._recent}
+        missing = sorted({rid for rid, _ in entries if rid not in known})
+        if missing and self._log_folder:
+            from keel.serving._predlog import logged_request_ids
+
+            if self.log is not None:
+                await asyncio.to_thread(self.log.flush)
+            known.update(
+                await asyncio.to_thread(logged_request_ids, self._log_folder, missing[:1000])
+            )
+        now = time.time_ns() // 1_000_000
+        accepted = 0
+        unknown_ids: list[str] = []
+        for rid, label in entries:
+            logged = known.get(rid)
+            if logged is None:
+                unknown_ids.append(rid)
+                continue
+            if self.log is not None:
+                self.log.append(FeedbackRecord(rid, now, logged[0], logged[1], label))
+            accepted += 1
+        body = {
+            "accepted": accepted,
+            "unknown_request_ids": unknown_ids,
+            "request_id": request.request_id,
+        }
+        if unknown_ids:
+            body["detail"] = (
+                f"{len(unknown_ids)} request id(s) are not in the prediction log (never answered "
+                "here, sampled out of the log, or logged by another worker less than a second ago)"
+            )
+        return _Reply(orjson.dumps(body))
+
+    async def _ping(self, request: _Request) -> _Reply:
+        return _Reply(b"{}")
+
+    def _routes(self) -> _Router:
+        r = _Router()
+        for prefix in ("/v1/endpoints/{name}", "/v1/models/{name}"):
+            r.add("POST", f"{prefix}/predict", self._plain_predict, "plain")
+            r.add("POST", f"{prefix}/explain", self._explain, "plain")
+        r.add("POST", "/invocations", self._invocations, "mlflow")
+        r.add("GET", "/ping", self._ping, "mlflow")
+        r.add("GET", "/health", self._ping, "mlflow")
+        r.add("POST", "/v1/feedback", self._feedback, "plain")
+        r.add("GET", "/v1/endpoints", self._list_endpoints, "plain")
+        r.add("GET", "/metrics", self._metrics, "plain")
+        r.add("GET", "/v2", self._oip_server, "oip")
+        r.add("GET", "/v2/health/live", self._live, "oip")
+        r.add("GET", "/v2/health/ready", self._ready, "oip")
+        for prefix in ("/v2/models/{model}", "/v2/models/{model}/versions/{version}"):
+            r.add("GET", prefix, self._oip_metadata, "oip")
+            r.add("GET", f"{prefix}/ready", self._oip_model_ready, "oip")
+            r.add("POST", f"{prefix}/infer", self._oip_infer, "oip")
+        return r
+
+    # -- following aliases -----------------------------------------------------------
+
+    async def _watch_aliases(self) -> None:
+        loop = asyncio.get_running_loop()
+        for endpoint in self.endpoints.values():
+            endpoint.next_poll = loop.time() + endpoint.spec.poll_interval_s
+        while True:
+            wake = min(e.next_poll for e in self.endpoints.values())
+            await asyncio.sleep(max(0.01, wake - loop.time()))
+            for endpoint in self.endpoints.values():
+                if loop.time() < endpoint.next_poll:
+                    continue
+                for target in endpoint.every_target():
+                    if target.follows_alias:
+                        try:
+                            await self.follow(endpoint, target)
+                        except asyncio.CancelledError:
+                            raise
+                        except Exception as exc:
+                            logger.error(
+                                "endpoint %s: cannot follow %s (%s); still serving %s",
+                                endpoint.name,
+                                target.ref,
+                                exc,
+                                target.model.uri,
+                            )
+                endpoint.next_poll = loop.time() + endpoint.spec.poll_interval_s
+
+    async def follow(self, endpoint: Endpoint, target: Target) -> bool:
+        """Re-read the target's alias; when it moved, load and warm the new version, then
+        switch to it (requests already on the old version finish there). Returns whether
+        the target switched."""
+        from keel.registry import get_version
+
+        version = await asyncio.to_thread(get_version, target.ref, client=self.client)
+        old = target.model
+        if version.uri == old.uri:
+            return False
+        new = await self._load(target.ref, endpoint.spec, version)
+        self._start_model(endpoint.name, new)
+        target.model = new  # one assignment: each request sees the old model or the new one
+        self.metrics.model_info.labels(endpoint.name, old.uri, old.runtime.kind).set(0)
+        self.metrics.switches.labels(endpoint.name).inc()
+        event = {
+            "endpoint": endpoint.name,
+            "target": target.ref,
+            "from": old.uri,
+            "to": new.uri,
+            "load_seconds": round(new.load_seconds, 3),
+            "time": time.time(),
+        }
+        self.switches.append(event)
+        logger.warning(
+            "endpoint %s: %s moved from %s to %s; switched after loading and warming %s in %.2f s",
+            endpoint.name,
+            target.ref,
+            old.uri,
+            new.uri,
+            new.uri,
+            new.load_seconds,
+        )
+        task = asyncio.get_running_loop().create_task(retire(old))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return True
+
+
+def _query_flag(scope: Scope, name: bytes) -> bool:
+    query: bytes = scope.get("query_string", b"")
+    if not query:
+        return False
+    from urllib.parse import parse_qs
+
+    values = parse_qs(query.decode("latin-1")).get(name.decode(), [])
+    return bool(values) and values[-1].lower() in ("1", "true", "yes")
+
+
+def _specs(source: Any) -> list[EndpointSpec]:
+    from pathlib import Path
+
+    items = source if isinstance(source, list | tuple) else [source]
+    specs: list[EndpointSpec] = []
+    for item in items:
+        if isinstance(item, EndpointSpec):
+            specs.append(item)
+        elif isinstance(item, dict | Path) or (
+            isinstance(item, str) and item.endswith((".yaml", ".yml"))
+        ):
+            specs.extend(load_endpoint_specs(item))
+        elif isinstance(item, str):
+            specs.append(endpoint_from_ref(item))
+        else:
+            from keel.errors import InvalidArgumentError
+
+            raise InvalidArgumentError(
+                f"cannot serve {type(item).__name__}; pass an EndpointSpec, a model reference "
+                "(iris@champion) or an endpoint YAML file"
+            )
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        from keel.errors import InvalidArgumentError
+
+        raise InvalidArgumentError(
+            f"endpoint names repeat: {', '.join(names)}; name each endpoint once"
+        )
+    return specs
+
+
+def create_app(
+    endpoints: Any,
+    *,
+    client: Any = None,
+    runtime: str = "auto",
+    prediction_log: bool = True,
+    log_folder: str | None = None,
+    watch: bool = True,
+    model_loader: Callable[..., ServedModel] | None = None,
+) -> ServingApp:
+    """The ASGI app serving one or more endpoints (run it with uvicorn, or embed it).
+
+    Args:
+        endpoints: an :class:`EndpointSpec`, a model reference (``iris@champion``: an
+            implicit endpoint ``iris``), the path of an endpoint YAML file, a dict, or a
+            list of these.
+        client: the Client whose registry and artifact root to use (the default one
+            from ``KEEL_*`` settings otherwise).
+        runtime: ``auto`` (ONNX Runtime when the version has a parity-checked ONNX
+            file), ``onnx`` or ``native``.
+        prediction_log: write the prediction log (Parquet under the artifact root).
+        log_folder: where the logs go instead of ``<artifact root>/serving``.
+        watch: follow aliases when they move (each endpoint's ``poll_interval_s``).
+        model_loader: builds a :class:`ServedModel` from a reference (tests, embedding).
+
+    Raises:
+        InvalidArgumentError: a spec is invalid (names the key).
+
+    Example::
+
+        >>> app = keel.serving.create_app("iris@champion")
+        >>> uvicorn.run(app, host="127.0.0.1", port=8000)
+    """
+    if runtime not in ("auto", "onnx", "native"):
+        from keel.errors import InvalidArgumentError
+
+        raise InvalidArgumentError(f"runtime {runtime!r} is unknown; use auto, onnx or native")
+    return ServingApp(
+        _specs(endpoints),
+        client=client,
+        runtime=runtime,
+        prediction_log=prediction_log,
+        log_folder=log_folder,
+        watch=watch,
+        model_loader=model_loader,
+    )
