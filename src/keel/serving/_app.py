@@ -36,7 +36,10 @@ from keel.serving._protocols import (
 from keel.serving._spec import EndpointSpec, endpoint_from_ref, load_endpoint_specs
 from keel.serving._traffic import Endpoint, Target, agreement, retire
 
-__all__ = ["ServingApp", "create_app"]
+__all__ = ["SPECS_VARIABLE", "ServingApp", "app_from_environment", "create_app"]
+
+#: the variable ``keel serve --workers N`` passes the endpoint specs to each worker in
+SPECS_VARIABLE = "KEEL_SERVE_SPECS"
 
 logger = logging.getLogger("keel.serving")
 
@@ -289,7 +292,7 @@ class ServingApp:
                 raise self._no_route(scope["method"], scope["path"], template)
             reply = await handler(request)
         except RequestError as exc:
-            body, ctype = error_body(request.protocol, exc, request_id)
+            body, ctype = error_body(request.protocol, exc, request.request_id)
             reply = _Reply(body, exc.status, ctype)
             extra = exc.headers
         except TimeoutError:
@@ -298,21 +301,21 @@ class ServingApp:
                 "the model did not answer in time; the endpoint's limits.timeout_s was reached",
                 code="TIMEOUT",
             )
-            body, ctype = error_body(request.protocol, timeout, request_id)
+            body, ctype = error_body(request.protocol, timeout, request.request_id)
             reply = _Reply(body, 504, ctype)
         except Exception as exc:  # a model failure: named, never a crash of the worker
-            logger.exception("request %s failed", request_id)
+            logger.exception("request %s failed", request.request_id)
             err = RequestError(
                 500,
-                f"internal error while answering ({type(exc).__name__}); request id {request_id}",
+                f"internal error while answering ({type(exc).__name__}); request id {request.request_id}",
                 code="INTERNAL_ERROR",
             )
-            body, ctype = error_body(request.protocol, err, request_id)
+            body, ctype = error_body(request.protocol, err, request.request_id)
             reply = _Reply(body, 500, ctype)
         response_headers = [
             (b"content-type", reply.content_type),
             (b"content-length", str(len(reply.body)).encode()),
-            (b"x-request-id", request_id.encode()),
+            (b"x-request-id", request.request_id.encode()),
             *extra,
         ]
         if request.model_version:
@@ -626,6 +629,7 @@ class ServingApp:
         endpoint, target = self._oip_target(request)
         self._content_type(request, csv_ok=False)
         state: dict[str, Any] = {}
+        given = request.headers.get(b"x-request-id")
 
         def parse(body: bytes, served: ServedModel) -> Any:
             payload = parse_json(body)
@@ -637,14 +641,13 @@ class ServingApp:
             if oip_id is not None and not isinstance(oip_id, str):
                 raise RequestError(400, "id must be a string", field="id")
             state["id"] = oip_id
+            if oip_id and not given and _REQUEST_ID.match(oip_id):
+                request.request_id = oip_id  # the OIP id is the request id when no header is sent
             state["outputs"] = oip_wanted_outputs(payload, served.runtime.has_proba)
             return served.schema.from_oip(payload)
 
-        given = request.headers.get(b"x-request-id")
         served, _, prediction, _ = await self._predict(request, endpoint, target, parse, True)
         oip_id = state.get("id")
-        if oip_id and not given and _REQUEST_ID.match(oip_id):
-            request.request_id = oip_id
         predict, proba = state["outputs"]
         return _Reply(
             oip_response(
@@ -967,4 +970,19 @@ def create_app(
         log_folder=log_folder,
         watch=watch,
         model_loader=model_loader,
+    )
+
+
+def app_from_environment() -> ServingApp:
+    """The app of one ``keel serve --workers N`` worker (the specs are in
+    :data:`SPECS_VARIABLE`; each worker loads its own models and shares nothing)."""
+    import json
+    import os
+
+    config = json.loads(os.environ[SPECS_VARIABLE])
+    specs = [EndpointSpec.model_validate(s) for s in config["specs"]]
+    return create_app(
+        specs,
+        runtime=config.get("runtime", "auto"),
+        prediction_log=config.get("prediction_log", True),
     )

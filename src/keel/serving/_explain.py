@@ -9,6 +9,7 @@ sha256 is checked. A tree model logged without a recipe is still explained with
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import warnings
@@ -140,7 +141,7 @@ def build_model_explainer(served: Any) -> ServingExplainer:
     background = None
     if recipe and recipe.get("background_artifact") in artifacts:
         raw = client.load_artifact_bytes(version.run_id, recipe["background_artifact"])
-        frame = pd.read_json(raw.decode("utf-8"), orient="split")
+        frame = pd.read_json(io.StringIO(raw.decode("utf-8")), orient="split")
         if prep is not None:
             Xb = prep.transform(frame[list(served.schema.names)])
             background = Xb.toarray() if hasattr(Xb, "toarray") else Xb
