@@ -257,9 +257,9 @@ def test_explain_with_tree_explainer_and_base_value(iris_champion: Any, client: 
 
 
 def test_explain_uses_the_recipe_keel_train_stored(client: Any, iris: Any) -> None:
-    import keel
-
     from sklearn.linear_model import LogisticRegression
+
+    import keel
 
     result = keel.train(
         LogisticRegression(max_iter=500), data=iris, target="species", cv=2, progress=False
