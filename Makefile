@@ -49,11 +49,13 @@ demo: $(VENV)/.demo-installed
 test: $(VENV)/.test-installed $(CORE_VENV)/.core-installed
 	$(PY) -m ruff check src tests benchmarks examples
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -p no:cacheprovider
 
 lint: $(VENV)/.test-installed
 	$(PY) -m ruff check src tests benchmarks examples
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: $(VENV)/.test-installed
 	$(PY) benchmarks/tracking.py

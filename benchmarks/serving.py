@@ -177,12 +177,13 @@ def compute_floor(models: dict[str, Any], repeat: int = 300) -> dict[str, dict[s
     import numpy as np
 
     import keel.serving._models as served_models
+    from keel.context import current_context
     from keel.serving import endpoint_from_ref
 
     floors: dict[str, dict[str, float]] = {}
     for name, info in models.items():
         served = served_models.load_served_model(
-            f"{name}@champion", endpoint_from_ref(f"{name}@champion"), client=None
+            f"{name}@champion", endpoint_from_ref(f"{name}@champion"), context=current_context()
         )
         from keel.serving._inputs import InputBatch
 

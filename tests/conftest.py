@@ -66,10 +66,11 @@ def pg_schema_uri() -> Iterator[str]:
 def keel_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Every test runs in its own folder with its own .keel home and no KEEL_* leaking in.
 
-    The fluent API's client is reset around each test, so one test's store never
-    serves the next.
+    The fluent API's client and the process default context are reset around each test,
+    so one test's store never serves the next.
     """
-    from keel.tracking import set_client
+    from keel.context import reset_default_context
+    from keel.tracking import get_client, set_client
 
     for key in list(os.environ):
         if key.startswith("KEEL_") and key != "KEEL_TEST_PG":
@@ -80,35 +81,33 @@ def keel_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     home = work / ".keel"
     monkeypatch.setenv("KEEL_HOME", str(home))
     set_client(None)
+    stale = reset_default_context()
+    if stale is not None:
+        stale.close()
     yield home
-    from keel.tracking import get_client
-
-    leftover = get_client() if _fluent_client_set() else None
+    # the fluent client the test used (a fresh one costs nothing: no I/O)
+    leftover = get_client()
     set_client(None)
-    if leftover is not None:
+    try:
         leftover.close()
-
-
-def _fluent_client_set() -> bool:
-    from keel.tracking._fluent import _client
-
-    return _client.get() is not None
+    finally:
+        default = reset_default_context()
+        if default is not None:
+            default.close()
 
 
 @pytest.fixture
 def client(keel_home: Path) -> Iterator[object]:
     """A Client on the test's SQLite store, installed as the fluent API's client."""
     from keel.config import Settings
-    from keel.tracking import Client, set_client
+    from keel.tracking import Client, reset_client, set_client
 
     c = Client(settings=Settings(home=keel_home, metric_flush_interval=0.05))
     token = set_client(c)
     try:
         yield c
     finally:
-        from keel.tracking._fluent import _client
-
-        _client.reset(token)
+        reset_client(token)
         c.close()
 
 

@@ -79,3 +79,35 @@ def test_arguments_win_over_variables_and_the_file(monkeypatch: pytest.MonkeyPat
     s = Settings(actor="from-argument")
     assert (s.actor, s.metric_flush_size) == ("from-argument", 7)
     assert Settings().actor == "from-env"
+
+
+def test_project_and_token_come_from_keel_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (load_settings().project, load_settings().token) == ("default", None)
+    monkeypatch.setenv("KEEL_PROJECT", "fraud")
+    monkeypatch.setenv("KEEL_TOKEN", "keel_0123456789ab_c2VjcmV0LXRva2Vu")
+    s = load_settings()
+    assert (s.project, s.token) == ("fraud", "keel_0123456789ab_c2VjcmV0LXRva2Vu")
+    assert "c2VjcmV0" not in repr(s) and "c2VjcmV0" not in str(s)
+
+
+@pytest.mark.parametrize("project", ["Fraud", "-x", "a b", "", "x" * 64, "_system"])
+def test_an_invalid_project_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch, project: str
+) -> None:
+    monkeypatch.setenv("KEEL_PROJECT", project)
+    with pytest.raises(ConfigError, match="project"):
+        load_settings()
+
+
+def test_a_token_with_whitespace_is_refused_without_echoing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KEEL_TOKEN", "keel_0123456789ab_abc def")
+    with pytest.raises(ConfigError, match="token") as info:
+        load_settings()
+    assert "abc def" not in str(info.value)
+
+
+@pytest.mark.parametrize("uri", ["http://127.0.0.1:8080", "https://keel.example/"])
+def test_a_keel_server_url_is_a_store_uri(uri: str) -> None:
+    assert Settings(store_uri=uri).resolved_store_uri() == uri

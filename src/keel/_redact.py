@@ -3,7 +3,9 @@
 A store URI can carry a password (``postgresql://user:secret@host/db``, or libpq's
 ``?password=secret``). Everything that shows a URI to a person shows
 :func:`safe_uri` of it; text that may quote a URI (a driver's error message) goes
-through :func:`redact` first. Stdlib only, so every layer can use it cheaply.
+through :func:`redact` first. An API token (``KEEL_TOKEN``) is shown only as
+:func:`safe_token` of it, and :func:`redact_token` takes it out of any text. Stdlib only,
+so every layer can use it cheaply.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import re
 import urllib.parse
 
-__all__ = ["redact", "safe_uri"]
+__all__ = ["redact", "redact_token", "safe_token", "safe_uri"]
 
 _MASK = "***"
 # Query parameters that carry a credential (libpq's password, a token, a key).
@@ -19,6 +21,8 @@ _SECRET_PARAMS = re.compile(
     r"(?i)((?:password|passwd|pwd|secret|token|access_key|secret_key)=)[^&\s]+"
 )
 _MASKED = rf"\g<1>{_MASK}"
+# keel's token format: keel_<12 hex: the token id, not secret>_<the secret>
+_TOKEN = re.compile(r"^(keel_[0-9a-f]{12})_\S+$")
 
 
 def safe_uri(uri: str) -> str:
@@ -71,3 +75,31 @@ def redact(text: str, uri: str) -> str:
         for form in {secret, urllib.parse.unquote(secret)}:
             out = out.replace(form, _MASK)
     return out
+
+
+def safe_token(token: str | None) -> str:
+    """How a token may be shown: ``keel_<id>_***`` for keel's tokens, ``***`` for others.
+
+    The id part names the token (``keel tokens list`` shows it) and is not secret.
+
+    Example::
+
+        >>> safe_token("keel_0123456789ab_c2VjcmV0")
+        'keel_0123456789ab_***'
+        >>> safe_token(None)
+        'not set'
+    """
+    if not token:
+        return "not set"
+    match = _TOKEN.match(token)
+    return f"{match.group(1)}_{_MASK}" if match else _MASK
+
+
+def redact_token(text: str, token: str | None) -> str:
+    """``text`` with the token (raw or URL-encoded) replaced by :func:`safe_token` of it."""
+    if not token:
+        return text
+    shown = safe_token(token)
+    for form in {token, urllib.parse.quote(token, safe="")}:
+        text = text.replace(form, shown)
+    return text

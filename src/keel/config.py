@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -23,9 +24,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from keel._redact import safe_uri
 from keel.errors import ConfigError
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["DEFAULT_PROJECT", "PROJECT_PATTERN", "Settings", "load_settings"]
 
 _ENV_PREFIX = "KEEL_"
+
+#: the project a store binds to when none is named
+DEFAULT_PROJECT = "default"
+#: what a project name looks like (lowercase, digits, ``_`` and ``-``; 1-63 characters)
+PROJECT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
 def _toml_path() -> Path:
@@ -64,9 +70,15 @@ class Settings(BaseModel):
 
     Attributes:
         home: folder for the embedded defaults (SQLite file, artifacts).
-        store_uri: metadata store URI (``sqlite:///...`` or ``postgresql+psycopg://...``);
-            defaults to ``sqlite:///<home>/keel.db``.
-        artifact_root: fsspec URL or folder for artifacts; defaults to ``<home>/artifacts``.
+        store_uri: metadata store URI: ``sqlite:///...``, ``postgresql+psycopg://...``, or
+            a keel server's ``http://`` / ``https://`` URL; defaults to
+            ``sqlite:///<home>/keel.db``.
+        artifact_root: fsspec URL or folder for artifacts (or a keel server's URL);
+            defaults to ``<home>/artifacts``.
+        project: the project whose experiments, datasets, pipelines and models this
+            process reads and writes (``KEEL_PROJECT``); ``default`` unless named.
+        token: the API token sent to a keel server (``KEEL_TOKEN``). Never printed: it is
+            left out of ``repr`` and masked by ``keel doctor`` and in error messages.
         metric_flush_interval: seconds between background flushes of buffered metrics.
         metric_flush_size: buffered metric values that trigger a flush.
         sqlite_synchronous: SQLite ``synchronous`` pragma; ``FULL`` survives power loss,
@@ -86,7 +98,8 @@ class Settings(BaseModel):
         ConfigError: keel.toml is not valid TOML.
     """
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # hide_input_in_errors: a rejected value may be a secret (a token, a URI with a password)
+    model_config = ConfigDict(extra="forbid", validate_default=True, hide_input_in_errors=True)
 
     home: Path = Path(".keel")
     store_uri: str | None = None
@@ -95,6 +108,8 @@ class Settings(BaseModel):
     metric_flush_size: int = Field(default=5000, ge=1, le=1_000_000)
     sqlite_synchronous: Literal["FULL", "NORMAL", "OFF"] = "NORMAL"
     actor: str | None = None
+    project: str = DEFAULT_PROJECT
+    token: str | None = Field(default=None, repr=False)
     cache_dir: Path | None = None
     progress: bool | None = None
 
@@ -110,12 +125,33 @@ class Settings(BaseModel):
         if value.startswith("postgresql://") or value.startswith("postgres://"):
             # psycopg 3 is the driver we ship; spell it out for SQLAlchemy.
             return "postgresql+psycopg://" + value.split("://", 1)[1]
-        if value.startswith(("sqlite:///", "postgresql+psycopg://")):
+        if value.startswith(("sqlite:///", "postgresql+psycopg://", "http://", "https://")):
             return value
         raise ValueError(
-            f"store_uri {safe_uri(value)!r} has an unknown scheme; use sqlite:///PATH or "
-            "postgresql://USER@HOST:PORT/DB"
+            f"store_uri {safe_uri(value)!r} has an unknown scheme; use sqlite:///PATH, "
+            "postgresql://USER@HOST:PORT/DB or a keel server's http(s)://HOST:PORT"
         )
+
+    @field_validator("project")
+    @classmethod
+    def _check_project(cls, value: str) -> str:
+        if not PROJECT_PATTERN.match(value):
+            raise ValueError(
+                f"project {value[:80]!r} is not a project name; use 1-63 lowercase letters, "
+                "digits, '_' or '-', starting with a letter or digit (like 'default' or 'fraud')"
+            )
+        return value
+
+    @field_validator("token")
+    @classmethod
+    def _check_token(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not value or any(c.isspace() or ord(c) < 32 for c in value):
+            # the value itself is never echoed: it is a secret
+            raise ValueError("token is empty or contains whitespace; set KEEL_TOKEN to the token")
+        return value
 
     def resolved_store_uri(self) -> str:
         """The store URI in force (the SQLite default when none is set)."""

@@ -1,8 +1,9 @@
 """The one error tree of keel.
 
-Every error keel raises on purpose is a :class:`KeelError`. Each subclass carries a
-stable ``code``; :data:`HTTP_STATUS` maps codes to HTTP statuses so the API can answer
-with RFC 9457 problem details and the REST client can re-raise the same class.
+Every error keel raises on purpose is a :class:`KeelError`. Each subclass declares a
+stable ``code`` and the ``http_status`` the API answers it with (RFC 9457 problem
+details); :func:`error_for_code` turns a code back into its class, whether or not the
+module defining it was imported, so the REST client re-raises the same class.
 
 Messages say what went wrong, with the offending value, and what to do about it::
 
@@ -11,8 +12,10 @@ Messages say what went wrong, with the offending value, and what to do about it:
 
 from __future__ import annotations
 
+import importlib
+from typing import ClassVar
+
 __all__ = [
-    "HTTP_STATUS",
     "ArtifactCorruptedError",
     "ConfigError",
     "ConflictError",
@@ -24,6 +27,7 @@ __all__ = [
     "NotFoundError",
     "RunStateError",
     "StoreError",
+    "error_codes",
     "error_for_code",
     "show_input",
 ]
@@ -32,11 +36,16 @@ __all__ = [
 class KeelError(Exception):
     """Base of every error keel raises on purpose.
 
+    Every subclass declares two class attributes: ``code``, unique and stable (it
+    crosses the wire), and ``http_status``, the status the API answers it with. A new
+    subclass also goes into :data:`_CLASSES` below (a test checks every one is there).
+
     Args:
         message: what went wrong and what to do about it.
     """
 
-    code: str = "INTERNAL_ERROR"
+    code: ClassVar[str] = "INTERNAL_ERROR"
+    http_status: ClassVar[int] = 500
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -50,54 +59,63 @@ class InvalidArgumentError(KeelError):
     """A value given by the user is malformed or out of range."""
 
     code = "INVALID_ARGUMENT"
+    http_status = 400
 
 
 class InvalidPathError(InvalidArgumentError):
     """An artifact or file name tries to leave its root or is malformed."""
 
     code = "INVALID_PATH"
+    http_status = 400
 
 
 class NotFoundError(KeelError):
     """A named or identified object does not exist."""
 
     code = "NOT_FOUND"
+    http_status = 404
 
 
 class ConflictError(KeelError):
     """The change contradicts what is already stored (e.g. a param changing value)."""
 
     code = "CONFLICT"
+    http_status = 409
 
 
 class RunStateError(ConflictError):
     """The run is not in a state that allows the operation (e.g. it has finished)."""
 
     code = "RUN_STATE"
+    http_status = 409
 
 
 class ArtifactCorruptedError(KeelError):
     """Stored bytes no longer match the sha256 recorded when they were written."""
 
     code = "ARTIFACT_CORRUPTED"
+    http_status = 422
 
 
 class ConfigError(KeelError):
     """The configuration (environment or keel.toml) is invalid."""
 
     code = "CONFIG_ERROR"
+    http_status = 400
 
 
 class StoreError(KeelError):
     """The metadata store cannot be reached or is in an unusable state."""
 
     code = "STORE_UNAVAILABLE"
+    http_status = 503
 
 
 class MissingExtraError(KeelError):
     """An optional dependency is not installed."""
 
     code = "MISSING_EXTRA"
+    http_status = 501
 
     @classmethod
     def for_extra(cls, package: str, extra: str) -> MissingExtraError:
@@ -146,44 +164,64 @@ def show_input(value: object, limit: int = 60) -> str:
     return f"{text[: limit - 3]}...{size}"
 
 
-#: HTTP status for each error code (used by the API and the REST client).
-HTTP_STATUS: dict[str, int] = {
-    KeelError.code: 500,
-    InvalidArgumentError.code: 400,
-    InvalidPathError.code: 400,
-    NotFoundError.code: 404,
-    ConflictError.code: 409,
-    RunStateError.code: 409,
-    ArtifactCorruptedError.code: 422,
-    ConfigError.code: 400,
-    StoreError.code: 503,
-    MissingExtraError.code: 501,
-    "INVALID_TRAINING_INPUT": 400,  # keel.training.TrainingInputError
-    "SEARCH_FAILED": 422,  # keel.training.SearchFailedError (every trial failed)
-    "MODEL_NOT_STORED": 422,  # keel.training.ModelNotStoredError (trained, not stored)
-    "MODEL_STATE": 409,  # keel.store.ModelStateError (archived version)
-    "INVALID_POLICY": 400,  # keel.gates.PolicyError
-    "UNSAFE_FORMAT": 400,  # keel.registry.UnsafeFormatError (pickle without allow_pickle)
-    "PERMISSION_DENIED": 403,  # keel.governance.PermissionDeniedError
-    "PROMOTION_REJECTED": 409,  # keel.gates.PromotionRejectedError
-    "AUDIT_CHAIN_BROKEN": 500,  # keel.governance.AuditChainBrokenError
-    "AUDIT_MISMATCH": 409,  # keel.governance.AuditMismatchError (row changed beside the chain)
-    "PIPELINE_FAILED": 422,  # keel.pipelines.PipelineFailedError (a step failed)
-    "STEP_OUTPUT_INVALID": 400,  # keel.pipelines.StepOutputError (unsafe output type)
-    "INVALID_DATASET_SOURCE": 400,  # keel.data.DatasetSourceError (unreadable file or frame)
-    "DATASET_VALIDATION_FAILED": 422,  # keel.data.DatasetValidationError (expectations failed)
+#: code -> "module:Class" of every KeelError subclass keel defines, so
+#: :func:`error_for_code` finds a class whose module was never imported (a REST client
+#: that meets a server's ``PIPELINE_FAILED`` need not have imported keel.pipelines).
+#: tests/test_errors.py imports every keel module and checks this table against the
+#: subclasses it finds: each listed, with its own code, and every code unique.
+_CLASSES: dict[str, str] = {
+    "INTERNAL_ERROR": "keel.errors:KeelError",
+    "INVALID_ARGUMENT": "keel.errors:InvalidArgumentError",
+    "INVALID_PATH": "keel.errors:InvalidPathError",
+    "NOT_FOUND": "keel.errors:NotFoundError",
+    "CONFLICT": "keel.errors:ConflictError",
+    "RUN_STATE": "keel.errors:RunStateError",
+    "ARTIFACT_CORRUPTED": "keel.errors:ArtifactCorruptedError",
+    "CONFIG_ERROR": "keel.errors:ConfigError",
+    "STORE_UNAVAILABLE": "keel.errors:StoreError",
+    "MISSING_EXTRA": "keel.errors:MissingExtraError",
+    "AUDIT_CHAIN_BROKEN": "keel.governance._audit:AuditChainBrokenError",
+    "AUDIT_MISMATCH": "keel.governance._guard:AuditMismatchError",
+    "DATASET_VALIDATION_FAILED": "keel.data._errors:DatasetValidationError",
+    "INVALID_DATASET_SOURCE": "keel.data._errors:DatasetSourceError",
+    "INVALID_POLICY": "keel.gates._policy:PolicyError",
+    "INVALID_PRIVACY_CONFIG": "keel.responsible._privacy:PrivacyError",
+    "INVALID_TRAINING_INPUT": "keel.training._errors:TrainingInputError",
+    "METRICS_NOT_STORED": "keel.tracking._buffer:MetricsNotStoredError",
+    "MODEL_NOT_STORED": "keel.training._errors:ModelNotStoredError",
+    "MODEL_STATE": "keel.store._registry:ModelStateError",
+    "PERMISSION_DENIED": "keel.governance._roles:PermissionDeniedError",
+    "PIPELINE_FAILED": "keel.pipelines._runner:PipelineFailedError",
+    "PROMOTION_REJECTED": "keel.gates._promote:PromotionRejectedError",
+    "SEARCH_FAILED": "keel.training._errors:SearchFailedError",
+    "STEP_OUTPUT_INVALID": "keel.pipelines._values:StepOutputError",
+    "UNSAFE_FORMAT": "keel.registry._formats:UnsafeFormatError",
 }
 
 
-def error_for_code(code: str) -> type[KeelError]:
-    """Return the error class whose ``code`` is ``code`` (``KeelError`` if unknown).
+def error_codes() -> dict[str, str]:
+    """Every known error code -> ``"module:Class"`` of its class (a copy)."""
+    return dict(_CLASSES)
 
-    Subclasses defined anywhere in keel are found, so a code survives a REST round trip.
+
+def error_for_code(code: str) -> type[KeelError]:
+    """The error class whose ``code`` is ``code`` (``KeelError`` when none is).
+
+    The class's module is imported if it was not yet, so a code survives a REST round
+    trip whatever the client imported.
+
+    Example::
+
+        >>> error_for_code("NOT_FOUND") is NotFoundError
+        True
+        >>> error_for_code("PIPELINE_FAILED").http_status
+        422
     """
-    pending: list[type[KeelError]] = [KeelError]
-    while pending:
-        cls = pending.pop(0)
-        if cls.code == code:
-            return cls
-        pending.extend(cls.__subclasses__())
-    return KeelError
+    target = _CLASSES.get(code)
+    if target is None:
+        return KeelError
+    module, _, name = target.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    if not (isinstance(cls, type) and issubclass(cls, KeelError)):  # pragma: no cover
+        raise TypeError(f"{target} is not a KeelError subclass; fix keel.errors._CLASSES")
+    return cls

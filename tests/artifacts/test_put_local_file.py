@@ -7,7 +7,7 @@ from pathlib import Path
 
 import fsspec
 
-from keel.artifacts import ArtifactStore
+from keel.artifacts import FsspecArtifactStore
 
 
 def _file(path: Path, data: bytes) -> Path:
@@ -16,7 +16,7 @@ def _file(path: Path, data: bytes) -> Path:
 
 
 def test_move_hashes_once_and_takes_the_file(tmp_path: Path) -> None:
-    store = ArtifactStore(str(tmp_path / "root"))
+    store = FsspecArtifactStore(str(tmp_path / "root"))
     data = bytes(range(256)) * 9_000  # a few chunks
     src = _file(tmp_path / "out.bin", data)
     obj = store.put_local_file(src)
@@ -29,7 +29,7 @@ def test_move_hashes_once_and_takes_the_file(tmp_path: Path) -> None:
 
 
 def test_given_hash_is_used_and_existing_object_is_kept(tmp_path: Path) -> None:
-    store = ArtifactStore(str(tmp_path / "root"))
+    store = FsspecArtifactStore(str(tmp_path / "root"))
     first = store.put_bytes(b"same bytes")
     src = _file(tmp_path / "again.bin", b"same bytes")
     obj = store.put_local_file(src, hashlib.sha256(b"same bytes").hexdigest())
@@ -39,7 +39,7 @@ def test_given_hash_is_used_and_existing_object_is_kept(tmp_path: Path) -> None:
 
 
 def test_copy_leaves_the_file(tmp_path: Path) -> None:
-    store = ArtifactStore(str(tmp_path / "root"))
+    store = FsspecArtifactStore(str(tmp_path / "root"))
     src = _file(tmp_path / "keep.bin", b"keep me")
     obj = store.put_local_file(src, move=False)
     assert src.read_bytes() == b"keep me"
@@ -50,7 +50,7 @@ def test_remote_root_copies_then_removes_when_moving(tmp_path: Path) -> None:
     memory = fsspec.filesystem("memory")
     if memory.exists("/put-local"):
         memory.rm("/put-local", recursive=True)
-    store = ArtifactStore("memory://put-local")
+    store = FsspecArtifactStore("memory://put-local")
     src = _file(tmp_path / "remote.bin", b"to memory")
     obj = store.put_local_file(src)
     assert not src.exists()

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from keel.artifacts import ArtifactStore
+from keel.artifacts import FsspecArtifactStore
 from keel.errors import ArtifactCorruptedError, NotFoundError
 
 
 def test_put_get_and_dedupe(tmp_path: Path) -> None:
-    store = ArtifactStore(str(tmp_path / "root"))
+    store = FsspecArtifactStore(str(tmp_path / "root"))
     a = store.put_bytes(b"hello")
     b = store.put_bytes(b"hello")
     assert a.sha256 == b.sha256 == hashlib.sha256(b"hello").hexdigest() and a.size == 5
@@ -26,7 +26,7 @@ def test_put_get_and_dedupe(tmp_path: Path) -> None:
 
 
 def test_large_stream_is_hashed_in_chunks(tmp_path: Path) -> None:
-    store = ArtifactStore(str(tmp_path / "root"))
+    store = FsspecArtifactStore(str(tmp_path / "root"))
     data = bytes(range(256)) * 20_000  # 5 MB, several chunks
     obj = store.put_stream(io.BytesIO(data))
     assert obj.size == len(data)
@@ -35,7 +35,7 @@ def test_large_stream_is_hashed_in_chunks(tmp_path: Path) -> None:
 
 
 def test_corruption_is_detected_and_named(tmp_path: Path) -> None:
-    store = ArtifactStore(str(tmp_path / "root"))
+    store = FsspecArtifactStore(str(tmp_path / "root"))
     obj = store.put_bytes(b"model bytes")
     path = tmp_path / "root" / "objects" / obj.sha256[:2] / obj.sha256
     path.write_bytes(b"evil bytes")
@@ -48,7 +48,7 @@ def test_corruption_is_detected_and_named(tmp_path: Path) -> None:
 
 
 def test_missing_object_says_where_it_looked(tmp_path: Path) -> None:
-    store = ArtifactStore(str(tmp_path / "root"))
+    store = FsspecArtifactStore(str(tmp_path / "root"))
     with pytest.raises(NotFoundError, match="missing from the artifact store"):
         store.get_bytes("ab" * 32)
 
@@ -67,7 +67,7 @@ def test_failed_write_leaves_nothing(tmp_path: Path) -> None:
                 raise OSError("disk gone")
             return b"x" * 1000
 
-    store = ArtifactStore(str(tmp_path / "root"))
+    store = FsspecArtifactStore(str(tmp_path / "root"))
     with pytest.raises(OSError, match="disk gone"):
         store.put_stream(Broken())  # type: ignore[arg-type]
     assert not any((tmp_path / "root" / "tmp").iterdir())

@@ -91,7 +91,7 @@ def test_compare_needs_two_runs(two_runs: tuple[str, str]) -> None:
 
 def test_db_upgrade_and_doctor(keel_home: Path) -> None:
     out = run_cli("db", "upgrade").stdout
-    assert "tracking_0001" in out and "lineage_0001" in out
+    assert "tracking_0002" in out and "lineage_0002" in out and "access_0001" in out
     assert (keel_home / "keel.db").exists()
     out = run_cli("doctor").stdout
     assert "metadata store" in out and "ok" in out and str(keel_home) in out
@@ -150,3 +150,21 @@ def test_a_long_error_is_still_one_line(keel_home: Path) -> None:
     proc = run_cli("runs", "show", "f" * 240, check=False)
     assert proc.returncode == 1 and proc.stderr.startswith("error: run")
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_doctor_masks_the_token_and_shows_the_project(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "c2VjcmV0LXRva2VuLWZvci1kb2N0b3I"
+    monkeypatch.setenv("KEEL_TOKEN", f"keel_0123456789ab_{secret}")
+    monkeypatch.setenv("KEEL_PROJECT", "fraud")
+    proc = run_cli("doctor", check=False)
+    assert secret not in proc.stdout + proc.stderr
+    assert "keel_0123456789ab_***" in proc.stdout
+    assert "fraud" in proc.stdout
+
+
+def test_an_error_quoting_the_token_is_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "c2VjcmV0LXRva2VuLWluLWFuLWVycm9y"
+    monkeypatch.setenv("KEEL_TOKEN", f"keel_0123456789ab_{secret}")
+    proc = run_cli("models", "show", f"keel_0123456789ab_{secret}/1", check=False)
+    assert proc.returncode == 1
+    assert secret not in proc.stdout + proc.stderr

@@ -126,6 +126,7 @@ def secret_store(
 ) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
     """A PostgreSQL store (its URI with a password) with runs, datasets, models, a pipeline."""
     import keel
+    from keel.context import reset_default_context
     from keel.tracking import get_client, set_client
 
     uri = pg_schema_uri.replace(
@@ -162,6 +163,9 @@ def secret_store(
     keel.governance.grant_role("ana")
     get_client().close()
     set_client(None)
+    default = reset_default_context()
+    if default is not None:
+        default.close()
     yield dict(os.environ), ids
 
 

@@ -152,7 +152,7 @@ def test_roles(store: Any) -> None:
     store.governance.grant_role("alice", "admin", "root")
     assert store.governance.grant_role("alice", "admin", "root").granted_by == "root"
     assert [g.user for g in store.governance.list_roles()] == ["alice"]
-    with pytest.raises(InvalidArgumentError, match="roles are: admin"):
+    with pytest.raises(InvalidArgumentError, match="roles are: viewer, editor, maintainer, admin"):
         store.governance.grant_role("bob", "superuser", "root")
     with pytest.raises(NotFoundError, match="holders are: alice"):
         store.governance.revoke_role("bob", "admin", "root")

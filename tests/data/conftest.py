@@ -35,8 +35,7 @@ def datasets_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
 def install_client() -> Iterator[Callable[..., Any]]:
     """Install a Client on the given settings as the fluent API's client, for the test."""
     from keel.config import Settings
-    from keel.tracking import Client, set_client
-    from keel.tracking._fluent import _client
+    from keel.tracking import Client, reset_client, set_client
 
     installed: list[tuple[Client, Any]] = []
 
@@ -47,5 +46,5 @@ def install_client() -> Iterator[Callable[..., Any]]:
 
     yield install
     for client, token in reversed(installed):
-        _client.reset(token)
+        reset_client(token)
         client.close()

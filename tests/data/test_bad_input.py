@@ -214,10 +214,10 @@ def test_source_error_is_a_keel_error_with_a_code() -> None:
 
 def test_error_codes_map_to_http_statuses() -> None:
     from keel.data import DatasetValidationError
-    from keel.errors import HTTP_STATUS, error_for_code
+    from keel.errors import error_for_code
 
-    assert HTTP_STATUS[DatasetSourceError.code] == 400
-    assert HTTP_STATUS[DatasetValidationError.code] == 422
+    assert DatasetSourceError.http_status == 400
+    assert DatasetValidationError.http_status == 422
     assert error_for_code("INVALID_DATASET_SOURCE") is DatasetSourceError
 
 

@@ -106,7 +106,7 @@ def test_force_needs_admin_and_reason(client: Any, register_model: Any) -> None:
     # Once an admin exists, only admins grant.
     other = keel.tracking.Client(settings=client.settings.model_copy(update={"actor": "mallory"}))
     with pytest.raises(PermissionDeniedError, match="admins are: " + actor):
-        keel.governance.grant_role("mallory", "admin", client=other)
+        keel.governance.grant_role("mallory", "admin", context=other.context)
     with pytest.raises(ConflictError, match="last admin"):
         keel.governance.revoke_role(actor, "admin")
     assert [

@@ -28,7 +28,7 @@ def _register(c: Client, X: Any, y: Any, n: int) -> None:
             name="iris",
             onnx=False,
             run_id=run.id,
-            client=c,
+            context=c.context,
         )
         c.end_run(run.id)
 
@@ -45,7 +45,7 @@ def test_two_processes_race_on_one_alias(
     c = Client(uri, settings=Settings(home=keel_home))
     X, y = iris_xy
     _register(c, X, y, 3)
-    keel.models.promote("iris", 1, to="champion", policy=None, client=c)
+    keel.models.promote("iris", 1, to="champion", policy=None, context=c.context)
     ready = tmp_path / "ready"
     ready.mkdir()
     procs = [

@@ -77,7 +77,10 @@ def test_events_deleted_from_the_end_pass_without_an_anchor_and_fail_with_one(
 
 def test_json_report_names_each_row_and_exit_code_is_one(events: Path) -> None:
     with sqlite3.connect(events / "keel.db") as db:
-        db.execute("INSERT INTO roles VALUES ('mallory', 'admin', 'mallory', 0)")
+        db.execute(
+            'INSERT INTO roles ("user", role, granted_by, granted_at) '
+            "VALUES ('mallory', 'admin', 'mallory', 0)"
+        )
     report = _keel(events, "audit", "verify", "--json")
     assert report.returncode == 1
     data = json.loads(report.stdout)

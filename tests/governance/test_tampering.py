@@ -30,7 +30,7 @@ POLICY = parse_policy("checks:\n  - metric: f1_macro >= 0.9\n")
 def backend(request: pytest.FixtureRequest, keel_home: Path) -> Iterator[tuple[Any, str]]:
     """A Client on each backend, installed for the fluent API, and its store URI."""
     from keel.config import Settings
-    from keel.tracking import Client, set_client
+    from keel.tracking import Client, reset_client, set_client
 
     uri = (
         f"sqlite:///{keel_home / 'keel.db'}"
@@ -42,9 +42,7 @@ def backend(request: pytest.FixtureRequest, keel_home: Path) -> Iterator[tuple[A
     try:
         yield client, uri
     finally:
-        from keel.tracking._fluent import _client
-
-        _client.reset(token)
+        reset_client(token)
         client.close()
 
 
@@ -131,16 +129,21 @@ def test_a_role_written_or_deleted_in_the_database_gives_no_power(
                     "VALUES ('mallory', 'admin', 'alice', 0)"
                 )
             )
-        assert keel.governance.is_admin("mallory", client=mallory)  # the table says so...
+        assert keel.governance.is_admin("mallory", context=mallory.context)  # the table says so...
         with pytest.raises(ConflictError, match="no audit event granted it"):
             keel.models.promote(
-                "iris/1", to="champion", policy=POLICY, force=True, reason="x", client=mallory
+                "iris/1",
+                to="champion",
+                policy=POLICY,
+                force=True,
+                reason="x",
+                context=mallory.context,
             )
         with client.store.database.engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM roles"))
         # ...and with every admin row deleted, the first-admin bootstrap stays closed.
         with pytest.raises(ConflictError, match="audit chain says 'alice' holds admin"):
-            keel.governance.grant_role("mallory", "admin", client=mallory)
+            keel.governance.grant_role("mallory", "admin", context=mallory.context)
         assert keel.governance.list_roles() == []
         problems = keel.governance.verify().problems
         assert any("roles has no row alice:admin" in p for p in problems)

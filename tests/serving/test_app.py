@@ -38,7 +38,7 @@ def call(app: Any, *requests: tuple[str, str, dict[str, Any]]) -> list[Any]:
 
 
 def test_plain_predict_rows_columns_and_probabilities(iris_champion: Any, client: Any) -> None:
-    app = keel.serving.create_app("iris@champion", client=client)
+    app = keel.serving.create_app("iris@champion", context=client.context)
     rows, cols, proba = call(
         app,
         ("POST", "/v1/endpoints/iris/predict", {"json": {"inputs": [ROW, ROW2]}}),
@@ -62,7 +62,7 @@ def test_plain_predict_rows_columns_and_probabilities(iris_champion: Any, client
 
 
 def test_the_callers_request_id_is_kept(iris_champion: Any, client: Any) -> None:
-    app = keel.serving.create_app("iris@champion", client=client)
+    app = keel.serving.create_app("iris@champion", context=client.context)
     (r,) = call(
         app,
         (
@@ -75,7 +75,7 @@ def test_the_callers_request_id_is_kept(iris_champion: Any, client: Any) -> None
 
 
 def test_mlflow_payload_shapes_and_invocations(iris_champion: Any, client: Any) -> None:
-    app = keel.serving.create_app("iris@champion", client=client)
+    app = keel.serving.create_app("iris@champion", context=client.context)
     split = {
         "dataframe_split": {"columns": COLUMNS[::-1], "data": [[ROW[c] for c in COLUMNS[::-1]]]}
     }
@@ -103,7 +103,7 @@ def test_mlflow_payload_shapes_and_invocations(iris_champion: Any, client: Any) 
 
 
 def test_open_inference_protocol(iris_champion: Any, client: Any) -> None:
-    app = keel.serving.create_app("iris@champion", client=client)
+    app = keel.serving.create_app("iris@champion", context=client.context)
     tensor = {
         "id": "req-1",
         "inputs": [
@@ -206,7 +206,7 @@ def colors_model(register_model: Any, binary: Any) -> Any:
 
 
 def test_string_columns_as_oip_bytes_and_plain_rows(colors_model: Any, client: Any) -> None:
-    app = keel.serving.create_app("colors/1", client=client)
+    app = keel.serving.create_app("colors/1", context=client.context)
     oip = {
         "parameters": {"content_type": "pd"},
         "inputs": [
@@ -245,7 +245,7 @@ def test_string_columns_as_oip_bytes_and_plain_rows(colors_model: Any, client: A
 
 
 def test_explain_with_tree_explainer_and_base_value(iris_champion: Any, client: Any) -> None:
-    app = keel.serving.create_app("iris@champion", client=client)
+    app = keel.serving.create_app("iris@champion", context=client.context)
     (r,) = call(app, ("POST", "/v1/endpoints/iris/explain", {"json": {"inputs": [ROW, ROW2]}}))
     body = r.json()
     assert r.status_code == 200, r.text
@@ -265,14 +265,14 @@ def test_explain_uses_the_recipe_keel_train_stored(client: Any, iris: Any) -> No
         LogisticRegression(max_iter=500), data=iris, target="species", cv=2, progress=False
     )
     keel.models.register(result.run_id, "iris-lr")
-    app = keel.serving.create_app("iris-lr/1", client=client)
+    app = keel.serving.create_app("iris-lr/1", context=client.context)
     (r,) = call(app, ("POST", "/v1/models/iris-lr/explain", {"json": {"inputs": [ROW]}}))
     assert r.status_code == 200, r.text
     assert r.json()["source"] == "recipe" and r.json()["explainer"] in ("linear", "permutation")
 
 
 def test_feedback_by_request_id_with_unknown_ids_reported(iris_champion: Any, client: Any) -> None:
-    app = keel.serving.create_app("iris@champion", client=client)
+    app = keel.serving.create_app("iris@champion", context=client.context)
 
     async def main() -> tuple[Any, Any]:
         async with serving(app) as http:
@@ -293,14 +293,14 @@ def test_feedback_by_request_id_with_unknown_ids_reported(iris_champion: Any, cl
     one, many = run(main())
     assert one.json()["accepted"] == 1 and one.json()["unknown_request_ids"] == []
     assert many.json()["accepted"] == 1 and many.json()["unknown_request_ids"] == ["never-seen"]
-    feedback = keel.serving.read_feedback("iris", client=client)
+    feedback = keel.serving.read_feedback("iris", context=client.context)
     assert len(feedback) == 2 and set(feedback["model_version"]) == {"iris/1"}
 
 
 def test_metrics_follow_prometheus_naming_with_bounded_labels(
     iris_champion: Any, client: Any
 ) -> None:
-    app = keel.serving.create_app("iris@champion", client=client)
+    app = keel.serving.create_app("iris@champion", context=client.context)
     *_, metrics = call(
         app,
         ("POST", "/v1/endpoints/iris/predict", {"json": {"inputs": [ROW]}}),
@@ -338,14 +338,14 @@ def test_archived_and_corrupted_versions_are_refused(register_model: Any, client
     register_model("iris")
     keel.models.archive("iris/1", reason="superseded")
     with pytest.raises(ModelStateError, match="archived"):
-        run(keel.serving.create_app("iris/1", client=client).startup())
+        run(keel.serving.create_app("iris/1", context=client.context).startup())
     v2 = register_model("iris")
     onnx = v2.file("onnx")
     path = client.artifacts.local_path(onnx.sha256)
     path.chmod(0o644)
     path.write_bytes(path.read_bytes() + b"tampered")
     with pytest.raises(ArtifactCorruptedError, match="model.onnx"):
-        run(keel.serving.create_app("iris/2", client=client).startup())
+        run(keel.serving.create_app("iris/2", context=client.context).startup())
 
 
 def test_serving_never_loads_a_pickle(register_model: Any, client: Any) -> None:
@@ -353,13 +353,15 @@ def test_serving_never_loads_a_pickle(register_model: Any, client: Any) -> None:
 
     register_model("pickled", format="pickle", onnx=False)
     with pytest.raises(UnsafeFormatError, match="pickle"):
-        run(keel.serving.create_app("pickled/1", client=client, runtime="native").startup())
+        run(
+            keel.serving.create_app("pickled/1", context=client.context, runtime="native").startup()
+        )
 
 
 def test_a_wrong_route_method_or_endpoint_names_what_exists(
     iris_champion: Any, client: Any
 ) -> None:
-    app = keel.serving.create_app("iris@champion", client=client)
+    app = keel.serving.create_app("iris@champion", context=client.context)
     unknown, method = call(
         app,
         ("POST", "/v1/endpoints/irsi/predict", {"json": {"inputs": [ROW]}}),

@@ -192,7 +192,14 @@ def test_the_log_is_readable_while_serving_and_complete_after_sigterm(tmp_path: 
                 ids.append(http.post("/v1/endpoints/iris/predict", json=GOOD).json()["request_id"])
             time.sleep(1.5)  # one flush interval
             glob = str(
-                home / ".keel" / "artifacts" / "serving" / "predictions" / "**" / "*.parquet"
+                home
+                / ".keel"
+                / "artifacts"
+                / "serving"
+                / "project=default"
+                / "predictions"
+                / "**"
+                / "*.parquet"
             )
             con = duckdb.connect()
             running = con.execute(

@@ -35,7 +35,7 @@ def test_canary_split_by_weight_and_sticky_by_header(register_model: Any, client
             "sticky_header": "X-User",
         }
     )
-    app = keel.serving.create_app(spec, client=client)
+    app = keel.serving.create_app(spec, context=client.context)
 
     async def main() -> tuple[list[str], dict[str, set[str]]]:
         async with serving(app) as http:
@@ -58,7 +58,7 @@ def test_canary_split_by_weight_and_sticky_by_header(register_model: Any, client
     share = free.count("iris/2") / len(free)
     assert 0.15 < share < 0.35, share
     assert all(len(v) == 1 for v in sticky.values()), sticky
-    log = keel.serving.read_prediction_log("iris", client=client)
+    log = keel.serving.read_prediction_log("iris", context=client.context)
     assert set(log["model_version"]) == {"iris/1", "iris/2"}  # the answering version is logged
 
 
@@ -72,7 +72,7 @@ def shadow_app(register_model: Any, client: Any) -> Any:
             "limits": {"timeout_s": 5},
         }
     )
-    return keel.serving.create_app(spec, client=client)
+    return keel.serving.create_app(spec, context=client.context)
 
 
 def test_a_slow_shadow_never_slows_the_response(register_model: Any, client: Any) -> None:
@@ -99,7 +99,7 @@ def test_a_slow_shadow_never_slows_the_response(register_model: Any, client: Any
 
     times = run(main())
     assert max(times) < 0.25, times
-    log = keel.serving.read_prediction_log("iris", client=client)
+    log = keel.serving.read_prediction_log("iris", context=client.context)
     assert len(log) == 4 and set(log["shadow_version"]) == {"iris/2"}
     assert log["shadow_outputs"].notna().all() and (log["shadow_latency_ms"] >= 400).all()
     assert log["shadow_agreement"].between(0, 1).all()
@@ -125,7 +125,7 @@ def test_a_failing_shadow_never_fails_the_response(register_model: Any, client: 
 
     *replies, metrics = run(main())
     assert all(r.status_code == 200 and r.json()["predictions"] == [0] for r in replies)
-    log = keel.serving.read_prediction_log("iris", client=client)
+    log = keel.serving.read_prediction_log("iris", context=client.context)
     assert log["shadow_error"].str.contains("shadow exploded").all()
     assert (
         'keel_shadow_requests_total{endpoint="iris",model_version="iris/2",outcome="error"} 3.0'
@@ -144,7 +144,7 @@ def test_promoting_under_load_switches_without_failing_a_request(
     spec = EndpointSpec.model_validate(
         {"name": "iris", "targets": [{"model": "iris@champion"}], "poll_interval_s": 0.2}
     )
-    app = keel.serving.create_app(spec, client=client)
+    app = keel.serving.create_app(spec, context=client.context)
 
     async def main() -> list[tuple[float, int, str]]:
         results: list[tuple[float, int, str]] = []

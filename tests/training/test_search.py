@@ -127,7 +127,7 @@ def test_tpe_prunes_poor_trials(client, iris) -> None:
 
 
 def test_a_search_whose_every_trial_fails_raises_search_failed(client, iris) -> None:
-    from keel.errors import HTTP_STATUS
+    from keel.errors import error_for_code
     from keel.training import SearchFailedError
 
     # min_samples_leaf as a float must lie in (0, 1): every trial's fit is refused
@@ -146,7 +146,8 @@ def test_a_search_whose_every_trial_fails_raises_search_failed(client, iris) -> 
     assert "none of the 3 search trials completed (3 failed, 0 pruned)" in message
     assert "min_samples_leaf" in message  # the first failure is quoted
     assert "trial-0" in message and "search space" in message  # where to look, what to do
-    assert HTTP_STATUS[caught.value.code] == 422
+    assert caught.value.http_status == 422
+    assert error_for_code(caught.value.code) is SearchFailedError
     (parent,) = [r for r in client.search_runs("allfail") if r.parent_run_id is None]
     assert parent.status == "FAILED" and "SearchFailedError" in parent.error
     trials = _children(client, parent.id, "allfail")

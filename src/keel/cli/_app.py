@@ -147,24 +147,28 @@ def main() -> None:
 
 
 def _scrub(message: str) -> str:
-    """``message`` with the secrets of the configured URIs masked.
+    """``message`` with the secrets of the configured URIs and the API token masked.
 
     Every layer already shows URIs through :func:`keel._redact.safe_uri`; this is the
     last line of defence for text keel does not write itself (a driver's error).
     """
-    from keel._redact import redact
+    from keel._redact import redact, redact_token
 
     uris = [os.environ.get("KEEL_STORE_URI", ""), os.environ.get("KEEL_ARTIFACT_ROOT", "")]
+    tokens = [os.environ.get("KEEL_TOKEN", "")]
     try:
         from keel.config import load_settings
 
         settings = load_settings()
         uris += [settings.resolved_store_uri(), settings.resolved_artifact_root()]
+        tokens.append(settings.token or "")
     except Exception:  # a broken configuration is reported by the error being shown
         pass
     for uri in uris:
         if uri:
             message = redact(message, uri)
+    for token in tokens:
+        message = redact_token(message, token.strip() or None)
     return message
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from keel.context import Context
 
 __all__ = ["audit_app", "roles_app"]
 
@@ -16,10 +19,10 @@ roles_app = typer.Typer(
 )
 
 
-def _client() -> Any:
-    from keel.tracking import Client
+def _context() -> Context:
+    from keel.context import current_context
 
-    return Client()
+    return current_context()
 
 
 def _time(ms: int) -> str:
@@ -56,7 +59,7 @@ def audit_list(
     from keel.cli._render import console
     from keel.governance import list_events
 
-    events = list_events(object_id, actor, since, limit, client=_client())
+    events = list_events(object_id, actor, since, limit, context=_context())
     if json_out:
         typer.echo(json.dumps([e.to_dict() for e in events], indent=2, default=str))
         return
@@ -94,7 +97,7 @@ def audit_verify(
     from keel.cli._render import console
     from keel.governance import AuditChainBrokenError, verify
 
-    result = verify(expect, client=_client())
+    result = verify(expect, context=_context())
     if json_out:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         if not result.ok:
@@ -140,7 +143,7 @@ def audit_head(
 
     from keel.governance import head
 
-    current = head(client=_client())
+    current = head(context=_context())
     if json_out:
         typer.echo(
             json.dumps({"hash": current.hash, "events": current.seq, "anchor": str(current)})
@@ -157,26 +160,30 @@ def audit_head(
 @roles_app.command("grant")
 def roles_grant(
     user: Annotated[str, typer.Argument(help="User name (as in KEEL_ACTOR).")],
-    role: Annotated[str, typer.Argument(help="Role: admin.")] = "admin",
+    role: Annotated[
+        str, typer.Argument(help="Role: viewer, editor, maintainer or admin.")
+    ] = "admin",
 ) -> None:
     """Grant a role (admins only; the very first admin may be granted by anyone)."""
     from keel.cli._render import console
     from keel.governance import grant_role
 
-    grant = grant_role(user, role, client=_client())
+    grant = grant_role(user, role, context=_context())
     console().print(f"{grant.user} holds {grant.role} (granted by {grant.granted_by})")
 
 
 @roles_app.command("revoke")
 def roles_revoke(
     user: Annotated[str, typer.Argument(help="User name.")],
-    role: Annotated[str, typer.Argument(help="Role: admin.")] = "admin",
+    role: Annotated[
+        str, typer.Argument(help="Role: viewer, editor, maintainer or admin.")
+    ] = "admin",
 ) -> None:
     """Revoke a role (admins only)."""
     from keel.cli._render import console
     from keel.governance import revoke_role
 
-    revoke_role(user, role, client=_client())
+    revoke_role(user, role, context=_context())
     console().print(f"{user} no longer holds {role}")
 
 
@@ -191,6 +198,6 @@ def roles_list() -> None:
     table = Table(title="Roles")
     for col in ("user", "role", "granted by", "granted"):
         table.add_column(col)
-    for g in list_roles(client=_client()):
+    for g in list_roles(context=_context()):
         table.add_row(g.user, g.role, g.granted_by, _time(g.granted_at))
     console().print(table)

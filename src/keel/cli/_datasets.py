@@ -70,7 +70,7 @@ def register_cmd(
     ] = False,
 ) -> None:
     """Register a file as a new version of a dataset (identical content returns the existing one)."""
-    import keel.datasets as ds
+    import keel.data as ds
     from keel._terminal import terminal_output
     from keel.config import load_settings
     from keel.data import DatasetValidationError
@@ -117,10 +117,10 @@ def list_cmd(
     name: Annotated[str | None, typer.Argument(help="A dataset name to list its versions.")] = None,
 ) -> None:
     """List datasets, or the versions of one dataset."""
-    import keel.datasets as ds
+    import keel.data as ds
 
     if name is None:
-        _render_datasets(ds.list())
+        _render_datasets(ds.list_datasets())
     else:
         _render_versions(ds.versions(name))
 
@@ -136,7 +136,7 @@ def show_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Show a version: schema, profile, validation report, source and lineage."""
-    import keel.datasets as ds
+    import keel.data as ds
 
     v = ds.get(reference)
     if as_json:
@@ -152,7 +152,7 @@ def diff_cmd(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Schema changes and profile shifts between two versions."""
-    import keel.datasets as ds
+    import keel.data as ds
 
     d = ds.diff(a, b)
     if as_json:
@@ -169,7 +169,7 @@ def validate_cmd(
     ],
 ) -> None:
     """Check a version (or a file) against expectations; exit 1 if any check fails."""
-    import keel.datasets as ds
+    import keel.data as ds
     from keel.data import DatasetValidationError
 
     report = ds.validate(reference, expectations)
@@ -194,7 +194,7 @@ def head_cmd(
     """Print the first rows of a version."""
     from rich.table import Table
 
-    import keel.datasets as ds
+    import keel.data as ds
 
     v = ds.get(reference)
     df = v.head(n)
@@ -231,7 +231,7 @@ def split_cmd(
     ] = None,
 ) -> None:
     """Split a version into derived versions NAME-SPLIT with lineage to it."""
-    import keel.datasets as ds
+    import keel.data as ds
     from keel.errors import InvalidArgumentError, show_input
 
     fractions: dict[str, float] | None = None

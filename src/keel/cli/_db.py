@@ -16,9 +16,7 @@ def upgrade() -> None:
     from keel.store import open_store, upgrade_store
 
     settings = load_settings()
-    store = open_store(
-        settings.resolved_store_uri(), sqlite_synchronous=settings.sqlite_synchronous
-    )
+    store = open_store(settings.resolved_store_uri(), project=settings.project, settings=settings)
     heads = upgrade_store(store)
     store.close()
     typer.echo(f"{store.uri} is at {', '.join(heads)}")
@@ -33,7 +31,7 @@ def doctor() -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from keel._redact import safe_uri
+    from keel._redact import safe_token, safe_uri
     from keel.cli._render import console
     from keel.config import _toml_path, load_settings
 
@@ -52,7 +50,9 @@ def doctor() -> None:
         "metric flush",
         f"every {settings.metric_flush_interval}s or {settings.metric_flush_size} values",
     )
+    table.add_row("project", settings.project)
     table.add_row("actor", settings.resolved_actor())
+    table.add_row("token", safe_token(settings.token))
     out.print(table)
 
     checks = Table(title="checks")
@@ -71,7 +71,7 @@ def doctor() -> None:
 
     try:
         store = open_store(
-            settings.resolved_store_uri(), sqlite_synchronous=settings.sqlite_synchronous
+            settings.resolved_store_uri(), project=settings.project, settings=settings
         )
         store.open()
         n = len(store.tracking.list_experiments())
@@ -80,9 +80,9 @@ def doctor() -> None:
     except KeelError as exc:
         row("metadata store", False, str(exc))
     try:
-        from keel.artifacts import ArtifactStore
+        from keel.artifacts import open_artifacts
 
-        arts = ArtifactStore(settings.resolved_artifact_root())
+        arts = open_artifacts(settings.resolved_artifact_root(), settings)
         obj = arts.put_bytes(b"keel doctor")
         arts.get_bytes(obj.sha256)
         row(

@@ -69,9 +69,8 @@ def lineage(
     """Show where a model version came from (sources, datasets, runs) and what uses it."""
     from keel.cli._render import console
     from keel.registry import model_lineage
-    from keel.tracking import Client
 
-    graph = model_lineage(uri, client=Client())
+    graph = model_lineage(uri)
     if json_out:
         typer.echo(json.dumps(graph.to_dict(), indent=2))
         return

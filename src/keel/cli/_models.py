@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from keel.context import Context
     from keel.store import GateResult, ModelVersion
 
 __all__ = ["models_app", "render_gate"]
@@ -23,10 +24,10 @@ models_app = typer.Typer(
 )
 
 
-def _client() -> Any:
-    from keel.tracking import Client
+def _context() -> Context:
+    from keel.context import current_context
 
-    return Client()
+    return current_context()
 
 
 _REFS = "see docs/concepts/references.md"
@@ -178,7 +179,7 @@ def models_list(
     """List registered models with their latest version and aliases."""
     from rich.table import Table
 
-    models = _client().store.registry.list_models()
+    models = _context().store.registry.list_models()
     if json_out:
         typer.echo(
             json.dumps(
@@ -217,10 +218,10 @@ def models_versions(name: Annotated[str, typer.Argument(help="Model name.")]) ->
             f"try: keel models versions {name.split('/')[0].split('@')[0]} (or keel models "
             f"show {name})"
         )
-    client = _client()
-    versions = client.store.registry.list_versions(name)
+    ctx = _context()
+    versions = ctx.store.registry.list_versions(name)
     holders: dict[int, list[str]] = {}
-    for a in client.store.registry.list_aliases(name):
+    for a in ctx.store.registry.list_aliases(name):
         holders.setdefault(a.version, []).append("@" + a.alias)
     table = Table(title=f"{name}: {len(versions)} version(s)")
     for col in ("version", "status", "aliases", "flavor", "run", "onnx", "registered"):
@@ -256,18 +257,16 @@ def models_show(
     from keel.registry import resolve_version
 
     ref = _reference_with_version("show", ref, version, "")
-    client = _client()
+    ctx = _context()
     if "@" not in ref and "/" not in ref.removeprefix("models:/"):
-        model = client.store.registry.get_model(ref)
+        model = ctx.store.registry.get_model(ref)
         ref = f"{model.name}@latest"
-    v = resolve_version(client.store, ref)
-    aliases = [
-        a.alias for a in client.store.registry.list_aliases(v.name) if a.version == v.version
-    ]
-    gates = client.store.registry.list_gate_results(v.name, v.version)
+    v = resolve_version(ctx.store, ref)
+    aliases = [a.alias for a in ctx.store.registry.list_aliases(v.name) if a.version == v.version]
+    gates = ctx.store.registry.list_gate_results(v.name, v.version)
     from keel.gates._checks import dataset_label
 
-    datasets = [dataset_label(client, d) for d in v.datasets]
+    datasets = [dataset_label(ctx, d) for d in v.datasets]
     if json_out:
         typer.echo(
             json.dumps(
@@ -310,17 +309,17 @@ def models_load_check(
     """Verify every file's sha256, load the model and predict on its input example."""
     from keel.registry import load_input_example, load_version, read_files, resolve_version
 
-    client = _client()
+    ctx = _context()
     out = _console()
-    v = resolve_version(client.store, ref)
-    read_files(v, client=client)
+    v = resolve_version(ctx.store, ref)
+    read_files(v, context=ctx)
     for f in v.files:
         out.print(f"[green]ok[/] sha256 {f.sha256[:16]}  {f.path}")
-    model = load_version(v, allow_pickle=allow_pickle, client=client)
+    model = load_version(v, allow_pickle=allow_pickle, context=ctx)
     out.print(
         f"[green]ok[/] loaded {type(model).__module__}.{type(model).__qualname__} from {v.format}"
     )
-    example = load_input_example(v, client=client)
+    example = load_input_example(v, context=ctx)
     if example is not None and hasattr(model, "predict"):
         pred = model.predict(example)
         out.print(f"[green]ok[/] predicted {len(pred)} example row(s)")
@@ -337,7 +336,7 @@ def models_archive(
     """Archive a version: it can no longer be promoted or served."""
     from keel.registry import archive
 
-    v = archive(ref, reason=reason, client=_client())
+    v = archive(ref, reason=reason, context=_context())
     _console().print(f"{v.ref} is {v.status.value}")
 
 
@@ -372,7 +371,7 @@ def models_promote(
         raise InvalidArgumentError(
             'promote needs --policy policy.yaml (or --force --reason "..." as an admin)'
         )
-    outcome = promote(ref, to=to, policy=policy, force=force, reason=reason, client=_client())
+    outcome = promote(ref, to=to, policy=policy, force=force, reason=reason, context=_context())
     if outcome.gate is not None:
         render_gate(outcome.gate)
     style = {"promoted": "green", "forced": "yellow", "noop": "cyan"}.get(outcome.status, "red")
@@ -399,7 +398,7 @@ def models_rollback(
     from keel.gates import rollback
 
     ref = _alias_reference("rollback", ref, alias, "champion")
-    _console().print(rollback(ref, reason=reason, client=_client()).message)
+    _console().print(rollback(ref, reason=reason, context=_context()).message)
 
 
 @models_app.command("history")
@@ -418,7 +417,7 @@ def models_history(
 
     ref = _alias_reference("history", ref, alias, None)
     name, _, only = ref.partition("@")
-    moves = _client().store.registry.alias_history(name, only or None)
+    moves = _context().store.registry.alias_history(name, only or None)
     table = Table(title=f"{name}: alias history")
     for col in ("time", "alias", "action", "from", "to", "actor", "reason", "gate"):
         table.add_column(col, overflow="fold")
@@ -458,5 +457,5 @@ def models_delete_alias(
         raise InvalidArgumentError(
             f"keel models delete-alias takes an alias reference such as {ref}@challenger ({_REFS})"
         )
-    delete_alias(ref, reason=reason, client=_client())
+    delete_alias(ref, reason=reason, context=_context())
     _console().print(f"deleted {ref}")

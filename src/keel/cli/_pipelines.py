@@ -290,9 +290,9 @@ def pipelines_show(
     logs: Annotated[bool, typer.Option("--logs", "-l", help="Show each step's logs.")] = False,
 ) -> None:
     """Show a pipeline run: its DAG with each step's status, duration, cache hit and outputs."""
-    from keel.tracking import get_client
+    from keel.context import current_context
 
-    store = get_client().store
+    store = current_context().store
     run = store.pipelines.get_pipeline_run(store.pipelines.resolve_pipeline_run_id(run_id))
     render_pipeline_run(run, logs=logs)
 
@@ -305,7 +305,7 @@ def pipelines_list(
     max_results: Annotated[int, typer.Option("--max", "-n", help="At most this many.")] = 20,
 ) -> None:
     """List pipeline runs, newest first."""
-    from keel.tracking import get_client
+    from keel.context import current_context
 
-    runs = get_client().store.pipelines.list_pipeline_runs(pipeline, max_results)
+    runs = current_context().store.pipelines.list_pipeline_runs(pipeline, max_results)
     render_pipeline_runs(runs)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keel._clock import now_ms
+from keel.context import Context, current_context
 from keel.data._errors import DatasetValidationError
 from keel.data._names import check_name, parse_reference
 from keel.data._progress import StageProgress, interrupts_held
@@ -22,15 +23,8 @@ if TYPE_CHECKING:
     from keel.data._expectations import Expectations
     from keel.data._report import ValidationReport
     from keel.store import DatasetVersionRecord, Store
-    from keel.tracking import Client
 
 __all__ = ["get", "get_by_id", "list_datasets", "register", "versions"]
-
-
-def _client() -> Client:
-    from keel.tracking import get_client
-
-    return get_client()
 
 
 def _check_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
@@ -72,6 +66,7 @@ def register(
     format: str | None = None,
     column_types: Mapping[str, str] | None = None,
     progress: bool = False,
+    context: Context | None = None,
 ) -> DatasetVersion:
     """Register data as a new immutable version of the dataset ``name``.
 
@@ -100,6 +95,7 @@ def register(
         column_types: read these CSV columns as the given logical type
             (``string``, ``integer``, ``float``, ``boolean``, ``timestamp``, ``date``).
         progress: show a progress bar on stderr.
+        context: where to register it (:func:`keel.context.current_context` by default).
 
     Returns:
         The new (or identical existing) :class:`~keel.data.DatasetVersion`;
@@ -131,6 +127,7 @@ def register(
         format=format,
         column_types=column_types,
         progress=progress,
+        context=context,
     )
 
 
@@ -156,7 +153,7 @@ def _register(
     column_types: Mapping[str, str] | None = None,
     progress: bool = False,
     derived: _Derivation | None = None,
-    client: Client | None = None,
+    context: Context | None = None,
 ) -> DatasetVersion:
     from concurrent.futures import ThreadPoolExecutor
 
@@ -164,8 +161,8 @@ def _register(
     from keel.data._profile import profile_parquet, schema_of
     from keel.data._profile_stream import StreamProfile
 
-    client = client or _client()
-    tmp_root = client.settings.home.absolute() / "tmp"
+    ctx = context or current_context()
+    tmp_root = ctx.settings.home.absolute() / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
     label = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "data"
     with (
@@ -176,7 +173,7 @@ def _register(
         ThreadPoolExecutor(1, thread_name_prefix="keel-register") as helper,
     ):
         # open the metadata store (imports, migration check) while the data is read
-        store_ready = helper.submit(lambda: client.store)
+        store_ready = helper.submit(lambda: ctx.store)
         dest = Path(tmp) / "data.parquet"
         bar.stage(f"reading {Path(label).name if derived is None else name}")
         con = connect_duckdb(Path(tmp))
@@ -215,9 +212,7 @@ def _register(
         with interrupts_held(f"{name} was registered"):
             # moved (not copied) into the content-addressed store; hashed while written
             flushed.result()
-            written = dest.stat()
-            stored = client.artifacts.put_local_file(dest, result.sha256, move=True)
-            _remember_if_moved(client, stored.sha256, written)
+            stored = ctx.artifacts.put_local_file(dest, result.sha256, move=True)
             store_ready.result()
             if derived is None:
                 derived = _Derivation((), {}, (), result.source_uri)
@@ -232,7 +227,7 @@ def _register(
                 schema={"columns": columns},
                 profile=profile,
                 source_uri=derived.source_uri,
-                created_by=client.settings.resolved_actor(),
+                created_by=ctx.actor,
                 created_at=now_ms(),
                 valid=report.passed if report is not None else True,
                 validation=report.to_dict() if report is not None else None,
@@ -241,10 +236,10 @@ def _register(
                 parent_ids=derived.parent_ids,
                 derivation=dict(derived.derivation) or None,
             )
-            record, created = client.store.datasets.create_version(new, derived.upstream)
+            record, created = ctx.store.datasets.create_version(new, derived.upstream)
             if not created and report is not None:
-                record = _record_validation(client, record, report)
-    return DatasetVersion.from_record(record, client.artifacts, client.settings, created=created)
+                record = _record_validation(ctx, record, report)
+    return DatasetVersion.from_record(record, ctx.artifacts, created=created)
 
 
 def _flush_to_disk(path: Path) -> None:
@@ -284,10 +279,10 @@ def _check_recordable(name: str, sha256: str, report: ValidationReport, store: S
 
 
 def _record_validation(
-    client: Client, record: DatasetVersionRecord, report: ValidationReport
+    ctx: Context, record: DatasetVersionRecord, report: ValidationReport
 ) -> DatasetVersionRecord:
     """Expectations given for content already registered: record their report on it."""
-    store = client.store.datasets
+    store = ctx.store.datasets
     if record.validation is None:
         try:
             return store.record_validation(record.id, report.to_dict(), report.passed)
@@ -298,22 +293,7 @@ def _record_validation(
     raise _validated_otherwise(record)
 
 
-def _remember_if_moved(client: Client, sha256: str, written: os.stat_result) -> None:
-    """Mark the stored object as verified when it is the very file hashed above (moved in)."""
-    from keel.artifacts._cache import VERIFIED
-
-    final = client.artifacts.local_path(sha256)
-    if final is None:
-        return
-    try:
-        st = final.stat()
-    except FileNotFoundError:
-        return
-    if (st.st_dev, st.st_ino, st.st_size) == (written.st_dev, written.st_ino, written.st_size):
-        VERIFIED.remember(final, sha256)
-
-
-def get(reference: str | DatasetVersion) -> DatasetVersion:
+def get(reference: str | DatasetVersion, *, context: Context | None = None) -> DatasetVersion:
     """A dataset version by reference (see ``docs/concepts/references.md``).
 
     Args:
@@ -321,6 +301,7 @@ def get(reference: str | DatasetVersion) -> DatasetVersion:
             ``"name/sha256:<hash or unique prefix>"``; a ``DatasetVersion`` is returned as
             is. The old ``"name@3"`` and ``"name@sha256:..."`` still work, with a
             :class:`~keel.errors.KeelDeprecationWarning`.
+        context: where to look (:func:`keel.context.current_context` by default).
 
     Raises:
         NotFoundError: no such dataset or version (the message lists what exists).
@@ -332,42 +313,53 @@ def get(reference: str | DatasetVersion) -> DatasetVersion:
     if isinstance(reference, DatasetVersion):
         return reference
     parsed = parse_reference(reference, stacklevel=2)
-    client = _client()
-    store = client.store.datasets
+    ctx = context or current_context()
+    store = ctx.store.datasets
     if parsed.hash_prefix is not None:
         record = store.find_version_by_hash(parsed.name, parsed.hash_prefix)
     else:
         record = store.get_version(parsed.name, parsed.version)
-    return DatasetVersion.from_record(record, client.artifacts, client.settings)
+    return DatasetVersion.from_record(record, ctx.artifacts)
 
 
-def get_by_id(version_id: str) -> DatasetVersion:
+def get_by_id(version_id: str, *, context: Context | None = None) -> DatasetVersion:
     """A dataset version by its id (``DatasetVersion.id``).
+
+    Args:
+        version_id: the id.
+        context: where to look (:func:`keel.context.current_context` by default).
 
     Example::
 
         >>> keel.datasets.get_by_id(v.id) == v
         True
     """
-    client = _client()
+    ctx = context or current_context()
     return DatasetVersion.from_record(
-        client.store.datasets.get_version_by_id(version_id), client.artifacts, client.settings
+        ctx.store.datasets.get_version_by_id(version_id), ctx.artifacts
     )
 
 
-def list_datasets() -> list[DatasetSummary]:
+def list_datasets(*, context: Context | None = None) -> list[DatasetSummary]:
     """Every dataset with its latest version, sorted by name (``keel.datasets.list()``).
+
+    Args:
+        context: where to look (:func:`keel.context.current_context` by default).
 
     Example::
 
         >>> [d.name for d in keel.datasets.list()]
         ['iris', 'iris-test', 'iris-train']
     """
-    return _client().store.datasets.list_datasets()
+    return (context or current_context()).store.datasets.list_datasets()
 
 
-def versions(name: str) -> list[DatasetVersion]:
+def versions(name: str, *, context: Context | None = None) -> list[DatasetVersion]:
     """Every version of ``name``, oldest first.
+
+    Args:
+        name: the dataset.
+        context: where to look (:func:`keel.context.current_context` by default).
 
     Example::
 
@@ -375,8 +367,7 @@ def versions(name: str) -> list[DatasetVersion]:
         [1, 2]
     """
     check_name(name)
-    client = _client()
+    ctx = context or current_context()
     return [
-        DatasetVersion.from_record(r, client.artifacts, client.settings)
-        for r in client.store.datasets.list_versions(name)
+        DatasetVersion.from_record(r, ctx.artifacts) for r in ctx.store.datasets.list_versions(name)
     ]

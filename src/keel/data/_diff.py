@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from keel.context import Context
     from keel.data._version import DatasetVersion
 
 __all__ = ["ColumnShift", "DatasetDiff", "SchemaChange", "diff"]
@@ -162,8 +163,15 @@ def _column_shifts(name: str, pa: Mapping[str, Any], pb: Mapping[str, Any]) -> l
     return shifts
 
 
-def diff(a: str | DatasetVersion, b: str | DatasetVersion) -> DatasetDiff:
+def diff(
+    a: str | DatasetVersion, b: str | DatasetVersion, *, context: Context | None = None
+) -> DatasetDiff:
     """Schema changes and profile shifts from version ``a`` to version ``b``.
+
+    Args:
+        a: the earlier version (a reference or a ``DatasetVersion``).
+        b: the later version.
+        context: where references are looked up (the current context by default).
 
     Example::
 
@@ -173,7 +181,7 @@ def diff(a: str | DatasetVersion, b: str | DatasetVersion) -> DatasetDiff:
     """
     from keel.data._datasets import get
 
-    va, vb = get(a), get(b)
+    va, vb = get(a, context=context), get(b, context=context)
     ca, cb = _columns(va), _columns(vb)
     changes: list[SchemaChange] = []
     for name, col in cb.items():

@@ -19,6 +19,7 @@ class DatasetSourceError(InvalidArgumentError):
     """
 
     code = "INVALID_DATASET_SOURCE"
+    http_status = 400
 
 
 class DatasetValidationError(InvalidArgumentError):
@@ -29,6 +30,7 @@ class DatasetValidationError(InvalidArgumentError):
     """
 
     code = "DATASET_VALIDATION_FAILED"
+    http_status = 422
 
     def __init__(self, message: str, report: ValidationReport | None = None) -> None:
         super().__init__(message)

@@ -32,6 +32,7 @@ from keel.data._sql import quote_ident
 from keel.errors import InvalidArgumentError, show_input
 
 if TYPE_CHECKING:
+    from keel.context import Context
     from keel.data._version import DatasetVersion
 
 __all__ = ["DEFAULT_FRACTIONS", "split"]
@@ -68,6 +69,7 @@ def split(
     group: str | None = None,
     time: str | None = None,
     progress: bool = False,
+    context: Context | None = None,
 ) -> dict[str, DatasetVersion]:
     """Split a dataset version into derived versions named ``<name>-<split>``.
 
@@ -80,6 +82,8 @@ def split(
         group: keep all rows with the same value of this column in one split.
         time: split by this column's order (earliest rows in the first split).
         progress: show progress on stderr.
+        context: where the parent is read and the splits registered (the current
+            context by default).
 
     Returns:
         Split name -> the registered child version (``parent_ids`` = the parent's id,
@@ -96,7 +100,8 @@ def split(
         >>> parts["train"].name, parts["train"].num_rows
         ('iris-train', 120)
     """
-    from keel.data._datasets import _client, _Derivation, _register, get
+    from keel.context import current_context
+    from keel.data._datasets import _Derivation, _register, get
 
     items = _check_fractions(fractions if fractions is not None else DEFAULT_FRACTIONS)
     chosen = [(k, v) for k, v in (("stratify", stratify), ("group", group), ("time", time)) if v]
@@ -106,7 +111,8 @@ def split(
         )
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise InvalidArgumentError(f"seed must be an integer, not {show_input(seed)}")
-    parent = get(reference)
+    ctx = context or current_context()
+    parent = get(reference, context=ctx)
     for key, value in chosen:
         if value not in parent.schema:
             raise InvalidArgumentError(
@@ -118,8 +124,7 @@ def split(
 
     cum = [sum(v for _, v in items[: i + 1]) for i in range(len(items))]
     cum[-1] = 1.0
-    client = _client()
-    tmp_root = client.settings.home.absolute() / "tmp"
+    tmp_root = ctx.settings.home.absolute() / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
     results: dict[str, DatasetVersion] = {}
     with tempfile.TemporaryDirectory(dir=tmp_root, prefix="split-") as tmp:
@@ -142,7 +147,7 @@ def split(
                 description=f"{key} split of {parent.reference}",
                 format="parquet",
                 progress=progress,
-                client=client,
+                context=ctx,
                 derived=_Derivation(
                     parent_ids=(parent.id,),
                     derivation=derivation,

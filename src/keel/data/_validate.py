@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
+    from keel.context import Context
     from keel.data._version import DatasetVersion
 
 __all__ = ["CHUNK_ROWS", "validate", "validate_parquet"]
@@ -425,6 +426,8 @@ def _short(text: str, limit: int = 200) -> str:
 def validate(
     data: str | os.PathLike[str] | DatasetVersion | object,
     expectations: Expectations | Mapping[str, Any] | str | os.PathLike[str],
+    *,
+    context: Context | None = None,
 ) -> ValidationReport:
     """Check data against expectations without registering anything.
 
@@ -432,6 +435,7 @@ def validate(
         data: a dataset reference (``"iris/2"``) or ``DatasetVersion``, a file path or
             URL, or a DataFrame / Arrow table.
         expectations: an :class:`Expectations`, its dict form, or a YAML file path.
+        context: where a reference is looked up (the current context by default).
 
     Returns:
         The :class:`ValidationReport` (``.passed``, ``.failures``, ``.summary()``).
@@ -442,7 +446,8 @@ def validate(
         >>> report.passed
         True
     """
-    from keel.data._datasets import _client, get
+    from keel.context import current_context
+    from keel.data._datasets import get
     from keel.data._ingest import connect_duckdb, ingest
     from keel.data._profile import profile_parquet, schema_of
     from keel.data._version import DatasetVersion
@@ -452,7 +457,7 @@ def validate(
     if isinstance(data, DatasetVersion):
         version = data
     elif isinstance(data, str) and not Path(data).exists() and "://" not in data:
-        version = get(data)
+        version = get(data, context=context)
     if version is not None:
         path = version.local_path()
         con = connect_duckdb()
@@ -461,7 +466,7 @@ def validate(
             return validate_parquet(con, path, expect, columns, version.profile)
         finally:
             con.close()
-    tmp_root = _client().settings.home.absolute() / "tmp"
+    tmp_root = (context or current_context()).settings.home.absolute() / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=tmp_root, prefix="validate-") as tmp:
         dest = Path(tmp) / "data.parquet"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from keel.artifacts._cache import VERIFIED, ObjectCache, sha256_file
+from keel.artifacts import sha256_file
 from keel.data._report import ValidationReport
 from keel.store import DatasetVersionRecord, LineageNode
 
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from keel.artifacts import ArtifactStore
-    from keel.config import Settings
 
 __all__ = ["ColumnSchema", "DatasetSchema", "DatasetVersion", "sha256_file"]
 
@@ -140,22 +139,17 @@ class DatasetVersion:
     derivation: Mapping[str, Any] | None = field(repr=False, compare=False, hash=False)
     created: bool | None = field(default=None, repr=False, compare=False, hash=False)
     _artifacts: ArtifactStore | None = field(default=None, repr=False, compare=False, hash=False)
-    _settings: Settings | None = field(default=None, repr=False, compare=False, hash=False)
 
     @classmethod
     def from_record(
         cls,
         record: DatasetVersionRecord,
         artifacts: ArtifactStore | None = None,
-        settings: Settings | None = None,
         *,
         created: bool | None = None,
     ) -> DatasetVersion:
-        """Build from the store's record, reading bytes from ``artifacts``.
-
-        ``settings`` say where this user's cache is (for a remote artifact root); the
-        fluent client's settings are used when it is ``None``. ``created``: see the
-        attribute.
+        """Build from the store's record, reading bytes from ``artifacts`` (those of
+        :func:`keel.context.current_context` when ``None``). ``created``: see the attribute.
         """
         return cls(
             id=record.id,
@@ -179,7 +173,6 @@ class DatasetVersion:
             derivation=record.derivation,
             created=created,
             _artifacts=artifacts,
-            _settings=settings,
         )
 
     # -- identity ----------------------------------------------------------------------
@@ -222,38 +215,26 @@ class DatasetVersion:
         """A local Parquet file with this version's data, verified against its sha256.
 
         For a local artifact root this is the stored object itself (do not modify it);
-        for a remote root, a verified copy in this user's cache (``KEEL_CACHE_DIR``,
-        by default ``~/.cache/keel``; see :class:`keel.artifacts._cache.ObjectCache`).
-        A file is hashed once per process, and again whenever it changes on disk.
+        for a remote root (``s3://``, a keel server), a verified copy in this user's
+        read-through cache (``KEEL_CACHE_DIR``, by default ``~/.cache/keel``; see
+        :class:`keel.artifacts.ObjectCache`). A file is hashed once per process, and again
+        whenever it changes on disk. Every reader of the data (``to_pandas``,
+        ``to_duckdb``, splits, validation) reads this file: :meth:`ArtifactStore.local_file
+        <keel.artifacts.ArtifactStore.local_file>`, whatever the backend.
 
         Raises:
             ArtifactCorruptedError: the bytes no longer match ``content_hash``.
             NotFoundError: the bytes are missing from the artifact store.
             ConfigError: the cache folder belongs to another user.
         """
-        artifacts = self._artifact_store()
-        name = f"dataset {self.reference}"
-        sha = self.content_hash
-        if artifacts._is_local():  # the stored object can be read in place
-            path = Path(artifacts._object_path(sha))
-            if not path.exists():
-                artifacts.get_bytes(sha, name)  # raises the NotFoundError
-            VERIFIED.verify(path, sha, name)
-            return path
-        settings = self._settings
-        if settings is None:
-            from keel.tracking import get_client
-
-            settings = get_client().settings
-        cache = ObjectCache(settings.resolved_cache_dir())
-        return cache.get(sha, lambda: artifacts._verified_chunks(sha, name), name=name)
+        return self._artifact_store().local_file(self.content_hash, f"dataset {self.reference}")
 
     def _artifact_store(self) -> ArtifactStore:
         if self._artifacts is not None:
             return self._artifacts
-        from keel.tracking import get_client
+        from keel.context import current_context
 
-        return get_client().artifacts
+        return current_context().artifacts
 
     def to_arrow(self, columns: Sequence[str] | None = None) -> pa.Table:
         """The data as a pyarrow Table (optionally only some columns)."""

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from keel.context import Context
 from keel.gates._policy import Check
 from keel.store import CheckResult, ModelVersion
 
@@ -20,9 +21,9 @@ _LATENCY_WARMUP = 10
 
 @dataclass
 class GateContext:
-    """What checks need: the client, the candidate, the alias's current holder, loaded models."""
+    """What checks need: the context, the candidate, the alias's current holder, loaded models."""
 
-    client: Any
+    context: Context
     candidate: ModelVersion
     alias: str
     holder: ModelVersion | None = None
@@ -33,7 +34,7 @@ class GateContext:
         if version.uri not in self._models:
             from keel.registry import load_version
 
-            self._models[version.uri] = load_version(version, client=self.client, serve=False)
+            self._models[version.uri] = load_version(version, context=self.context, serve=False)
         return self._models[version.uri]
 
 
@@ -108,7 +109,7 @@ def _check_fairness(check: Check, ctx: GateContext) -> CheckResult:
     )
 
 
-def dataset_label(client: Any, dataset_id: str) -> str:
+def dataset_label(context: Context, dataset_id: str) -> str:
     """A dataset version as users name it (``iris-test/1``), from its id.
 
     An id the store does not know (a lineage node logged by hand) is shown as it is.
@@ -116,17 +117,17 @@ def dataset_label(client: Any, dataset_id: str) -> str:
     from keel.errors import NotFoundError
 
     try:
-        record = client.store.datasets.get_version_by_id(dataset_id)
+        record = context.store.datasets.get_version_by_id(dataset_id)
     except NotFoundError:
         return dataset_id
     return f"{record.name}/{record.version}"
 
 
-def _labels(client: Any, ids: Any) -> list[str]:
-    return [dataset_label(client, i) for i in ids or ()]
+def _labels(context: Context, ids: Any) -> list[str]:
+    return [dataset_label(context, i) for i in ids or ()]
 
 
-def _read_table(ref: str) -> tuple[Any, str]:
+def _read_table(ref: str, context: Context) -> tuple[Any, str]:
     """The table a ``dataset:`` option names, and how to show it (``iris-test/2``)."""
     import pandas as pd
 
@@ -135,14 +136,10 @@ def _read_table(ref: str) -> tuple[Any, str]:
         return pd.read_csv(ref), ref
     if lower.endswith(".parquet"):
         return pd.read_parquet(ref), ref
-    import keel.datasets as datasets
+    from keel.data import get
 
-    version = datasets.get(ref)
-    label = f"{version.name}/{version.version}"
-    for method in ("to_pandas", "read", "load"):
-        if hasattr(version, method):
-            return getattr(version, method)(), label
-    raise TypeError(f"dataset {ref!r} cannot be read as a table")
+    version = get(ref, context=context)
+    return version.to_pandas(), f"{version.name}/{version.version}"
 
 
 def _same_data_hint(ctx: GateContext, metric: str, tolerance: float, dataset: str) -> str:
@@ -150,7 +147,8 @@ def _same_data_hint(ctx: GateContext, metric: str, tolerance: float, dataset: st
     from keel.errors import KeelError
 
     try:
-        target = ctx.client.get_run(ctx.candidate.run_id).params.get("target") or "COLUMN"
+        run = ctx.context.store.tracking.get_run(ctx.candidate.run_id)
+        target = run.params.get("target") or "COLUMN"
     except KeelError:  # a missing run only loses the hint's target
         target = "COLUMN"
     return (
@@ -201,7 +199,7 @@ def _check_no_regression(check: Check, ctx: GateContext) -> CheckResult:
     if "dataset" in opts:
         label = opts["dataset"]
         try:
-            frame, label = _read_table(opts["dataset"])
+            frame, label = _read_table(opts["dataset"], ctx.context)
             y = frame[opts["target"]]
             X = frame.drop(columns=[opts["target"]])
             new = _score(metric, y, ctx.model(ctx.candidate).predict(X))
@@ -216,8 +214,8 @@ def _check_no_regression(check: Check, ctx: GateContext) -> CheckResult:
             )
         where = f"both evaluated on {label}"
     else:
-        a = _labels(ctx.client, ctx.candidate.details.get("evaluated_on"))
-        b = _labels(ctx.client, ctx.holder.details.get("evaluated_on"))
+        a = _labels(ctx.context, ctx.candidate.details.get("evaluated_on"))
+        b = _labels(ctx.context, ctx.holder.details.get("evaluated_on"))
         if a and b and sorted(a) != sorted(b):
             hint = _same_data_hint(ctx, metric, tolerance, a[0])
             return CheckResult(
@@ -264,7 +262,7 @@ def _check_latency(check: Check, ctx: GateContext) -> CheckResult:
     from keel.registry import load_input_example
 
     assert check.bound is not None
-    example = load_input_example(ctx.candidate, client=ctx.client)
+    example = load_input_example(ctx.candidate, context=ctx.context)
     if example is None or len(example) == 0:
         return CheckResult(
             check.describe(),
@@ -347,21 +345,17 @@ def _check_training_data(check: Check, ctx: GateContext) -> CheckResult:
             "no training dataset is recorded for this version (lineage has no "
             "dataset_version -trained_on-> run edge)",
         )
-    try:
-        import keel.datasets as datasets
-    except ImportError:
-        return CheckResult(
-            check.describe(),
-            None,
-            "valid",
-            False,
-            "keel.datasets is not available to check validation",
-        )
+    from keel.data import get, get_by_id
+
     invalid, errors = [], []
-    labels = {ref: dataset_label(ctx.client, ref) for ref in ids}
+    labels = {ref: dataset_label(ctx.context, ref) for ref in ids}
     for ref in ids:
         try:
-            version = datasets.get(ref) if "/" in ref or "@" in ref else datasets.get_by_id(ref)
+            version = (
+                get(ref, context=ctx.context)
+                if "/" in ref or "@" in ref
+                else get_by_id(ref, context=ctx.context)
+            )
         except Exception as exc:
             errors.append(f"{labels[ref]}: {exc}")
             continue

@@ -47,6 +47,7 @@ class PolicyError(InvalidArgumentError):
     """A promotion policy file is malformed (the message names the file and line)."""
 
     code = "INVALID_POLICY"
+    http_status = 400
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,17 +11,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from keel._clock import now_ms
+from keel.context import Context, current_context
 from keel.errors import ConflictError, InvalidArgumentError, NotFoundError
 from keel.gates._checks import GateContext, evaluate_check
 from keel.gates._policy import Policy, load_policy
 from keel.store import Alias, GateResult, ModelStateError, ModelVersion, ModelVersionStatus
 from keel.store._registry import check_alias_name
-
-if TYPE_CHECKING:
-    from keel.tracking import Client
 
 __all__ = [
     "PromotionOutcome",
@@ -39,14 +37,7 @@ class PromotionRejectedError(ConflictError):
     """A promotion's checks failed (raised by the CLI; the SDK returns the outcome)."""
 
     code = "PROMOTION_REJECTED"
-
-
-def _client(client: Any) -> Client:
-    if client is not None:
-        return client  # type: ignore[no-any-return]
-    from keel.tracking import get_client
-
-    return get_client()
+    http_status = 409
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,20 +90,20 @@ def _as_policy(policy: Policy | str | Path | None) -> Policy:
     return load_policy(policy)
 
 
-def _current(client: Any, name: str, alias: str, *, audited: bool = True) -> Alias | None:
+def _current(ctx: Context, name: str, alias: str, *, audited: bool = True) -> Alias | None:
     try:
-        current: Alias = client.store.registry.get_alias(name, alias)
+        current: Alias = ctx.store.registry.get_alias(name, alias)
     except NotFoundError:
-        client.store.registry.get_model(name)  # a missing model is still an error
+        ctx.store.registry.get_model(name)  # a missing model is still an error
         return None
     if audited:
         from keel.governance import check_alias
 
-        check_alias(client.store, current)
+        check_alias(ctx.store, current)
     return current
 
 
-def _candidate(client: Any, model: str, version: int | None) -> tuple[str, int]:
+def _candidate(ctx: Context, model: str, version: int | None) -> tuple[str, int]:
     """``(name, number)`` from ``"iris/3"``, ``"iris@challenger"`` or ``("iris", 3)``."""
     from keel.registry import parse_model_ref, resolve_version
 
@@ -130,7 +121,7 @@ def _candidate(client: Any, model: str, version: int | None) -> tuple[str, int]:
         )
     if ref.version is not None:
         return ref.name, ref.version
-    return ref.name, resolve_version(client.store, ref).version
+    return ref.name, resolve_version(ctx.store, ref).version
 
 
 def check_promotion(
@@ -140,7 +131,7 @@ def check_promotion(
     policy: Policy | str | Path | None,
     *,
     force: bool = False,
-    client: Any = None,
+    context: Context | None = None,
 ) -> PromotionPlan:
     """Evaluate every check of ``policy`` for promoting a version to the alias ``to``.
 
@@ -152,7 +143,7 @@ def check_promotion(
         policy: a :class:`Policy`, a policy file, or ``None`` for no checks.
         force: the plan is for a forced promotion: the alias may disagree with its audit
             events (forcing the audited version back is how an admin restores it).
-        client: the Client to use.
+        context: where, and who acts (:func:`keel.context.current_context` by default).
 
     Raises:
         NotFoundError: the model or version does not exist (lists what does).
@@ -160,28 +151,28 @@ def check_promotion(
         PolicyError: the policy file is malformed.
         AuditMismatchError: the alias was moved behind keel's back (unless ``force``).
     """
-    client = _client(client)
+    ctx = context or current_context()
     check_alias_name(to)
     parsed = _as_policy(policy)
-    name, number = _candidate(client, name, version)
-    candidate = client.store.registry.get_version(name, number)
+    name, number = _candidate(ctx, name, version)
+    candidate = ctx.store.registry.get_version(name, number)
     if candidate.status is not ModelVersionStatus.READY:
         raise ModelStateError(
             f"version {candidate.version} of {name!r} is archived; archived versions cannot be "
             "promoted or served"
         )
-    current = _current(client, name, to, audited=not force)
+    current = _current(ctx, name, to, audited=not force)
     holder = None if current is None else current.version
     revision = 0 if current is None else current.revision
     if holder == candidate.version:
         return PromotionPlan(candidate, to, holder, revision, None)
-    ctx = GateContext(
-        client=client,
+    gate_context = GateContext(
+        context=ctx,
         candidate=candidate,
         alias=to,
-        holder=None if holder is None else client.store.registry.get_version(name, holder),
+        holder=None if holder is None else ctx.store.registry.get_version(name, holder),
     )
-    checks = tuple(evaluate_check(c, ctx) for c in parsed.checks)
+    checks = tuple(evaluate_check(c, gate_context) for c in parsed.checks)
     gate = GateResult(
         id=uuid.uuid4().hex,
         name=name,
@@ -191,21 +182,31 @@ def check_promotion(
         checks=checks,
         policy=parsed.to_dict(),
         created_at=now_ms(),
-        actor=client.settings.resolved_actor(),
+        actor=ctx.actor,
     )
     return PromotionPlan(candidate, to, holder, revision, gate)
 
 
 def apply_promotion(
-    plan: PromotionPlan, *, force: bool = False, reason: str | None = None, client: Any = None
+    plan: PromotionPlan,
+    *,
+    force: bool = False,
+    reason: str | None = None,
+    context: Context | None = None,
 ) -> PromotionOutcome:
     """Move the alias if the gate passed (or ``force`` by an admin); record the outcome.
+
+    Args:
+        plan: what :func:`check_promotion` returned.
+        force: move the alias even though checks failed (admins only).
+        reason: why (required with ``force``; audited).
+        context: where, and who acts (:func:`keel.context.current_context` by default).
 
     Raises:
         ConflictError: the alias moved since the plan was checked.
         PermissionDeniedError: ``force`` by a user who is not an admin.
     """
-    client = _client(client)
+    ctx = context or current_context()
     name, number, alias = plan.candidate.name, plan.candidate.version, plan.alias
     if plan.noop:
         return PromotionOutcome(
@@ -222,7 +223,7 @@ def apply_promotion(
 
         if not reason or not reason.strip():
             raise InvalidArgumentError('a forced promotion needs a reason: --reason "..."')
-        actor = require_admin(f"forcing a promotion of {name}/{number}", client=client)
+        actor = require_admin(f"forcing a promotion of {name}/{number}", context=ctx)
         gate = GateResult(
             gate.id,
             gate.name,
@@ -236,7 +237,7 @@ def apply_promotion(
             forced=True,
             reason=reason,
         )
-        client.store.registry.move_alias(
+        ctx.store.registry.move_alias(
             name, alias, number, plan.expected_revision, "force_promote", actor, reason, gate
         )
         failed = ", ".join(c.check for c in gate.failed_checks) or "none"
@@ -250,7 +251,7 @@ def apply_promotion(
             plan.holder,
         )
     if not gate.passed:
-        client.store.registry.record_gate_result(gate)
+        ctx.store.registry.record_gate_result(gate)
         failed = "; ".join(f"{c.check}: {c.detail}" for c in gate.failed_checks)
         return PromotionOutcome(
             "rejected",
@@ -261,7 +262,7 @@ def apply_promotion(
             gate,
             plan.holder,
         )
-    client.store.registry.move_alias(
+    ctx.store.registry.move_alias(
         name, alias, number, plan.expected_revision, "promote", gate.actor, reason, gate
     )
     before = f" (was version {plan.holder})" if plan.holder is not None else ""
@@ -285,7 +286,7 @@ def promote(
     *,
     force: bool = False,
     reason: str | None = None,
-    client: Any = None,
+    context: Context | None = None,
 ) -> PromotionOutcome:
     """Promote ``name/version`` to an alias through a policy.
 
@@ -301,6 +302,7 @@ def promote(
         policy: a :class:`Policy` or the path of a policy YAML file (``None``: no checks).
         force: override failing checks (admin only).
         reason: why (required with ``force``).
+        context: where, and who acts (:func:`keel.context.current_context` by default).
 
     Returns:
         A :class:`PromotionOutcome` (``status`` promoted, forced, rejected or noop).
@@ -316,16 +318,16 @@ def promote(
         >>> out.status, [c.verdict for c in out.gate.checks]
         ('promoted', ['pass', 'pass'])
     """
-    client = _client(client)
-    name, number = _candidate(client, name, version)
+    ctx = context or current_context()
+    name, number = _candidate(ctx, name, version)
     if force:
         from keel.governance import require_admin
 
         if not reason or not reason.strip():
             raise InvalidArgumentError('a forced promotion needs a reason: --reason "..."')
-        require_admin(f"forcing a promotion of {name}/{number}", client=client)
-    plan = check_promotion(name, number, to, policy, force=force, client=client)
-    return apply_promotion(plan, force=force, reason=reason, client=client)
+        require_admin(f"forcing a promotion of {name}/{number}", context=ctx)
+    plan = check_promotion(name, number, to, policy, force=force, context=ctx)
+    return apply_promotion(plan, force=force, reason=reason, context=ctx)
 
 
 def _holders(history: list[Any]) -> list[int]:
@@ -360,7 +362,11 @@ def _alias_ref(name: str, alias: str | None, default: str | None) -> tuple[str, 
 
 
 def rollback(
-    name: str, alias: str | None = None, *, reason: str | None = None, client: Any = None
+    name: str,
+    alias: str | None = None,
+    *,
+    reason: str | None = None,
+    context: Context | None = None,
 ) -> PromotionOutcome:
     """Move an alias back to the version that held it before the current holder.
 
@@ -370,7 +376,7 @@ def rollback(
         name: the alias's reference (``iris@champion``), or the model's name.
         alias: the alias when ``name`` is only the model (default ``champion``).
         reason: why (audited).
-        client: the Client to use.
+        context: where, and who acts (:func:`keel.context.current_context` by default).
 
     Raises:
         NotFoundError: the alias does not exist.
@@ -386,11 +392,11 @@ def rollback(
     from keel.errors import ConflictError
     from keel.governance import check_alias
 
-    client = _client(client)
+    ctx = context or current_context()
     name, alias = _alias_ref(name, alias, "champion")
-    registry = client.store.registry
+    registry = ctx.store.registry
     current = registry.get_alias(name, alias)
-    check_alias(client.store, current)
+    check_alias(ctx.store, current)
     stack = _holders(registry.alias_history(name, alias))
     if len(stack) < 2 or stack[-1] != current.version:
         raise ConflictError(
@@ -398,9 +404,7 @@ def rollback(
             f"to; promote a version instead (keel models promote {name}/N --to {alias})"
         )
     target = stack[-2]
-    registry.move_alias(
-        name, alias, target, current.revision, "rollback", client.settings.resolved_actor(), reason
-    )
+    registry.move_alias(name, alias, target, current.revision, "rollback", ctx.actor, reason)
     return PromotionOutcome(
         "rolled_back",
         name,
@@ -413,16 +417,26 @@ def rollback(
 
 
 def delete_alias(
-    name: str, alias: str | None = None, *, reason: str | None = None, client: Any = None
+    name: str,
+    alias: str | None = None,
+    *,
+    reason: str | None = None,
+    context: Context | None = None,
 ) -> None:
     """Delete an alias (admins only; audited): ``delete_alias("iris@challenger")``.
 
     An alias moved behind keel's back can be deleted too (it is how an admin clears it).
+
+    Args:
+        name: the alias's reference (``iris@challenger``), or the model's name.
+        alias: the alias when ``name`` is only the model.
+        reason: why (audited).
+        context: where, and who acts (:func:`keel.context.current_context` by default).
     """
     from keel.governance import require_admin
 
-    client = _client(client)
+    ctx = context or current_context()
     name, alias = _alias_ref(name, alias, None)
-    actor = require_admin(f"deleting {name}@{alias}", client=client)
-    current = client.store.registry.get_alias(name, alias)
-    client.store.registry.delete_alias(name, alias, current.revision, actor, reason)
+    actor = require_admin(f"deleting {name}@{alias}", context=ctx)
+    current = ctx.store.registry.get_alias(name, alias)
+    ctx.store.registry.delete_alias(name, alias, current.revision, actor, reason)

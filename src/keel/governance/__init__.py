@@ -1,4 +1,4 @@
-"""Governance: the hash-chained audit log, the state it explains, and a minimal role model.
+"""Governance: the hash-chained audit log, the state it explains, and roles per project.
 
 Example::
 
@@ -18,7 +18,9 @@ from keel.governance._roles import (
     is_admin,
     list_roles,
     require_admin,
+    require_role,
     revoke_role,
+    role_of,
 )
 from keel.governance._state import StateMismatch
 from keel.governance._verify import AnchorCheck, AuditVerification, parse_anchor
@@ -42,6 +44,8 @@ __all__ = [
     "parse_anchor",
     "parse_since",
     "require_admin",
+    "require_role",
     "revoke_role",
+    "role_of",
     "verify",
 ]

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
 
+from keel.context import Context, current_context
 from keel.errors import InvalidArgumentError, KeelError
 from keel.governance._verify import AuditVerification, verify_store
 from keel.store import AuditEvent
 from keel.store._audit import AuditHead
-
-if TYPE_CHECKING:
-    from keel.tracking import Client
 
 __all__ = ["AuditChainBrokenError", "head", "list_events", "parse_since", "verify"]
 
@@ -20,14 +17,7 @@ class AuditChainBrokenError(KeelError):
     """The audit chain does not verify: events were changed, deleted or reordered."""
 
     code = "AUDIT_CHAIN_BROKEN"
-
-
-def _client(client: Any) -> Client:
-    if client is not None:
-        return client  # type: ignore[no-any-return]
-    from keel.tracking import get_client
-
-    return get_client()
+    http_status = 500
 
 
 def parse_since(text: str) -> int:
@@ -53,9 +43,16 @@ def list_events(
     since: str | int | None = None,
     limit: int = 1000,
     *,
-    client: Any = None,
+    context: Context | None = None,
 ) -> list[AuditEvent]:
     """Audit events, oldest first; ``object_id`` ``iris`` also matches ``iris/3`` and ``iris@champion``.
+
+    Args:
+        object_id: only events about this object (and its versions and aliases).
+        actor: only events by this user.
+        since: only events from this time on (see :func:`parse_since`), or epoch ms.
+        limit: at most this many events.
+        context: where (:func:`keel.context.current_context` by default).
 
     Example::
 
@@ -63,12 +60,12 @@ def list_events(
         ['registered_model.create', 'model_version.register', 'alias.promote']
     """
     since_ms = parse_since(since) if isinstance(since, str) else since
-    return _client(client).store.governance.list_events(
+    return (context or current_context()).store.governance.list_events(
         object_id=object_id, actor=actor, since=since_ms, limit=limit
     )
 
 
-def verify(expect: str | None = None, *, client: Any = None) -> AuditVerification:
+def verify(expect: str | None = None, *, context: Context | None = None) -> AuditVerification:
     """Verify the audit chain's links, replay it against the governed tables, check an anchor.
 
     ``ok`` is false when a link is broken, when a governed row (an alias, a version's
@@ -79,7 +76,7 @@ def verify(expect: str | None = None, *, client: Any = None) -> AuditVerificatio
     Args:
         expect: ``HASH:COUNT`` (or ``HASH``) printed earlier by ``keel audit head``; a
             head that events were appended to since is fine.
-        client: the Client to use.
+        context: where (:func:`keel.context.current_context` by default).
 
     Raises:
         InvalidArgumentError: ``expect`` is malformed.
@@ -90,14 +87,17 @@ def verify(expect: str | None = None, *, client: Any = None) -> AuditVerificatio
         >>> keel.governance.verify(expect=anchor).ok
         True
     """
-    return verify_store(_client(client).store, expect)
+    return verify_store((context or current_context()).store, expect)
 
 
-def head(*, client: Any = None) -> AuditHead:
+def head(*, context: Context | None = None) -> AuditHead:
     """The chain's head after verifying its links: ``str(head)`` is ``HASH:COUNT``.
 
     Keep it where whoever can write the database cannot; ``verify(expect=...)`` later
     tells whether events were deleted or rewritten since.
+
+    Args:
+        context: where (:func:`keel.context.current_context` by default).
 
     Raises:
         AuditChainBrokenError: the chain does not verify (a broken chain has no head
@@ -108,7 +108,7 @@ def head(*, client: Any = None) -> AuditHead:
         >>> str(keel.governance.head())
         '9f2c...e1:14'
     """
-    store = _client(client).store
+    store = (context or current_context()).store
     chain = store.governance.verify()
     if not chain.ok:
         raise AuditChainBrokenError(

@@ -24,6 +24,7 @@ class AuditMismatchError(ConflictError):
     """A governed row (an alias, a model version) is not what its audit events say."""
 
     code = "AUDIT_MISMATCH"
+    http_status = 409
 
 
 def check_alias(store: Store, alias: Alias) -> None:

@@ -12,8 +12,8 @@ from keel.errors import InvalidArgumentError, KeelError, NotFoundError
 from keel.pipelines._pipeline import Pipeline
 
 if TYPE_CHECKING:
+    from keel.context import Context
     from keel.store import PipelineRun
-    from keel.tracking import Client
 
 __all__ = ["load_output", "load_pipeline"]
 
@@ -126,7 +126,7 @@ def load_pipeline(target: str) -> Pipeline:
 
 
 def load_output(
-    run: PipelineRun, output: str, *, as_: Any = None, client: Client | None = None
+    run: PipelineRun, output: str, *, as_: Any = None, context: Context | None = None
 ) -> Any:
     """Read one output of a pipeline run back.
 
@@ -136,7 +136,7 @@ def load_output(
         output: ``"step"`` or ``"step.output"`` for a step with named outputs.
         as_: for tables, the type wanted (``pd.DataFrame``, ``pl.DataFrame``,
             ``pa.Table`` or ``DatasetVersion``); by default what the step returned.
-        client: where to read (the fluent API's client by default).
+        context: where to read (:func:`keel.context.current_context` by default).
 
     Raises:
         NotFoundError: the run has no such step or output, or the step did not succeed.
@@ -145,8 +145,8 @@ def load_output(
 
         >>> train = keel.pipelines.load_output(run, "split.train")
     """
+    from keel.context import current_context
     from keel.pipelines._values import load_value
-    from keel.tracking import get_client
 
     step_name, _, out_name = output.partition(".")
     step_run = run.step(step_name)
@@ -160,4 +160,4 @@ def load_output(
     if not out_name and not step_run.outputs:
         raise NotFoundError(f"step {step_name!r} of run {run.id} produced no outputs")
     out = step_run.output(out_name or step_run.outputs[0].name)
-    return load_value(out, client or get_client(), as_)
+    return load_value(out, context or current_context(), as_)

@@ -11,9 +11,9 @@ from keel.pipelines._step import ParamSpec, Step
 
 if TYPE_CHECKING:
     from keel.compute import Executor
+    from keel.context import Context
     from keel.pipelines._runner import StepEvent
     from keel.store import PipelineRun
-    from keel.tracking import Client
 
 __all__ = ["Dependency", "Pipeline"]
 
@@ -185,7 +185,7 @@ class Pipeline:
         *,
         executor: str | Executor = "sequential",
         max_workers: int | None = None,
-        client: Client | None = None,
+        context: Context | None = None,
         on_event: Callable[[StepEvent], None] | None = None,
         raise_on_failure: bool = True,
     ) -> PipelineRun:
@@ -198,8 +198,8 @@ class Pipeline:
             executor: ``"sequential"``, ``"process"`` (independent steps in parallel
                 worker processes) or an :class:`~keel.compute.Executor` (not shut down).
             max_workers: worker processes for ``"process"``.
-            client: where runs, datasets and artifacts go (the fluent API's client by
-                default).
+            context: where runs, datasets and artifacts go
+                (:func:`keel.context.current_context` by default).
             on_event: called in this process each time a step changes status.
             raise_on_failure: raise :class:`PipelineFailedError` (which carries the run)
                 if a step failed; otherwise return the failed run.
@@ -225,7 +225,7 @@ class Pipeline:
             dict(params or {}),
             executor=executor,
             max_workers=max_workers,
-            client=client,
+            context=context,
             on_event=on_event,
             raise_on_failure=raise_on_failure,
         )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from keel.context import Context, ContextSpec, current_context, use_context
 from keel.errors import InvalidArgumentError, KeelError
 from keel.store import (
     LineageEdge,
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from keel.compute import Executor
     from keel.pipelines._pipeline import Pipeline
     from keel.pipelines._worker import StepResult, StepTask
-    from keel.tracking import Client
 
 __all__ = ["PipelineFailedError", "StepEvent", "run_pipeline"]
 
@@ -44,6 +44,7 @@ class PipelineFailedError(KeelError):
     """A pipeline run ended with failed steps; ``.run`` holds the recorded run."""
 
     code = "PIPELINE_FAILED"
+    http_status = 422
 
     def __init__(self, message: str, run: PipelineRun | None = None) -> None:
         super().__init__(message)
@@ -99,14 +100,14 @@ class _Orchestrator:
         pipeline: Pipeline,
         params: dict[str, Any],
         executor: Executor,
-        client: Client,
+        context: Context,
         on_event: Callable[[StepEvent], None] | None,
     ) -> None:
         self.pipeline = pipeline
         self.params = params
         self.executor = executor
-        self.client = client
-        self.store = client.store
+        self.context = context
+        self.store = context.store
         self.on_event = on_event
         self.steps: dict[str, StepRun] = {}
         self.futures: dict[cf.Future[StepResult], str] = {}
@@ -209,11 +210,11 @@ class _Orchestrator:
         hit = self.store.pipelines.find_cached_step_run(key)
         if hit is None:
             return None
-        if not all(output_is_available(o, self.client) for o in hit.outputs):
+        if not all(output_is_available(o, self.context) for o in hit.outputs):
             return None
         return hit
 
-    def _start(self, name: str, resolved: Any, store_uri: str, artifact_root: str) -> None:
+    def _start(self, name: str, resolved: Any, spec: ContextSpec) -> None:
         from keel.pipelines._worker import StepTask
 
         s = self.pipeline.step(name)
@@ -252,8 +253,7 @@ class _Orchestrator:
             pipeline_name=self.pipeline.name,
             params=resolved.values[name],
             inputs=refs,
-            store_uri=store_uri,
-            artifact_root=artifact_root,
+            context=spec,
         )
         future = self._submit(task)
         self.futures[future] = name
@@ -305,7 +305,7 @@ class _Orchestrator:
                 k: v if isinstance(v, int | float | bool | str) or v is None else str(v)
                 for k, v in raw_params.items()
             },
-            user=self.client.settings.resolved_actor(),
+            user=self.context.actor,
             executor=self.executor.name,
         )
         run_node = LineageNode("pipeline_run", run.id, f"{self.pipeline.name}#{run.id[:8]}")
@@ -317,12 +317,7 @@ class _Orchestrator:
         )
         for s in run.steps:
             self._emit(s)
-        store_uri = getattr(self.client, "_store_uri", None) or (
-            self.client.settings.resolved_store_uri()
-        )
-        artifact_root = getattr(self.client, "_artifact_root", None) or (
-            self.client.settings.resolved_artifact_root()
-        )
+        spec = self.context.spec()  # how worker processes reach the same stores
         try:
             while True:
                 for name in [s.name for s in self.pipeline.steps]:
@@ -330,7 +325,7 @@ class _Orchestrator:
                     if step.status is StepStatus.PENDING and all(
                         self.steps[u].status.succeeded for u in self.pipeline.upstream(name)
                     ):
-                        self._start(name, resolved, store_uri, artifact_root)
+                        self._start(name, resolved, spec)
                 if not self.futures:
                     break
                 done, _ = cf.wait(list(self.futures), return_when=cf.FIRST_COMPLETED)
@@ -368,14 +363,13 @@ def run_pipeline(
     *,
     executor: str | Executor = "sequential",
     max_workers: int | None = None,
-    client: Client | None = None,
+    context: Context | None = None,
     on_event: Callable[[StepEvent], None] | None = None,
     raise_on_failure: bool = True,
 ) -> PipelineRun:
     """Run a pipeline (see :meth:`keel.Pipeline.run`)."""
     from keel.compute import Executor, executor_for
     from keel.pipelines._params import resolve_params
-    from keel.tracking import get_client, set_client
 
     if not isinstance(params, Mapping):
         raise InvalidArgumentError(f"params must be a mapping of name -> value; got {params!r}")
@@ -393,14 +387,12 @@ def run_pipeline(
                 f"steps {', '.join(local)} are defined inside a function, so worker processes "
                 "cannot import them; define them at module level, or use executor='sequential'"
             )
-    client = client or get_client()
-    token = set_client(client)
+    ctx = context or current_context()
     try:
-        run = _Orchestrator(pipeline, params, ex, client, on_event).run(resolved, params)
+        # current while the steps run, so a step's own keel calls use the same stores
+        with use_context(ctx):
+            run = _Orchestrator(pipeline, params, ex, ctx, on_event).run(resolved, params)
     finally:
-        from keel.tracking._fluent import _client
-
-        _client.reset(token)
         if own_executor:
             ex.shutdown(wait=True, cancel_futures=True)
     if raise_on_failure and run.status is PipelineRunStatus.FAILED:

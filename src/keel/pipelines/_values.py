@@ -2,7 +2,7 @@
 
 Safe formats only, by default:
 
-- tables (pandas, polars, Arrow) become dataset versions (``keel.datasets.register``);
+- tables (pandas, polars, Arrow) become dataset versions (:func:`keel.data.register`);
   a returned ``DatasetVersion`` is recorded as is;
 - numpy arrays become ``.npy`` bytes (``allow_pickle=False``);
 - JSON values (dicts with text keys, lists, text, numbers, booleans, ``None``) become
@@ -24,7 +24,7 @@ from keel.errors import InvalidArgumentError
 from keel.store import StepOutput
 
 if TYPE_CHECKING:
-    from keel.tracking import Client
+    from keel.context import Context
 
 __all__ = ["StepOutputError", "load_value", "output_is_available", "store_value"]
 
@@ -33,6 +33,7 @@ class StepOutputError(InvalidArgumentError):
     """A step returned something keel cannot store (safely)."""
 
     code = "STEP_OUTPUT_INVALID"
+    http_status = 400
 
 
 def _loaded(module: str) -> Any:
@@ -96,23 +97,8 @@ def _unsupported(value: Any, where: str) -> StepOutputError:
     )
 
 
-def datasets_api() -> Any:
-    """The ``keel.datasets`` module (register, get)."""
-    import importlib
-
-    try:
-        return importlib.import_module("keel.datasets")
-    except ModuleNotFoundError:  # pragma: no cover - while keel.datasets is being built
-        from keel.errors import MissingExtraError
-
-        raise MissingExtraError(
-            "table outputs become dataset versions, which needs keel.datasets; it is not "
-            "available in this installation"
-        ) from None
-
-
-def _put(client: Client, data: bytes, kind: str, name: str, label: str, py: str) -> StepOutput:
-    obj = client.artifacts.put_bytes(data)
+def _put(context: Context, data: bytes, kind: str, name: str, label: str, py: str) -> StepOutput:
+    obj = context.artifacts.put_bytes(data)
     return StepOutput(name, kind, obj.sha256, obj.sha256, label, py)
 
 
@@ -123,7 +109,7 @@ def store_value(
     dataset_name: str,
     label: str,
     allow_pickle: bool,
-    client: Client,
+    context: Context,
 ) -> StepOutput:
     """Store one output value and describe it.
 
@@ -133,7 +119,7 @@ def store_value(
         dataset_name: the dataset name tables are registered under.
         label: a human label for stored bytes (``pipeline.step.output``).
         allow_pickle: whether the step opted in to pickle.
-        client: where to store.
+        context: where to store it.
 
     Raises:
         StepOutputError: the value cannot be stored safely and pickle is not allowed.
@@ -153,7 +139,9 @@ def store_value(
         )
     table = _table_type(value)
     if table is not None:
-        dv = datasets_api().register(value, dataset_name)
+        from keel.data import register
+
+        dv = register(value, dataset_name, context=context)
         node = dv.lineage_node()
         return StepOutput(
             output_name, "dataset", node.id, str(dv.content_hash), dv.reference, table
@@ -170,7 +158,7 @@ def store_value(
                     "use a numeric or string dtype, or opt in with @keel.step(allow_pickle=True)"
                 ) from None
         else:
-            return _put(client, buf.getvalue(), "npy", output_name, label, "numpy")
+            return _put(context, buf.getvalue(), "npy", output_name, label, "numpy")
     try:
         plain = _check_json(value, where)
     except StepOutputError:
@@ -178,11 +166,11 @@ def store_value(
             raise
     else:
         text = json.dumps(plain, sort_keys=True, separators=(",", ":"), allow_nan=True)
-        return _put(client, text.encode(), "json", output_name, label, "json")
+        return _put(context, text.encode(), "json", output_name, label, "json")
     import pickle
 
     data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    return _put(client, data, "pickle", output_name, label, type(value).__qualname__)
+    return _put(context, data, "pickle", output_name, label, type(value).__qualname__)
 
 
 def _want_table(annotation: Any) -> str | None:
@@ -205,7 +193,7 @@ def _want_table(annotation: Any) -> str | None:
     return None
 
 
-def load_value(out: StepOutput, client: Client, annotation: Any = None) -> Any:
+def load_value(out: StepOutput, context: Context, annotation: Any = None) -> Any:
     """The value of a stored output, as the consuming parameter's annotation asks.
 
     Tables come back as the annotated type (``pd.DataFrame``, ``pl.DataFrame``,
@@ -214,7 +202,9 @@ def load_value(out: StepOutput, client: Client, annotation: Any = None) -> Any:
     if out.kind == "none":
         return None
     if out.kind == "dataset":
-        dv = datasets_api().get_by_id(out.ref)
+        from keel.data import get_by_id
+
+        dv = get_by_id(out.ref, context=context)
         want = _want_table(annotation) or out.python_type
         if want == "dataset_version":
             return dv
@@ -225,7 +215,7 @@ def load_value(out: StepOutput, client: Client, annotation: Any = None) -> Any:
         if want == "arrow":
             return dv.to_arrow()
         return dv.to_pandas()
-    data = client.artifacts.get_bytes(out.ref, name=out.label or out.name)
+    data = context.artifacts.get_bytes(out.ref, name=out.label or out.name)
     if out.kind == "json":
         return json.loads(data)
     if out.kind == "npy":
@@ -240,9 +230,9 @@ def load_value(out: StepOutput, client: Client, annotation: Any = None) -> Any:
 
         from keel.store import AuditEntry
 
-        client.store.governance.append(
+        context.store.governance.append(
             AuditEntry(
-                actor=client.settings.resolved_actor(),
+                actor=context.actor,
                 action="step_output.load_pickle",
                 object_type="step_output",
                 object_id=out.label or out.name,
@@ -255,19 +245,20 @@ def load_value(out: StepOutput, client: Client, annotation: Any = None) -> Any:
     raise InvalidArgumentError(f"output {out.label!r} has an unknown kind {out.kind!r}")
 
 
-def output_is_available(out: StepOutput, client: Client) -> bool:
+def output_is_available(out: StepOutput, context: Context) -> bool:
     """Whether a stored output can still be read (a cache hit needs all of them)."""
     if out.kind == "none":
         return True
     if out.kind == "dataset":
+        from keel.data import get_by_id
         from keel.errors import KeelError
 
         try:
-            datasets_api().get_by_id(out.ref)
+            get_by_id(out.ref, context=context)
         except KeelError:
             return False
         return True
-    return client.artifacts.exists(out.ref)
+    return context.artifacts.exists(out.ref)
 
 
 def content_hash_of(outputs: list[StepOutput]) -> str:

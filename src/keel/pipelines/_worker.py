@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from keel._clock import now_ms
+from keel.context import Context, ContextSpec
 from keel.store import StepOutput
 
 if TYPE_CHECKING:
     from keel.pipelines._step import Step
-    from keel.tracking import Client
 
 __all__ = ["StepResult", "StepTask", "run_step"]
 
@@ -46,8 +46,7 @@ class StepTask:
     pipeline_name: str
     params: Mapping[str, Any]
     inputs: Mapping[str, InputRef]
-    store_uri: str = field(repr=False)  # may carry a password: never in a message
-    artifact_root: str = field(repr=False)
+    context: ContextSpec  # its store URI may carry a password: left out of its repr
     parent_pid: int = field(default_factory=os.getpid)
 
 
@@ -103,25 +102,32 @@ def _captured(buffer: _LogBuffer) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _client_for(task: StepTask) -> Iterator[Client]:
-    """The parent's client when running in its process, else one on the same store."""
-    from keel.tracking import Client, get_client, set_client
+def _context_for(task: StepTask) -> Iterator[Context]:
+    """The parent's context when running in its process, else one built from the task's
+    description of it, current while the step runs: the step's own keel calls (the
+    fluent API, ``keel.datasets``) go to the same store either way."""
+    from keel.context import current_context
 
     if os.getpid() == task.parent_pid:
-        yield get_client()
+        yield current_context()  # the orchestrator made the pipeline's context current
         return
-    client = Client(store_uri=task.store_uri, artifact_root=task.artifact_root)
-    token = set_client(client)
+    from keel.tracking import Client, use_client
+
+    context = Context.from_spec(task.context)
+    # the step's fluent calls (keel.start_run, keel.log_metric) get a client of their
+    # own on this context, closed (its queued metric values written) after the step
+    client = Client(context=context)
     try:
-        yield client
+        with use_client(client):  # the client, and so its context, are current
+            yield context
     finally:
-        from keel.tracking._fluent import _client
+        try:
+            client.close()
+        finally:
+            context.close()
 
-        _client.reset(token)
-        client.close()
 
-
-def _load_inputs(task: StepTask, client: Client) -> dict[str, Any]:
+def _load_inputs(task: StepTask, context: Context) -> dict[str, Any]:
     from keel.pipelines._values import load_value
 
     hints = task.step.type_hints()
@@ -129,9 +135,9 @@ def _load_inputs(task: StepTask, client: Client) -> dict[str, Any]:
     for param, ref in task.inputs.items():
         annotation = hints.get(param)
         if ref.whole_step:
-            values[param] = {o.name: load_value(o, client) for o in ref.outputs}
+            values[param] = {o.name: load_value(o, context) for o in ref.outputs}
         else:
-            values[param] = load_value(ref.outputs[0], client, annotation)
+            values[param] = load_value(ref.outputs[0], context, annotation)
     return values
 
 
@@ -192,9 +198,9 @@ def run_step(task: StepTask) -> StepResult:
     attempts = 0
     error: str | None = None
     trace: str | None = None
-    with _client_for(task) as client:
+    with _context_for(task) as context:
         try:
-            kwargs = _load_inputs(task, client)
+            kwargs = _load_inputs(task, context)
         except Exception as exc:
             return StepResult(
                 ok=False,
@@ -234,7 +240,7 @@ def run_step(task: StepTask) -> StepResult:
                     dataset_name=dataset_name(task.pipeline_name, step.name, name),
                     label=dataset_name(task.pipeline_name, step.name, name),
                     allow_pickle=step.allow_pickle,
-                    client=client,
+                    context=context,
                 )
                 for name, value in values.items()
             )

@@ -9,7 +9,15 @@ Example::
 
 from __future__ import annotations
 
-from keel.registry._formats import FORMATS, LightGBMModel, UnsafeFormatError
+from keel.registry._formats import (
+    FORMATS,
+    LightGBMModel,
+    ModelFormat,
+    SavedModel,
+    UnsafeFormatError,
+    get_format,
+    register_format,
+)
 from keel.registry._lineage import ModelLineage, model_lineage
 from keel.registry._load import (
     get_version,
@@ -31,11 +39,14 @@ __all__ = [
     "FORMATS",
     "LightGBMModel",
     "LoggedModel",
+    "ModelFormat",
     "ModelLineage",
     "ModelRef",
+    "SavedModel",
     "UnsafeFormatError",
     "alias_history",
     "archive",
+    "get_format",
     "get_version",
     "infer_signature",
     "list_models",
@@ -51,5 +62,6 @@ __all__ = [
     "read_checked_files",
     "read_files",
     "register",
+    "register_format",
     "resolve_version",
 ]

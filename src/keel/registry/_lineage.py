@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from keel.context import Context, current_context
 from keel.registry._uri import resolve_version
 from keel.store import LineageGraph, ModelVersion
 
@@ -28,8 +29,12 @@ class ModelLineage:
         }
 
 
-def model_lineage(uri: str, *, client: Any = None) -> ModelLineage:
+def model_lineage(uri: str, *, context: Context | None = None) -> ModelLineage:
     """The lineage graph of the version ``uri`` names, as data.
+
+    Args:
+        uri: a model reference (``iris/3``, ``iris@champion``).
+        context: where to look (:func:`keel.context.current_context` by default).
 
     Example::
 
@@ -37,12 +42,7 @@ def model_lineage(uri: str, *, client: Any = None) -> ModelLineage:
         >>> [n.kind for n in g.upstream.nodes]
         ['dataset_version', 'model_version', 'run', 'source']
     """
-    if client is None:
-        from keel.tracking import get_client
-
-        client = get_client()
-    version = resolve_version(client.store, uri)
+    store = (context or current_context()).store
+    version = resolve_version(store, uri)
     node = version.lineage_node()
-    return ModelLineage(
-        version, client.store.lineage.upstream(node), client.store.lineage.downstream(node)
-    )
+    return ModelLineage(version, store.lineage.upstream(node), store.lineage.downstream(node))

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from keel.context import Context, current_context
 from keel.errors import InvalidArgumentError
 from keel.registry._formats import deserialize
 from keel.registry._signature import example_to_frame
 from keel.registry._uri import ModelRef, resolve_version
 from keel.store import AuditEntry, ModelStateError, ModelVersion, ModelVersionStatus
-
-if TYPE_CHECKING:
-    from keel.tracking import Client
 
 __all__ = [
     "get_version",
@@ -24,41 +22,37 @@ __all__ = [
 ]
 
 
-def _client(client: Any) -> Client:
-    if client is not None:
-        return client  # type: ignore[no-any-return]
-    from keel.tracking import get_client
-
-    return get_client()
-
-
-def get_version(uri: str | ModelRef, *, client: Any = None) -> ModelVersion:
+def get_version(uri: str | ModelRef, *, context: Context | None = None) -> ModelVersion:
     """The :class:`ModelVersion` a reference names (``iris/3``, ``iris@champion``, ``iris@latest``).
+
+    Args:
+        uri: the reference.
+        context: where to look (:func:`keel.context.current_context` by default).
 
     Example::
 
         >>> keel.models.get("iris@champion").metrics["f1_macro"]
         0.96
     """
-    return resolve_version(_client(client).store, uri)
+    return resolve_version((context or current_context()).store, uri)
 
 
-def read_files(version: ModelVersion, *, client: Any = None) -> dict[str, bytes]:
+def read_files(version: ModelVersion, *, context: Context | None = None) -> dict[str, bytes]:
     """The bytes of every file of a version, each checked against its recorded sha256.
 
     Raises:
         ArtifactCorruptedError: a file was changed (the message names it).
         NotFoundError: a file's bytes are missing from the artifact store.
     """
-    client = _client(client)
+    artifacts = (context or current_context()).artifacts
     return {
-        f.path: client.artifacts.get_bytes(f.sha256, name=f"file {f.path!r} of model {version.uri}")
+        f.path: artifacts.get_bytes(f.sha256, name=f"file {f.path!r} of model {version.uri}")
         for f in version.files
     }
 
 
 def read_checked_files(
-    version: ModelVersion, *, serve: bool = True, client: Any = None
+    version: ModelVersion, *, serve: bool = True, context: Context | None = None
 ) -> dict[str, bytes]:
     """The bytes of every file of a version that may be loaded: the version is not
     archived (when ``serve``), its row matches its audit events, and every file matches
@@ -70,7 +64,7 @@ def read_checked_files(
         AuditMismatchError: the version's row is not what its audit events say.
         ArtifactCorruptedError: a file was changed (the message names it).
     """
-    client = _client(client)
+    ctx = context or current_context()
     if serve and version.status is not ModelVersionStatus.READY:
         raise ModelStateError(
             f"model {version.uri} is archived; archived versions cannot be promoted or served. "
@@ -78,16 +72,20 @@ def read_checked_files(
         )
     from keel.governance import check_version
 
-    check_version(client.store, version)  # the row is what its audit events registered
-    return read_files(version, client=client)  # all verified before any deserialising
+    check_version(ctx.store, version)  # the row is what its audit events registered
+    return read_files(version, context=ctx)  # all verified before any deserialising
 
 
 def load_version(
-    version: ModelVersion, *, allow_pickle: bool = False, client: Any = None, serve: bool = True
+    version: ModelVersion,
+    *,
+    allow_pickle: bool = False,
+    context: Context | None = None,
+    serve: bool = True,
 ) -> Any:
     """Deserialise a version after verifying every file (see :func:`load`)."""
-    client = _client(client)
-    files = read_checked_files(version, serve=serve, client=client)
+    ctx = context or current_context()
+    files = read_checked_files(version, serve=serve, context=ctx)
     descriptor_file = version.file("descriptor")
     model_file = version.file("model")
     if descriptor_file is None or model_file is None:
@@ -99,9 +97,9 @@ def load_version(
             f"{version.format!r} was registered; register the model again"
         )
     if version.format == "pickle" and allow_pickle:
-        client.store.governance.append(
+        ctx.store.governance.append(
             AuditEntry(
-                actor=client.settings.resolved_actor(),
+                actor=ctx.actor,
                 action="model_version.load_pickle",
                 object_type="model_version",
                 object_id=version.uri,
@@ -115,7 +113,7 @@ def load_version(
     )
 
 
-def load(uri: str, *, allow_pickle: bool = False, client: Any = None) -> Any:
+def load(uri: str, *, allow_pickle: bool = False, context: Context | None = None) -> Any:
     """Load a registered model by reference, verifying every file's sha256 first.
 
     skops files are loaded trusting exactly the types recorded when they were saved;
@@ -126,7 +124,7 @@ def load(uri: str, *, allow_pickle: bool = False, client: Any = None) -> Any:
     Args:
         uri: a reference: ``name@champion``, ``name/3`` or ``name@latest``.
         allow_pickle: allow a pickled model to be loaded (it can run arbitrary code).
-        client: the Client to use.
+        context: where to load from (:func:`keel.context.current_context` by default).
 
     Raises:
         NotFoundError: the model, version or alias does not exist (lists what does).
@@ -140,16 +138,16 @@ def load(uri: str, *, allow_pickle: bool = False, client: Any = None) -> Any:
         >>> model = keel.models.load("iris@champion")
         >>> model.predict(X.head(1))
     """
-    client = _client(client)
-    return load_version(get_version(uri, client=client), allow_pickle=allow_pickle, client=client)
+    ctx = context or current_context()
+    return load_version(get_version(uri, context=ctx), allow_pickle=allow_pickle, context=ctx)
 
 
-def load_input_example(version: ModelVersion, *, client: Any = None) -> Any:
+def load_input_example(version: ModelVersion, *, context: Context | None = None) -> Any:
     """The version's input example (DataFrame or array), or ``None`` when it has none."""
     record = version.file("input_example")
     if record is None:
         return None
-    data = _client(client).artifacts.get_bytes(
+    data = (context or current_context()).artifacts.get_bytes(
         record.sha256, name=f"file {record.path!r} of model {version.uri}"
     )
     return example_to_frame(json.loads(data))

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from keel.context import Context, current_context
 from keel.errors import InvalidArgumentError, NotFoundError
 from keel.registry._formats import serialize
 from keel.registry._onnx import DEFAULT_TOLERANCE, export_onnx
 from keel.registry._signature import example_to_frame, example_to_json, infer_signature
 from keel.store import LineageEdge, LineageNode, ModelFile, ModelVersion, ModelVersionDraft
-
-if TYPE_CHECKING:
-    from keel.tracking import Client
+from keel.tracking import (
+    flush_queued_metrics,
+    list_run_artifacts,
+    read_run_artifact,
+    resolve_run_id,
+    write_run_artifact,
+    write_run_json,
+)
 
 __all__ = ["DESCRIPTOR", "LoggedModel", "log_model", "register"]
 
@@ -30,14 +36,6 @@ class LoggedModel:
     artifact_path: str
     descriptor: dict[str, Any]
     version: ModelVersion | None = None
-
-
-def _client(client: Any) -> Client:
-    if client is not None:
-        return client  # type: ignore[no-any-return]
-    from keel.tracking import get_client
-
-    return get_client()
 
 
 def _library_versions(flavor: str) -> dict[str, str]:
@@ -70,7 +68,7 @@ def log_model(
     onnx: bool = True,
     onnx_tolerance: float = DEFAULT_TOLERANCE,
     run_id: str | None = None,
-    client: Any = None,
+    context: Context | None = None,
 ) -> LoggedModel:
     """Log a fitted model to the active run in a safe format, and register it when named.
 
@@ -92,7 +90,8 @@ def log_model(
         onnx: try an ONNX export.
         onnx_tolerance: the largest absolute difference at which the export is kept.
         run_id: log to this run instead of the active one.
-        client: the Client to use (the fluent API's by default).
+        context: where the run is (:func:`keel.context.current_context` by default; the
+            active run's own context when logging to it).
 
     Returns:
         A :class:`LoggedModel` (with ``version`` set when ``name`` was given).
@@ -103,7 +102,6 @@ def log_model(
         ...     keel.log_model(RandomForestClassifier().fit(X, y), name="iris",
         ...                    input_example=X.head(5))
     """
-    client = _client(client)
     if run_id is None:
         from keel.tracking import active_run
 
@@ -113,6 +111,9 @@ def log_model(
                 "log_model needs a run: call it inside `with keel.start_run():` or pass run_id"
             )
         run_id = active.id
+        ctx = context or active.client.context
+    else:
+        ctx = context or current_context()
     base = artifact_path.strip("/")
     if not base:
         raise InvalidArgumentError("artifact_path must name a folder such as 'model'")
@@ -146,14 +147,14 @@ def log_model(
         onnx_bytes, descriptor["onnx"] = export_onnx(
             model, saved.flavor, input_example, onnx_tolerance
         )
-    client.log_bytes(run_id, saved.data, f"{base}/{saved.file}")
+    write_run_artifact(ctx, run_id, f"{base}/{saved.file}", saved.data)
     if onnx_bytes is not None:
-        client.log_bytes(run_id, onnx_bytes, f"{base}/model.onnx")
+        write_run_artifact(ctx, run_id, f"{base}/model.onnx", onnx_bytes)
     if input_example is not None:
-        client.log_dict(run_id, example_to_json(input_example), f"{base}/input_example.json")
+        write_run_json(ctx, run_id, f"{base}/input_example.json", example_to_json(input_example))
         descriptor["input_example"] = "input_example.json"
-    client.log_dict(run_id, descriptor, f"{base}/{DESCRIPTOR}")
-    version = register(run_id, name, artifact_path=base, client=client) if name else None
+    write_run_json(ctx, run_id, f"{base}/{DESCRIPTOR}", descriptor)
+    version = register(run_id, name, artifact_path=base, context=ctx) if name else None
     return LoggedModel(run_id, base, descriptor, version)
 
 
@@ -173,7 +174,7 @@ def register(
     artifact_path: str = "model",
     *,
     description: str = "",
-    client: Any = None,
+    context: Context | None = None,
 ) -> ModelVersion:
     """Register the model a run logged under ``artifact_path`` as the next version of ``name``.
 
@@ -181,6 +182,14 @@ def register(
     the run's metrics, the model card (when the run has one) and the dataset versions
     the run was trained on (from lineage); a ``run -> model_version`` lineage edge and
     an audit event are written.
+
+    Args:
+        run_id: the run (its id or a unique id prefix).
+        name: the model name.
+        artifact_path: the folder the run logged the model under.
+        description: free text stored with the version.
+        context: where the run is and the model goes (:func:`keel.context.current_context`
+            by default).
 
     Raises:
         NotFoundError: the run has no model under ``artifact_path``.
@@ -193,17 +202,19 @@ def register(
     """
     from keel.store._registry import check_model_name
 
-    client = _client(client)
+    ctx = context or current_context()
     check_model_name(name)
-    run = client.get_run(run_id)
+    run_id = resolve_run_id(ctx, run_id)
+    flush_queued_metrics(run_id)  # values logged a moment ago belong in the version's metrics
+    run = ctx.store.tracking.get_run(run_id)
     base = artifact_path.strip("/")
-    artifacts = client.list_artifacts(run.id)
+    artifacts = list_run_artifacts(ctx, run.id)
     by_path = {a.path: a for a in artifacts}
-    descriptor, files = _model_files(client, run.id, base, artifacts)
-    trained_on = _run_datasets(client, run.id, "trained_on")
+    descriptor, files = _model_files(ctx, run.id, base, artifacts)
+    trained_on = _run_datasets(ctx, run.id, "trained_on")
     details = {k: v for k, v in descriptor.items() if k not in ("signature",)}
     details["artifact_path"] = base
-    details["evaluated_on"] = _run_datasets(client, run.id, "evaluated_on")
+    details["evaluated_on"] = _run_datasets(ctx, run.id, "evaluated_on")
     details["run_artifacts"] = sorted(by_path)
     draft = ModelVersionDraft(
         name=name,
@@ -211,14 +222,14 @@ def register(
         flavor=descriptor.get("flavor") or "sklearn",
         format=descriptor["format"],
         files=tuple(files),
-        signature=_signature(client, run.id, base, descriptor),
+        signature=_signature(ctx, run.id, base, descriptor),
         metrics=dict(run.metrics),
         datasets=tuple(trained_on),
         details=details,
         description=description,
     )
-    version = client.store.registry.create_version(draft, client.settings.resolved_actor())
-    client.store.lineage.add_edges(
+    version = ctx.store.registry.create_version(draft, ctx.actor)
+    ctx.store.lineage.add_edges(
         [LineageEdge(LineageNode("run", run.id, run.name), version.lineage_node(), "produced")]
     )
     registered: ModelVersion = version
@@ -226,7 +237,7 @@ def register(
 
 
 def _model_files(
-    client: Any, run_id: str, base: str, artifacts: list[Any]
+    ctx: Context, run_id: str, base: str, artifacts: list[Any]
 ) -> tuple[dict[str, Any], list[ModelFile]]:
     """The descriptor of the model a run logged under ``base``, and every file to record
     (model files with their roles, then the run's model cards)."""
@@ -243,9 +254,7 @@ def _model_files(
                 else "log one first with keel.log_model(model) inside the run"
             )
         )
-    descriptor: dict[str, Any] = json.loads(
-        client.load_artifact_bytes(run_id, f"{base}/{DESCRIPTOR}")
-    )
+    descriptor: dict[str, Any] = json.loads(read_run_artifact(ctx, run_id, f"{base}/{DESCRIPTOR}"))
     roles = _roles(base, descriptor)
     missing = [p for p in roles if p not in by_path]
     if missing:
@@ -262,13 +271,13 @@ def _model_files(
     return descriptor, files
 
 
-def _signature(client: Any, run_id: str, base: str, descriptor: dict[str, Any]) -> dict[str, Any]:
+def _signature(ctx: Context, run_id: str, base: str, descriptor: dict[str, Any]) -> dict[str, Any]:
     """The descriptor's signature, or one inferred from its input example and classes
     (models logged by ``keel.sklearn.log_model`` record only those)."""
     signature: dict[str, Any] | None = descriptor.get("signature")
     if not signature and descriptor.get("input_example"):
         example = example_to_frame(
-            json.loads(client.load_artifact_bytes(run_id, f"{base}/{descriptor['input_example']}"))
+            json.loads(read_run_artifact(ctx, run_id, f"{base}/{descriptor['input_example']}"))
         )
         signature = infer_signature(example)
         if descriptor.get("classes") is not None:
@@ -276,9 +285,9 @@ def _signature(client: Any, run_id: str, base: str, descriptor: dict[str, Any]) 
     return signature or {}
 
 
-def _run_datasets(client: Any, run_id: str, relation: str) -> list[str]:
+def _run_datasets(ctx: Context, run_id: str, relation: str) -> list[str]:
     """Ids of the dataset versions linked to the run by ``relation`` in lineage."""
-    graph = client.store.lineage.upstream(LineageNode("run", run_id), max_depth=1)
+    graph = ctx.store.lineage.upstream(LineageNode("run", run_id), max_depth=1)
     return sorted(
         {
             e.source.id

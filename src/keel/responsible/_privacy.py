@@ -21,6 +21,9 @@ __all__ = ["PRIVATE_COUNTERPARTS", "PrivacyConfig", "PrivacyError", "make_privat
 class PrivacyError(InvalidArgumentError):
     """The privacy config is invalid or the model has no differentially private counterpart."""
 
+    code = "INVALID_PRIVACY_CONFIG"
+    http_status = 400
+
 
 #: scikit-learn class name -> diffprivlib class (in diffprivlib.models)
 PRIVATE_COUNTERPARTS: dict[str, str] = {

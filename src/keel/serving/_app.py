@@ -18,7 +18,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keel.serving._errors import RequestError
 from keel.serving._metrics import BatchMetrics, ServingMetrics
@@ -35,6 +35,9 @@ from keel.serving._protocols import (
 )
 from keel.serving._spec import EndpointSpec, endpoint_from_ref, load_endpoint_specs
 from keel.serving._traffic import Endpoint, Target, agreement, retire
+
+if TYPE_CHECKING:
+    from keel.context import Context
 
 __all__ = ["SPECS_VARIABLE", "ServingApp", "app_from_environment", "create_app"]
 
@@ -136,7 +139,7 @@ class ServingApp:
         self,
         specs: Sequence[EndpointSpec],
         *,
-        client: Any = None,
+        context: Context | None = None,
         runtime: str = "auto",
         prediction_log: bool = True,
         log_folder: str | None = None,
@@ -144,7 +147,11 @@ class ServingApp:
         model_loader: Callable[..., ServedModel] | None = None,
     ) -> None:
         self.specs = list(specs)
-        self._client = client
+        if context is None:
+            from keel.context import current_context
+
+            context = current_context()  # the one current where the app is built (no I/O)
+        self.context = context
         self._runtime = runtime
         self._log_enabled = prediction_log
         self._log_folder = log_folder
@@ -165,15 +172,6 @@ class ServingApp:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    @property
-    def client(self) -> Any:
-        """The Client whose registry and artifact root the app uses."""
-        if self._client is None:
-            from keel.tracking import Client
-
-            self._client = Client()
-        return self._client
-
     async def startup(self) -> None:
         """Load and warm every model, start batchers, the log writer and the alias watcher."""
         if self._start_lock is None:
@@ -181,10 +179,9 @@ class ServingApp:
         async with self._start_lock:
             if self._started:
                 return
-            client = self.client
-            folder = self._log_folder or log_root(
-                await asyncio.to_thread(lambda: client.artifact_root)
-            )
+            folder = self._log_folder
+            if folder is None:
+                folder = await asyncio.to_thread(log_root, self.context)
             if self._log_enabled:
                 self.log = PredictionLog(
                     folder,
@@ -222,7 +219,7 @@ class ServingApp:
 
     async def _load(self, ref: str, spec: EndpointSpec, version: Any = None) -> ServedModel:
         return await asyncio.to_thread(
-            self._loader, ref, spec, client=self.client, runtime=self._runtime, version=version
+            self._loader, ref, spec, context=self.context, runtime=self._runtime, version=version
         )
 
     def _start_model(self, endpoint: str, model: ServedModel) -> None:
@@ -851,7 +848,7 @@ class ServingApp:
         the target switched."""
         from keel.registry import get_version
 
-        version = await asyncio.to_thread(get_version, target.ref, client=self.client)
+        version = await asyncio.to_thread(get_version, target.ref, context=self.context)
         old = target.model
         if version.uri == old.uri:
             return False
@@ -928,7 +925,7 @@ def _specs(source: Any) -> list[EndpointSpec]:
 def create_app(
     endpoints: Any,
     *,
-    client: Any = None,
+    context: Context | None = None,
     runtime: str = "auto",
     prediction_log: bool = True,
     log_folder: str | None = None,
@@ -941,8 +938,8 @@ def create_app(
         endpoints: an :class:`EndpointSpec`, a model reference (``iris@champion``: an
             implicit endpoint ``iris``), the path of an endpoint YAML file, a dict, or a
             list of these.
-        client: the Client whose registry and artifact root to use (the default one
-            from ``KEEL_*`` settings otherwise).
+        context: the store, artifact root and project to serve from
+            (:func:`keel.context.current_context` by default).
         runtime: ``auto`` (ONNX Runtime when the version has a parity-checked ONNX
             file), ``onnx`` or ``native``.
         prediction_log: write the prediction log (Parquet under the artifact root).
@@ -964,7 +961,7 @@ def create_app(
         raise InvalidArgumentError(f"runtime {runtime!r} is unknown; use auto, onnx or native")
     return ServingApp(
         _specs(endpoints),
-        client=client,
+        context=context,
         runtime=runtime,
         prediction_log=prediction_log,
         log_folder=log_folder,

@@ -13,11 +13,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keel.errors import InvalidArgumentError
 from keel.serving._errors import RequestError
 from keel.serving._inputs import InputBatch
+
+if TYPE_CHECKING:
+    from keel.context import Context
 
 __all__ = ["ScoringResult", "predict_file"]
 
@@ -45,7 +48,7 @@ class ScoringResult:
     seconds: float
 
 
-def _source(input: str | Path) -> tuple[Path, str, Any]:
+def _source(input: str | Path, context: Context) -> tuple[Path, str, Any]:
     """(local file, format, lineage node) of a file path or a dataset reference."""
     from keel.store import LineageNode
 
@@ -61,9 +64,9 @@ def _source(input: str | Path) -> tuple[Path, str, Any]:
         return path, fmt, LineageNode("source", str(path.absolute()), path.name)
     if any(ch in str(input) for ch in "\\") or str(input).endswith((".csv", ".parquet")):
         raise InvalidArgumentError(f"input file {str(input)!r} does not exist")
-    import keel.datasets
+    from keel.data import get
 
-    dataset = keel.datasets.get(str(input))
+    dataset = get(str(input), context=context)
     return dataset.local_path(), "parquet", dataset.lineage_node()
 
 
@@ -141,7 +144,7 @@ def predict_file(
     allow_missing: bool = False,
     runtime: str = "auto",
     progress: bool | None = None,
-    client: Any = None,
+    context: Context | None = None,
 ) -> ScoringResult:
     """Score a CSV/Parquet file or a dataset with a registered model, in bounded memory.
 
@@ -159,7 +162,8 @@ def predict_file(
         allow_missing: score rows with missing values (else refused, naming the row).
         runtime: ``auto``, ``onnx`` or ``native``.
         progress: show a progress bar (default: when stderr is a terminal, or KEEL_PROGRESS).
-        client: the Client to use.
+        context: the store and artifact root of the model, the input dataset and the
+            output (:func:`keel.context.current_context` by default).
 
     Raises:
         InvalidArgumentError: the input lacks a model column, a type does not match,
@@ -176,16 +180,16 @@ def predict_file(
     from keel.serving._models import load_served_model
     from keel.serving._spec import endpoint_from_ref
 
-    if client is None:
-        from keel.tracking import get_client
+    if context is None:
+        from keel.context import current_context
 
-        client = get_client()
+        context = current_context()
     started = time.perf_counter()
     spec = endpoint_from_ref(
         model, limits={"max_rows": max(1, chunk_rows)}, allow_missing=allow_missing
     )
-    path, fmt, source_node = _source(input)
-    served = load_served_model(model, spec, client=client, runtime=runtime)
+    path, fmt, source_node = _source(input, context)
+    served = load_served_model(model, spec, context=context, runtime=runtime)
     schema = served.schema
     arrow_schema, batches, total = _batches(path, fmt, chunk_rows)
     _check_schema(arrow_schema, schema, f"input {str(input)!r}")
@@ -206,7 +210,7 @@ def predict_file(
     tmp = out.with_name(f".{out.name}.partial")
     writer = None
     rows = 0
-    bar = _progress(progress, client, total, f"scoring with {served.uri}")
+    bar = _progress(progress, context, total, f"scoring with {served.uri}")
     try:
         for record_batch in batches:
             if record_batch.num_rows == 0:
@@ -243,25 +247,26 @@ def predict_file(
     dataset = None
     if register:
         dataset = _register(
-            out, register_as or f"{served.version.name}-predictions", served, source_node, client
+            out, register_as or f"{served.version.name}-predictions", served, source_node, context
         )
     return ScoringResult(
         out, rows, served.uri, served.runtime.kind, dataset, time.perf_counter() - started
     )
 
 
-def _register(out: Path, name: str, served: Any, source_node: Any, client: Any) -> Any:
-    import keel.datasets
+def _register(out: Path, name: str, served: Any, source_node: Any, context: Context) -> Any:
+    from keel.data import register
     from keel.store import LineageEdge
 
-    dataset = keel.datasets.register(
+    dataset = register(
         str(out),
         name.lower(),
         description=f"predictions of {served.uri}",
         tags={"model_version": served.uri},
+        context=context,
     )
     model_node = served.version.lineage_node()
-    client.store.lineage.add_edges(
+    context.store.lineage.add_edges(
         [
             LineageEdge(source_node, model_node, "scored_by"),
             LineageEdge(model_node, dataset.lineage_node(), "predicted"),
@@ -284,10 +289,10 @@ class _Bar:
             self._progress.stop()
 
 
-def _progress(choice: bool | None, client: Any, total: int | None, label: str) -> _Bar:
+def _progress(choice: bool | None, context: Context, total: int | None, label: str) -> _Bar:
     from keel._terminal import terminal_output
 
-    if not terminal_output(choice, client.settings.progress).live:
+    if not terminal_output(choice, context.settings.progress).live:
         return _Bar(None, None)
     from rich.console import Console
     from rich.progress import (

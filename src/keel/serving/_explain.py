@@ -121,14 +121,15 @@ def build_model_explainer(served: Any) -> ServingExplainer:
     import pandas as pd
 
     from keel.responsible import build_explainer, explainer_kind
+    from keel.tracking import read_run_artifact
 
-    version, client = served.version, served.client
+    version, context = served.version, served.context
     artifacts = set((version.details or {}).get("run_artifacts") or [])
     model = served.native_model()
     prep, final = _split(model)
     recipe: dict[str, Any] | None = None
     if "explain/recipe.json" in artifacts:
-        recipe = json.loads(client.load_artifact_bytes(version.run_id, "explain/recipe.json"))
+        recipe = json.loads(read_run_artifact(context, version.run_id, "explain/recipe.json"))
     kind = recipe["explainer"] if recipe else explainer_kind(final)
     if recipe is None and kind != "tree":
         raise RequestError(
@@ -140,7 +141,7 @@ def build_model_explainer(served: Any) -> ServingExplainer:
         )
     background = None
     if recipe and recipe.get("background_artifact") in artifacts:
-        raw = client.load_artifact_bytes(version.run_id, recipe["background_artifact"])
+        raw = read_run_artifact(context, version.run_id, recipe["background_artifact"])
         frame = pd.read_json(io.StringIO(raw.decode("utf-8")), orient="split")
         if prep is not None:
             Xb = prep.transform(frame[list(served.schema.names)])

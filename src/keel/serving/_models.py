@@ -12,13 +12,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keel.errors import InvalidArgumentError
 from keel.serving._batcher import MicroBatcher
 from keel.serving._inputs import InputBatch, InputSchema
 from keel.serving._runtime import ModelRuntime, native_runtime, onnx_runtime
 from keel.serving._spec import EndpointSpec
+
+if TYPE_CHECKING:
+    from keel.context import Context
 
 __all__ = ["ServedModel", "load_served_model"]
 
@@ -34,6 +37,8 @@ class ServedModel:
         version: the :class:`~keel.store.ModelVersion` it resolved to.
         runtime: what predicts.
         schema: the input checks.
+        context: where the version's files and run artifacts are read from.
+        batching: the endpoint's batching settings.
         batcher: the micro-batcher (created by :meth:`start`).
         load_seconds: how long loading and warming took.
     """
@@ -42,7 +47,7 @@ class ServedModel:
     version: Any
     runtime: ModelRuntime
     schema: InputSchema
-    client: Any
+    context: Context
     batching: Any
     load_seconds: float = 0.0
     batcher: MicroBatcher | None = None
@@ -89,7 +94,7 @@ class ServedModel:
                 else:
                     from keel.registry import load_version
 
-                    self._native = load_version(self.version, client=self.client)
+                    self._native = load_version(self.version, context=self.context)
             return self._native
 
     def explainer(self) -> Any:
@@ -129,7 +134,7 @@ def load_served_model(
     ref: str,
     spec: EndpointSpec,
     *,
-    client: Any,
+    context: Context,
     runtime: str = "auto",
     version: Any = None,
 ) -> ServedModel:
@@ -138,7 +143,7 @@ def load_served_model(
     Args:
         ref: ``iris@champion``, ``iris/4``.
         spec: the endpoint (limits, batching, missing values).
-        client: the Client whose store and artifacts hold the model.
+        context: the store and artifact store that hold the model.
         runtime: ``auto`` (ONNX when possible), ``onnx`` or ``native``.
         version: the already resolved version (the alias watcher passes it).
 
@@ -155,7 +160,7 @@ def load_served_model(
 
     started = time.perf_counter()
     if version is None:
-        version = get_version(ref, client=client)
+        version = get_version(ref, context=context)
     signature = dict(version.signature or {})
     schema = InputSchema(
         signature, max_rows=spec.limits.max_rows, missing_allowed=spec.missing_allowed
@@ -165,7 +170,7 @@ def load_served_model(
             f"model {version.uri} has no input signature, so requests cannot be checked; "
             "log it again with input_example=... (keel.log_model)"
         )
-    files = read_checked_files(version, client=client)
+    files = read_checked_files(version, context=context)
     onnx_file = version.file("onnx")
     use_onnx = (
         runtime != "native"
@@ -190,10 +195,10 @@ def load_served_model(
     else:
         from keel.registry import load_version
 
-        model = load_version(version, client=client)
+        model = load_version(version, context=context)
         model_runtime = native_runtime(model, signature, schema.names, schema.types, schema.numeric)
-    served = ServedModel(ref, version, model_runtime, schema, client, spec.batching)
-    example = _example_batch(schema, load_input_example(version, client=client))
+    served = ServedModel(ref, version, model_runtime, schema, context, spec.batching)
+    example = _example_batch(schema, load_input_example(version, context=context))
     if example is not None:
         for _ in range(3):  # the first calls allocate; the warm ones are what callers see
             model_runtime.predict(example, proba=model_runtime.has_proba)

@@ -4,8 +4,12 @@ background thread, readable with DuckDB while the server runs.
 Layout (Hive partitions, so ``read_parquet(..., hive_partitioning=true)`` filters on
 them)::
 
-    <artifact root>/serving/predictions/endpoint=<name>/date=<YYYY-MM-DD>/part-<ms>-<pid>-<n>.parquet
-    <artifact root>/serving/feedback/endpoint=<name>/date=<YYYY-MM-DD>/part-<ms>-<pid>-<n>.parquet
+    <artifact root>/serving/project=<p>/predictions/endpoint=<name>/date=<YYYY-MM-DD>/part-<ms>-<pid>-<n>.parquet
+    <artifact root>/serving/project=<p>/feedback/endpoint=<name>/date=<YYYY-MM-DD>/part-<ms>-<pid>-<n>.parquet
+
+When the artifact root is a keel server (``http(s)://``), which stores content-addressed
+objects only, the logs go to ``<KEEL_HOME>/serving/project=<p>/`` on the serving machine
+instead (:func:`log_root`).
 
 Each file is written under a temporary name and renamed into place, so a reader never
 sees half a file; file names carry the process id, so several workers never write the
@@ -25,7 +29,10 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from keel.context import Context
 
 __all__ = ["LogRecord", "PredictionLog", "log_root", "read_feedback", "read_prediction_log"]
 
@@ -65,9 +72,17 @@ class FeedbackRecord:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def log_root(artifact_root: str) -> str:
-    """Where the serving logs live under an artifact root."""
-    return artifact_root.rstrip("/") + "/serving"
+def log_root(context: Context) -> str:
+    """The folder (or fsspec URL) of a project's serving logs.
+
+    ``<artifact root>/serving/project=<project>``; for an artifact root on a keel server
+    (``http://``, ``https://``), which takes content-addressed objects only, a local
+    folder: ``<KEEL_HOME>/serving/project=<project>``.
+    """
+    root = context.artifact_root.rstrip("/")
+    if root.startswith(("http://", "https://")):
+        root = str(context.settings.home.absolute())
+    return f"{root}/serving/project={context.project}"
 
 
 def _json(value: Any) -> str:
@@ -310,14 +325,14 @@ def _since_ms(since: str | int | dt.datetime | dt.timedelta | None) -> int | Non
     return parse_since(since)
 
 
-def _root(root: str | None, client: Any) -> str:
+def _root(root: str | None, context: Context | None) -> str:
     if root is not None:
         return root.rstrip("/")
-    if client is None:
-        from keel.tracking import get_client
+    if context is None:
+        from keel.context import current_context
 
-        client = get_client()
-    return log_root(client.artifact_root)
+        context = current_context()
+    return log_root(context)
 
 
 def _read(
@@ -325,14 +340,14 @@ def _read(
     endpoint: str | None,
     since: str | int | dt.datetime | dt.timedelta | None,
     root: str | None,
-    client: Any,
+    context: Context | None,
     where: Iterable[str] = (),
     params: Sequence[Any] = (),
 ) -> Any:
     import duckdb
     import pandas as pd
 
-    base = _root(root, client)
+    base = _root(root, context)
     folder = f"{base}/{kind}" + (f"/endpoint={endpoint}" if endpoint else "")
     if "://" not in folder and not any(Path(folder).glob("**/*.parquet")):
         return pd.DataFrame()
@@ -362,21 +377,22 @@ def read_prediction_log(
     *,
     since: str | int | dt.datetime | dt.timedelta | None = None,
     root: str | None = None,
-    client: Any = None,
+    context: Context | None = None,
 ) -> Any:
     """The logged predictions (a DataFrame), oldest first.
 
     Args:
         endpoint: one endpoint's log, or every endpoint's.
         since: ``"1h"``, ``"30m"``, ``"7d"``, an ISO date, a datetime or a timedelta.
-        root: the serving log folder (default: ``<artifact root>/serving``).
-        client: the Client whose artifact root holds the logs.
+        root: the serving log folder (default: :func:`log_root` of the context).
+        context: whose project and artifact root (:func:`keel.context.current_context`
+            by default).
 
     Example::
 
         >>> keel.serving.read_prediction_log("iris", since="1h")[["request_id", "outputs"]]
     """
-    return _read("predictions", endpoint, since, root, client)
+    return _read("predictions", endpoint, since, root, context)
 
 
 def read_feedback(
@@ -384,10 +400,11 @@ def read_feedback(
     *,
     since: str | int | dt.datetime | dt.timedelta | None = None,
     root: str | None = None,
-    client: Any = None,
+    context: Context | None = None,
 ) -> Any:
-    """The feedback (ground-truth labels by request id) received, oldest first."""
-    return _read("feedback", endpoint, since, root, client)
+    """The feedback (ground-truth labels by request id) received, oldest first (the
+    arguments are :func:`read_prediction_log`'s)."""
+    return _read("feedback", endpoint, since, root, context)
 
 
 def logged_request_ids(root: str, ids: Sequence[str]) -> dict[str, tuple[str, str]]:

@@ -43,17 +43,17 @@ def _params(estimator: Any) -> dict[str, str]:
 def _log_fit(
     estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any], log_models: bool
 ) -> None:
-    import keel
     from keel.sklearn._persist import log_model
+    from keel.tracking import log_metric, log_params, set_tag
 
     X = args[0] if args else kwargs.get("X")
     y = args[1] if len(args) > 1 else kwargs.get("y")
-    keel.log_params(_params(estimator))
-    keel.set_tag("estimator_class", f"{type(estimator).__module__}.{type(estimator).__qualname__}")
+    log_params(_params(estimator))
+    set_tag("estimator_class", f"{type(estimator).__module__}.{type(estimator).__qualname__}")
     if hasattr(estimator, "score") and X is not None:
         try:
             score = estimator.score(X, y) if y is not None else estimator.score(X)
-            keel.log_metric("training_score", float(score))
+            log_metric("training_score", float(score))
         except (TypeError, ValueError, AttributeError):
             pass  # estimators whose score needs other arguments: nothing to log
     if log_models:
@@ -68,11 +68,11 @@ def _wrap(cls: type, log_models: bool, silent: bool) -> None:
     def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
         if _inside_fit.get():
             return original(self, *args, **kwargs)
-        import keel
+        from keel.tracking import active_run
 
         token = _inside_fit.set(True)
         try:
-            if keel.active_run() is not None:
+            if active_run() is not None:
                 result = original(self, *args, **kwargs)
                 _log_fit(self, args, kwargs, log_models)
                 return result
@@ -96,10 +96,10 @@ def _fit_in_own_run(
     fit or its logging fails, and its id is printed once it has ended."""
     import sys
 
-    import keel
     from keel._terminal import announce_run_end, terminal_output
+    from keel.tracking import start_run
 
-    run = keel.start_run(run_name=type(estimator).__name__)
+    run = start_run(run_name=type(estimator).__name__)
     try:
         result = original(estimator, *args, **kwargs)
         _log_fit(estimator, args, kwargs, log_models)

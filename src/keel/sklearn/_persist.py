@@ -8,9 +8,12 @@ other types is refused instead of executing unexpected code.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keel.errors import InvalidArgumentError, MissingExtraError
+
+if TYPE_CHECKING:
+    from keel.context import Context
 
 __all__ = ["DESCRIPTOR", "dump_skops", "load_model", "load_skops", "log_model"]
 
@@ -90,7 +93,7 @@ def log_model(
     input_example: Any = None,
     *,
     run_id: str | None = None,
-    client: Any = None,
+    context: Context | None = None,
 ) -> dict[str, Any]:
     """Log a fitted scikit-learn-API estimator as ``<artifact_path>/model.skops``.
 
@@ -102,7 +105,8 @@ def log_model(
         artifact_path: folder inside the run's artifacts.
         input_example: a few rows (DataFrame or array) kept with the model.
         run_id: the run to log to; the active run by default.
-        client: the Client to use; the fluent API's by default.
+        context: where the run is (:func:`keel.context.current_context` by default; the
+            active run's own context when logging to it).
 
     Returns:
         The descriptor that was written.
@@ -114,17 +118,9 @@ def log_model(
     """
     from importlib import metadata
 
-    from keel.tracking import active_run, get_client
+    from keel.tracking import write_run_artifact, write_run_json
 
-    if client is None:
-        client = get_client()
-    if run_id is None:
-        run = active_run()
-        if run is None:
-            raise InvalidArgumentError(
-                "log_model needs a run: call it inside `with keel.start_run():` or pass run_id"
-            )
-        run_id = run.id
+    run_id, ctx = run_and_context(run_id, context)
     data, trusted = dump_skops(estimator)
     versions = {}
     for pkg in ("scikit-learn", "skops", "keel"):
@@ -144,32 +140,56 @@ def log_model(
     if classes is not None:
         descriptor["classes"] = [c.item() if hasattr(c, "item") else c for c in classes]
     base = artifact_path.rstrip("/")
-    client.log_bytes(run_id, data, f"{base}/model.skops")
+    write_run_artifact(ctx, run_id, f"{base}/model.skops", data)
     example = input_example_payload(input_example)
     if example is not None:
-        client.log_dict(run_id, example, f"{base}/input_example.json")
+        write_run_json(ctx, run_id, f"{base}/input_example.json", example)
         descriptor["input_example"] = "input_example.json"
-    client.log_dict(run_id, descriptor, f"{base}/{DESCRIPTOR}")
+    write_run_json(ctx, run_id, f"{base}/{DESCRIPTOR}", descriptor)
     return descriptor
 
 
-def load_model(run_id: str, artifact_path: str = "model", *, client: Any = None) -> Any:
+def run_and_context(run_id: str | None, context: Context | None) -> tuple[str, Context]:
+    """The run to log a model to (the active one when ``run_id`` is ``None``) and its context.
+
+    Raises:
+        InvalidArgumentError: no ``run_id`` and no active run.
+    """
+    from keel.context import current_context
+    from keel.tracking import active_run
+
+    if run_id is not None:
+        return run_id, context or current_context()
+    run = active_run()
+    if run is None:
+        raise InvalidArgumentError(
+            "log_model needs a run: call it inside `with keel.start_run():` or pass run_id"
+        )
+    return run.id, context or run.client.context
+
+
+def load_model(run_id: str, artifact_path: str = "model", *, context: Context | None = None) -> Any:
     """Load an estimator logged with :func:`log_model`, verifying sha256 and trusted types.
+
+    Args:
+        run_id: the run (its id or a unique id prefix).
+        artifact_path: the folder the model was logged under.
+        context: where the run is (:func:`keel.context.current_context` by default).
 
     Example::
 
         >>> model = keel.sklearn.load_model(run.id)
     """
-    from keel.tracking import get_client
+    from keel.context import current_context
+    from keel.tracking import read_run_artifact
 
-    if client is None:
-        client = get_client()
+    ctx = context or current_context()
     base = artifact_path.rstrip("/")
-    descriptor = json.loads(client.load_artifact_bytes(run_id, f"{base}/{DESCRIPTOR}"))
+    descriptor = json.loads(read_run_artifact(ctx, run_id, f"{base}/{DESCRIPTOR}"))
     if descriptor.get("format") != "skops":
         raise InvalidArgumentError(
             f"model at {base!r} is in {descriptor.get('format')!r} format, not skops; "
             "load it with keel.models.load"
         )
-    data = client.load_artifact_bytes(run_id, f"{base}/{descriptor['file']}")
+    data = read_run_artifact(ctx, run_id, f"{base}/{descriptor['file']}")
     return load_skops(data, list(descriptor["trusted_types"]))

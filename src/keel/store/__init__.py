@@ -13,12 +13,25 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from keel.config import Settings
+    from keel.store._access import (
+        DEFAULT_PROJECT,
+        SYSTEM_PROJECT,
+        AccessStore,
+        Identity,
+        Project,
+        TokenInfo,
+        User,
+        check_project_name,
+    )
     from keel.store._audit import (
+        ROLES,
         AuditEntry,
         AuditEvent,
         ChainVerification,
         GovernanceStore,
         RoleGrant,
+        role_at_least,
     )
     from keel.store._datasets import (
         DatasetStore,
@@ -30,6 +43,7 @@ if TYPE_CHECKING:
     from keel.store._filter import parse_filter, parse_order_by
     from keel.store._interfaces import Store, TrackingStore
     from keel.store._lineage import LineageEdge, LineageGraph, LineageNode, LineageStore
+    from keel.store._migratable import Migratable
     from keel.store._pipelines import (
         PipelineRun,
         PipelineRunStatus,
@@ -56,6 +70,10 @@ if TYPE_CHECKING:
 # public name -> the module defining it; loaded on first access (PEP 562), so opening a
 # store for runs does not build the registry's and the pipelines' entity classes.
 _EXPORTS: dict[str, str] = {
+    "DEFAULT_PROJECT": "keel.store._access",
+    "ROLES": "keel.store._audit",
+    "SYSTEM_PROJECT": "keel.store._access",
+    "AccessStore": "keel.store._access",
     "Alias": "keel.store._registry",
     "AliasMove": "keel.store._registry",
     "ArtifactRecord": "keel.store._entities",
@@ -69,10 +87,12 @@ _EXPORTS: dict[str, str] = {
     "Experiment": "keel.store._entities",
     "GateResult": "keel.store._registry",
     "GovernanceStore": "keel.store._audit",
+    "Identity": "keel.store._access",
     "LineageEdge": "keel.store._lineage",
     "LineageGraph": "keel.store._lineage",
     "LineageNode": "keel.store._lineage",
     "LineageStore": "keel.store._lineage",
+    "Migratable": "keel.store._migratable",
     "Metric": "keel.store._entities",
     "ModelFile": "keel.store._registry",
     "ModelStateError": "keel.store._registry",
@@ -83,6 +103,7 @@ _EXPORTS: dict[str, str] = {
     "PipelineRun": "keel.store._pipelines",
     "PipelineRunStatus": "keel.store._pipelines",
     "PipelineStore": "keel.store._pipelines",
+    "Project": "keel.store._access",
     "RegisteredModel": "keel.store._registry",
     "RegistryStore": "keel.store._registry",
     "RoleGrant": "keel.store._audit",
@@ -93,12 +114,20 @@ _EXPORTS: dict[str, str] = {
     "StepRun": "keel.store._pipelines",
     "StepStatus": "keel.store._pipelines",
     "Store": "keel.store._interfaces",
+    "TokenInfo": "keel.store._access",
     "TrackingStore": "keel.store._interfaces",
+    "User": "keel.store._access",
+    "check_project_name": "keel.store._access",
     "parse_filter": "keel.store._filter",
     "parse_order_by": "keel.store._filter",
+    "role_at_least": "keel.store._audit",
 }
 
 __all__ = [
+    "DEFAULT_PROJECT",
+    "ROLES",
+    "SYSTEM_PROJECT",
+    "AccessStore",
     "Alias",
     "AliasMove",
     "ArtifactRecord",
@@ -112,11 +141,13 @@ __all__ = [
     "Experiment",
     "GateResult",
     "GovernanceStore",
+    "Identity",
     "LineageEdge",
     "LineageGraph",
     "LineageNode",
     "LineageStore",
     "Metric",
+    "Migratable",
     "ModelFile",
     "ModelStateError",
     "ModelVersion",
@@ -126,6 +157,7 @@ __all__ = [
     "PipelineRun",
     "PipelineRunStatus",
     "PipelineStore",
+    "Project",
     "RegisteredModel",
     "RegistryStore",
     "RoleGrant",
@@ -136,10 +168,14 @@ __all__ = [
     "StepRun",
     "StepStatus",
     "Store",
+    "TokenInfo",
     "TrackingStore",
+    "User",
+    "check_project_name",
     "open_store",
     "parse_filter",
     "parse_order_by",
+    "role_at_least",
     "upgrade_store",
 ]
 
@@ -157,41 +193,44 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-def open_store(uri: str, *, sqlite_synchronous: str = "NORMAL") -> Store:
-    """Build the store for a URI (no I/O until it is used or opened).
+def open_store(uri: str, *, project: str = "default", settings: Settings | None = None) -> Store:
+    """Build the store for a URI, bound to one project (no I/O until it is used or opened).
 
     Args:
-        uri: ``sqlite:///PATH`` or ``postgresql+psycopg://...`` (``postgresql://`` works too).
-        sqlite_synchronous: SQLite durability level, ``FULL`` or ``NORMAL``.
+        uri: ``sqlite:///PATH``, ``postgresql+psycopg://...`` (``postgresql://`` works
+            too), or a keel server's ``http://`` / ``https://`` URL.
+        project: the project whose objects the store reads and writes.
+        settings: the settings in force; backend-only options come from them (SQLite's
+            ``synchronous`` pragma, a server's token). Defaults when ``None``.
 
     Raises:
-        InvalidArgumentError: the URI's scheme is not supported.
+        InvalidArgumentError: the URI's scheme is not supported, or ``project`` is not a
+            project name.
+
+    Example::
+
+        >>> with open_store("sqlite:///tmp/keel.db") as store:
+        ...     store.tracking.list_experiments()
     """
-    from keel._redact import safe_uri
-    from keel.errors import InvalidArgumentError
+    from keel.store._open import build_store
 
-    if uri.startswith(("postgresql://", "postgres://")):
-        uri = "postgresql+psycopg://" + uri.split("://", 1)[1]
-    if uri.startswith(("sqlite:///", "postgresql+psycopg://")):
-        from keel.store._sql import SqlStore
-
-        return SqlStore(uri, sqlite_synchronous=sqlite_synchronous)
-    raise InvalidArgumentError(
-        f"store URI {safe_uri(uri)!r} has an unknown scheme; use sqlite:///PATH or "
-        "postgresql://USER@HOST:PORT/DB"
-    )
+    return build_store(uri, project=project, settings=settings)
 
 
 def upgrade_store(store: Store) -> list[str]:
-    """Apply pending migrations (``keel db upgrade``); returns the heads now in force."""
-    from keel.store._sql import SqlStore
+    """Apply pending migrations (``keel db upgrade``); returns the heads now in force.
 
-    if not isinstance(store, SqlStore):
+    Raises:
+        InvalidArgumentError: the store has no migrations of its own (a keel server's
+            store: its server upgrades its database).
+    """
+    from keel.store._migratable import Migratable
+
+    if not isinstance(store, Migratable):
         from keel.errors import InvalidArgumentError
 
-        raise InvalidArgumentError("only SQL stores have migrations; upgrade the server instead")
-    store.open()
-    from alembic.runtime.migration import MigrationContext
-
-    with store.database.engine.connect() as conn:
-        return sorted(MigrationContext.configure(conn).get_current_heads())
+        raise InvalidArgumentError(
+            f"the store {store.uri} has no schema migrations to apply from here; run "
+            "`keel db upgrade` where its database is (on the keel server)"
+        )
+    return store.upgrade_schema()

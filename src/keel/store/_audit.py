@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,13 +30,41 @@ __all__ = [
     "canonical_json",
     "content_digest",
     "event_hash",
+    "highest_role",
+    "role_at_least",
 ]
 
 #: the ``prev_hash`` of the first event of a chain
 GENESIS_HASH = "0" * 64
 
-#: roles a user can be granted (``admin`` may force promotions and manage roles)
-ROLES: tuple[str, ...] = ("admin",)
+#: roles a user can be granted in a project, weakest first: ``viewer`` reads, ``editor``
+#: also logs runs and registers datasets and models, ``maintainer`` also promotes, rolls
+#: back and archives, ``admin`` also manages members and roles (and forces promotions)
+ROLES: tuple[str, ...] = ("viewer", "editor", "maintainer", "admin")
+
+_RANK = {role: rank for rank, role in enumerate(ROLES)}
+
+
+def role_at_least(have: str | None, need: str) -> bool:
+    """Whether role ``have`` (``None``: no role) grants everything role ``need`` does.
+
+    Example::
+
+        >>> role_at_least("maintainer", "editor"), role_at_least("viewer", "editor")
+        (True, False)
+
+    Raises:
+        ValueError: ``need`` is not one of :data:`ROLES`.
+    """
+    if need not in _RANK:
+        raise ValueError(f"role {need!r} does not exist; roles are: {', '.join(ROLES)}")
+    return have is not None and _RANK.get(have, -1) >= _RANK[need]
+
+
+def highest_role(roles: Iterable[str]) -> str | None:
+    """The strongest of ``roles`` (unknown names ignored), or ``None`` when there is none."""
+    known = [r for r in roles if r in _RANK]
+    return max(known, key=_RANK.__getitem__) if known else None
 
 
 def canonical_json(value: Any) -> str:
@@ -252,7 +280,11 @@ class RoleGrant:
 
 
 class GovernanceStore(abc.ABC):
-    """The audit chain and the role table."""
+    """The audit chain and the role grants of the store's project.
+
+    Each project has its own chain (``seq`` from 1, its own head); server-wide changes
+    are in the chain of the reserved project ``_system``.
+    """
 
     @abc.abstractmethod
     def append(self, entry: AuditEntry) -> AuditEvent:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunStatus
 
 if TYPE_CHECKING:  # the other domains load only when a store's property is used
+    from keel.store._access import AccessStore
     from keel.store._audit import GovernanceStore
     from keel.store._datasets import DatasetStore
     from keel.store._lineage import LineageStore
@@ -129,16 +130,36 @@ class TrackingStore(abc.ABC):
 
 
 class Store(abc.ABC):
-    """All metadata of keel, one typed interface per domain.
+    """All metadata of keel, one typed interface per domain, bound to one project.
 
-    Open one with :func:`keel.store.open_store`; use it as a context manager or call
-    :meth:`close`.
+    Every domain but :attr:`access` reads and writes the objects of :attr:`project`
+    only: names are unique within a project, and an id of another project's object is
+    not found. Open one with :func:`keel.store.open_store`; use it as a context manager
+    or call :meth:`close`.
     """
 
     @property
     @abc.abstractmethod
     def uri(self) -> str:
         """The URI this store was opened from (password removed)."""
+
+    @property
+    @abc.abstractmethod
+    def project(self) -> str:
+        """The project this store is bound to (``default`` unless another was named)."""
+
+    @property
+    @abc.abstractmethod
+    def access(self) -> AccessStore:
+        """Projects, users, tokens and roles across projects (server-wide, not project-bound)."""
+
+    @abc.abstractmethod
+    def for_project(self, project: str) -> Store:
+        """The same backend and connections, bound to another project (no I/O).
+
+        The returned store's :meth:`close` leaves the shared connections open; close
+        this one to release them. ``InvalidArgumentError`` for an invalid name.
+        """
 
     @property
     @abc.abstractmethod

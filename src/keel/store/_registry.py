@@ -46,6 +46,7 @@ class ModelStateError(ConflictError):
     """The version's state forbids the operation (e.g. promoting an archived version)."""
 
     code = "MODEL_STATE"
+    http_status = 409
 
 
 def check_model_name(name: str) -> str:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keel.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from keel.context import Context
 
 __all__ = ["load_model", "log_model"]
 
@@ -37,7 +40,7 @@ def log_model(
     input_example: Any = None,
     *,
     run_id: str | None = None,
-    client: Any = None,
+    context: Context | None = None,
 ) -> dict[str, Any]:
     """Log a fitted ``TorchClassifier``/``TorchRegressor`` under ``artifact_path``.
 
@@ -56,17 +59,11 @@ def log_model(
     from sklearn.utils.validation import check_is_fitted
 
     from keel.sklearn import input_example_payload
-    from keel.tracking import active_run, get_client
+    from keel.sklearn._persist import run_and_context
+    from keel.tracking import write_run_artifact, write_run_json
 
     check_is_fitted(estimator, "module_")
-    client = client or get_client()
-    if run_id is None:
-        active = active_run()
-        if active is None:
-            raise InvalidArgumentError(
-                "log_model needs a run: call it inside `with keel.start_run():` or pass run_id"
-            )
-        run_id = active.id
+    run_id, ctx = run_and_context(run_id, context)
     base = artifact_path.strip("/")
     params = estimator.get_params(deep=False)
     params["module"] = _factory_path(params["module"])
@@ -88,12 +85,12 @@ def log_model(
     }
     buf = io.BytesIO()
     torch.save(estimator.module_.state_dict(), buf)
-    client.log_bytes(run_id, buf.getvalue(), f"{base}/model.pt")
+    write_run_artifact(ctx, run_id, f"{base}/model.pt", buf.getvalue())
     example = input_example_payload(input_example)
     if example is not None:
-        client.log_dict(run_id, example, f"{base}/input_example.json")
+        write_run_json(ctx, run_id, f"{base}/input_example.json", example)
         descriptor["input_example"] = "input_example.json"
-    client.log_dict(run_id, descriptor, f"{base}/{DESCRIPTOR}")
+    write_run_json(ctx, run_id, f"{base}/{DESCRIPTOR}", descriptor)
     return descriptor
 
 
@@ -142,18 +139,24 @@ def estimator_from_state(descriptor: dict[str, Any], state: bytes) -> Any:
     return estimator
 
 
-def load_model(run_id: str, artifact_path: str = "model", *, client: Any = None) -> Any:
+def load_model(run_id: str, artifact_path: str = "model", *, context: Context | None = None) -> Any:
     """Rebuild an estimator logged with :func:`log_model` (sha256 verified by the
     artifact store; weights loaded with ``weights_only=True``).
+
+    Args:
+        run_id: the run (its id or a unique id prefix).
+        artifact_path: the folder the model was logged under.
+        context: where the run is (:func:`keel.context.current_context` by default).
 
     Example::
 
         >>> clf = keel.torch.load_model(result.run_id)
     """
-    from keel.tracking import get_client
+    from keel.context import current_context
+    from keel.tracking import read_run_artifact
 
-    client = client or get_client()
+    ctx = context or current_context()
     base = artifact_path.strip("/")
-    descriptor = json.loads(client.load_artifact_bytes(run_id, f"{base}/{DESCRIPTOR}"))
-    state = client.load_artifact_bytes(run_id, f"{base}/{descriptor['file']}")
+    descriptor = json.loads(read_run_artifact(ctx, run_id, f"{base}/{DESCRIPTOR}"))
+    state = read_run_artifact(ctx, run_id, f"{base}/{descriptor['file']}")
     return estimator_from_state(descriptor, state)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from keel.tracking._artifacts import (
+    list_run_artifacts,
+    read_run_artifact,
+    record_run_artifact,
+    resolve_run_id,
+    write_run_artifact,
+    write_run_json,
+)
 from keel.tracking._buffer import MetricsNotStoredError, UnstoredMetrics
-from keel.tracking._client import Client, runs_to_frame
+from keel.tracking._client import Client, flush_queued_metrics, runs_to_frame
 from keel.tracking._fluent import (
     ActiveRun,
+    ClientToken,
     active_run,
     end_run,
     get_client,
@@ -19,21 +28,26 @@ from keel.tracking._fluent import (
     log_param,
     log_params,
     log_text,
+    reset_client,
     search_runs,
     set_client,
     set_tag,
     set_tags,
     start_run,
+    use_client,
 )
 
 __all__ = [
     "ActiveRun",
     "Client",
+    "ClientToken",
     "MetricsNotStoredError",
     "UnstoredMetrics",
     "active_run",
     "end_run",
+    "flush_queued_metrics",
     "get_client",
+    "list_run_artifacts",
     "log_artifact",
     "log_artifacts",
     "log_dict",
@@ -44,10 +58,17 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "read_run_artifact",
+    "record_run_artifact",
+    "reset_client",
+    "resolve_run_id",
     "runs_to_frame",
     "search_runs",
     "set_client",
     "set_tag",
     "set_tags",
     "start_run",
+    "use_client",
+    "write_run_artifact",
+    "write_run_json",
 ]

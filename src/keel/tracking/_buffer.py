@@ -75,6 +75,7 @@ class MetricsNotStoredError(KeelError):
     """
 
     code = "METRICS_NOT_STORED"
+    http_status = 500
 
     def __init__(self, unstored: Sequence[UnstoredMetrics]) -> None:
         self.unstored = tuple(unstored)

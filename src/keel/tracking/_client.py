@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keel._clock import now_ms
-from keel.artifacts import ArtifactStore, check_artifact_path
+from keel.artifacts import ArtifactStore, StoredObject, check_artifact_path
 from keel.config import Settings, load_settings
+from keel.context import Context
 from keel.errors import InvalidArgumentError, NotFoundError, StoreError
 from keel.store import (
     ArtifactRecord,
@@ -24,16 +25,26 @@ from keel.store import (
     Run,
     RunStatus,
     Store,
-    open_store,
 )
 from keel.store._tracking import MAX_KEY_LENGTH, check_key
+from keel.tracking._artifacts import (
+    list_run_artifacts,
+    read_run_artifact,
+    record_run_artifact,
+    write_run_artifact,
+)
 from keel.tracking._buffer import MetricBuffer, MetricsNotStoredError, UnstoredMetrics
 from keel.tracking._system import system_tags
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Client", "runs_to_frame"]
+__all__ = ["Client", "flush_queued_metrics", "runs_to_frame"]
+
+# The clients of this process that have queued metric values (held weakly), so a service
+# about to read a run can have them written first: flush_queued_metrics.
+_QUEUEING: weakref.WeakSet[Client] = weakref.WeakSet()
+_QUEUEING_LOCK = threading.Lock()
 
 
 def _as_float(key: str, value: Any) -> float:
@@ -67,10 +78,17 @@ def _param_text(value: Any) -> str:
 class Client:
     """Explicit, thread-safe access to keel's tracking data.
 
+    A client works on a :class:`~keel.context.Context` (settings, store, artifact store,
+    project): the one given, or one it builds from ``store_uri``, ``artifact_root`` and
+    ``settings`` on first use. It adds what tracking needs on top: a queue of metric
+    values written in the background, experiment ids by name, system tags on new runs.
+
     Args:
         store_uri: metadata store URI; defaults to the configured one (``KEEL_STORE_URI``).
         artifact_root: artifact folder or URL; defaults to the configured one.
         settings: a :class:`~keel.config.Settings` to use instead of reading the environment.
+        context: a context to work on (then the other arguments must not be given). It
+            stays its owner's: :meth:`close` does not close its store.
 
     Nothing is opened until first use.
 
@@ -88,57 +106,70 @@ class Client:
         artifact_root: str | None = None,
         *,
         settings: Settings | None = None,
+        context: Context | None = None,
     ) -> None:
-        self._settings = settings
-        self._store_uri = store_uri
-        self._artifact_root = artifact_root
-        self._store: Store | None = None
-        self._artifacts: ArtifactStore | None = None
+        if context is not None and (store_uri or artifact_root or settings is not None):
+            raise InvalidArgumentError(
+                "give a Client either a context or store_uri/artifact_root/settings, not both"
+            )
+        self._context = context
+        self._owns_context = context is None
+        self._overrides = {
+            key: value
+            for key, value in (("store_uri", store_uri), ("artifact_root", artifact_root))
+            if value
+        }
+        self._given_settings = settings
         self._buffer: MetricBuffer | None = None
         self._lock = threading.Lock()
         # experiment name -> id; experiments are never renamed or deleted, so a cached
         # id stays right (create_run drops it and retries if the store says otherwise)
         self._experiment_ids: dict[str, str] = {}
 
-    # -- lazily opened parts ----------------------------------------------------------
+    # -- the context and what it holds --------------------------------------------------
+
+    @property
+    def context(self) -> Context:
+        """The context this client works on (built on first use when none was given)."""
+        if self._context is None:
+            with self._lock:
+                if self._context is None:
+                    self._context = Context(self._build_settings())
+        return self._context
+
+    def _build_settings(self) -> Settings:
+        base = self._given_settings
+        if not self._overrides:
+            return base if base is not None else load_settings()
+        if base is None:
+            return load_settings(**self._overrides)
+        # every value of the given settings, explicitly, so the environment cannot win
+        return load_settings(**{**base.model_dump(), **self._overrides})
 
     @property
     def settings(self) -> Settings:
         """The settings in force for this client."""
-        if self._settings is None:
-            self._settings = load_settings()
-        return self._settings
+        return self.context.settings
 
     @property
     def store_uri(self) -> str:
         """The metadata store URI this client uses (another process can open the same)."""
-        return self._store_uri or self.settings.resolved_store_uri()
+        return self.context.store_uri
 
     @property
     def artifact_root(self) -> str:
         """The artifact root this client uses."""
-        return self._artifact_root or self.settings.resolved_artifact_root()
+        return self.context.artifact_root
 
     @property
     def store(self) -> Store:
         """The metadata store (opened on first use)."""
-        if self._store is None:
-            with self._lock:
-                if self._store is None:
-                    store = open_store(
-                        self.store_uri,
-                        sqlite_synchronous=self.settings.sqlite_synchronous,
-                    )
-                    store.open()
-                    self._store = store
-        return self._store
+        return self.context.store
 
     @property
     def artifacts(self) -> ArtifactStore:
         """The artifact store."""
-        if self._artifacts is None:
-            self._artifacts = ArtifactStore(self.artifact_root)
-        return self._artifacts
+        return self.context.artifacts
 
     @property
     def _metrics(self) -> MetricBuffer:
@@ -153,20 +184,22 @@ class Client:
                     # Flush at interpreter exit without keeping the client alive.
                     ref = weakref.ref(self)
                     atexit.register(_flush_at_exit, ref)
+                    with _QUEUEING_LOCK:
+                        _QUEUEING.add(self)
         return self._buffer
 
     def close(self) -> None:
-        """Flush queued metrics and release the store's connections.
+        """Flush queued metrics and release the store's connections (when this client
+        built its context; a context given to it is its owner's to close).
 
         Raises:
             MetricsNotStoredError: some queued values could not be stored (the store
                 refused them, or could not be reached); the client is closed anyway.
         """
         lost = self._buffer.close() if self._buffer is not None else []
-        if self._store is not None:
-            self._store.close()
-            self._store = None
-            self._buffer = None
+        self._buffer = None
+        if self._owns_context and self._context is not None:
+            self._context.close()
         self._experiment_ids.clear()
         if lost:
             raise MetricsNotStoredError(lost)
@@ -436,10 +469,8 @@ class Client:
 
     # -- artifacts ------------------------------------------------------------------
 
-    def _record(self, run_id: str, name: str, obj: Any) -> ArtifactRecord:
-        record = ArtifactRecord(name, obj.size, obj.sha256, now_ms())
-        self.store.tracking.record_artifact(run_id, record)
-        return record
+    def _record(self, run_id: str, name: str, obj: StoredObject) -> ArtifactRecord:
+        return record_run_artifact(self.context, run_id, name, obj)
 
     def log_artifact(
         self, run_id: str, local_path: str | Path, artifact_path: str | None = None
@@ -469,8 +500,7 @@ class Client:
 
     def log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> ArtifactRecord:
         """Store bytes as an artifact."""
-        check_artifact_path(artifact_file)
-        return self._record(run_id, artifact_file, self.artifacts.put_bytes(data))
+        return write_run_artifact(self.context, run_id, artifact_file, data)
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> ArtifactRecord:
         """Store text (UTF-8) as an artifact."""
@@ -500,31 +530,11 @@ class Client:
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[ArtifactRecord]:
         """Artifacts of a run under a folder (all when ``path`` is empty)."""
-        prefix = ""
-        if path:
-            check_artifact_path(path)
-            prefix = path.rstrip("/")
-        run_id = self.resolve_run_id(run_id)
-        records = self.store.tracking.list_artifacts(run_id, prefix)
-        return [
-            r for r in records if not prefix or r.path == prefix or r.path.startswith(prefix + "/")
-        ]
+        return list_run_artifacts(self.context, run_id, path)
 
     def load_artifact_bytes(self, run_id: str, artifact_file: str) -> bytes:
         """The verified bytes of one artifact."""
-        record = self._one_artifact(run_id, artifact_file)
-        return self.artifacts.get_bytes(record.sha256, name=f"artifact {artifact_file!r}")
-
-    def _one_artifact(self, run_id: str, artifact_file: str) -> ArtifactRecord:
-        check_artifact_path(artifact_file)
-        for record in self.list_artifacts(run_id, artifact_file):
-            if record.path == artifact_file:
-                return record
-        names = [r.path for r in self.list_artifacts(run_id)]
-        raise NotFoundError(
-            f"run {run_id} has no artifact {artifact_file!r}; it has: "
-            f"{', '.join(names[:20]) or 'none'}"
-        )
+        return read_run_artifact(self.context, run_id, artifact_file)
 
     def download_artifacts(self, run_id: str, path: str = "", dst_path: str | Path = ".") -> Path:
         """Copy an artifact (or a folder of them) to ``dst_path``, verifying each sha256.
@@ -540,6 +550,29 @@ class Client:
                 record.sha256, dst / record.path, name=f"artifact {record.path!r}"
             )
         return dst / path if path else dst
+
+
+def flush_queued_metrics(run_id: str, context: Context | None = None) -> None:
+    """Write the metric values this process still queues for a run, before reading it.
+
+    Metric values are written in the background (every ``metric_flush_interval``
+    seconds); a service that reads a run's metrics (registering its model records them)
+    calls this first, so values logged a moment ago are not missed. Best effort: values
+    the store cannot take stay queued (or go to their run's owner as
+    ``MetricsNotStoredError``), as with a read by :meth:`Client.get_run`.
+
+    Args:
+        run_id: the run.
+        context: only the clients working on this context (all clients when ``None``).
+    """
+    with _QUEUEING_LOCK:
+        clients = list(_QUEUEING)
+    for client in clients:
+        if context is not None and client._context is not context:
+            continue
+        buffer = client._buffer
+        if buffer is not None:
+            buffer.flush(run_id)
 
 
 def _unreachable_message(unreachable: Sequence[UnstoredMetrics]) -> str:

@@ -1,21 +1,26 @@
 """The fluent tracking API: ``with keel.start_run(...)`` and module-level ``log_*``.
 
 The active client and the stack of active runs live in :mod:`contextvars`, so threads
-and asyncio tasks each see their own, and nothing is kept in module globals.
+and asyncio tasks each see their own, and nothing is kept in module globals. The client
+follows :func:`keel.context.current_context`: making a context current
+(``keel.context.use_context``) sends the fluent API's runs to it too.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import contextvars
 import signal
 import threading
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
+from keel.context import Context, current_context, reset_context, set_context
 from keel.errors import InvalidArgumentError, KeelError, RunStateError
 from keel.store import ArtifactRecord, Run, RunStatus
 from keel.tracking._buffer import MetricsNotStoredError
@@ -26,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ActiveRun",
+    "ClientToken",
     "active_run",
     "end_run",
     "get_client",
@@ -39,11 +45,13 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "reset_client",
     "search_runs",
     "set_client",
     "set_tag",
     "set_tags",
     "start_run",
+    "use_client",
 ]
 
 _client: contextvars.ContextVar[Client | None] = contextvars.ContextVar("keel_client", default=None)
@@ -59,17 +67,62 @@ class RunTerminated(SystemExit):
 
 
 def get_client() -> Client:
-    """The client the fluent API uses (built from the settings on first use)."""
+    """The client the fluent API uses: one working on :func:`keel.context.current_context`.
+
+    The client made current with :func:`set_client` while its context is the current
+    one; otherwise a client on the current context, built (no I/O) and kept for it.
+    """
+    ctx = current_context()
     client = _client.get()
-    if client is None:
-        client = Client()
+    if client is None or client.context is not ctx:
+        client = Client(context=ctx)
         _client.set(client)
     return client
 
 
-def set_client(client: Client | None) -> contextvars.Token[Client | None]:
-    """Make ``client`` the one the fluent API uses in this context (``None`` resets)."""
-    return _client.set(client)
+@dataclass(frozen=True, slots=True)
+class ClientToken:
+    """What :func:`set_client` replaced, for :func:`reset_client` to put back."""
+
+    client: contextvars.Token[Client | None]
+    context: contextvars.Token[Context | None]
+
+
+def set_client(client: Client | None) -> ClientToken:
+    """Make ``client`` the fluent API's client in this thread or task, and its context the
+    current one (so services called without ``context=`` use it too).
+
+    ``None`` resets both: the fluent API then builds a client on the process default
+    context.
+
+    Returns:
+        A token for :func:`reset_client`, which restores what was current before.
+    """
+    context = None if client is None else client.context  # may read the settings: first
+    return ClientToken(_client.set(client), set_context(context))
+
+
+def reset_client(token: ClientToken) -> None:
+    """Restore the client and context current before the :func:`set_client` that gave ``token``."""
+    reset_context(token.context)
+    _client.reset(token.client)
+
+
+@contextlib.contextmanager
+def use_client(client: Client) -> Iterator[Client]:
+    """Make ``client`` (and its context) current inside a ``with`` block; not closed after.
+
+    Example::
+
+        >>> with keel.tracking.use_client(keel.Client(store_uri="sqlite:///other.db")):
+        ...     with keel.start_run(experiment="iris"):
+        ...         keel.log_metric("accuracy", 0.9)
+    """
+    token = set_client(client)
+    try:
+        yield client
+    finally:
+        reset_client(token)
 
 
 class ActiveRun:

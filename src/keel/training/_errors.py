@@ -15,6 +15,7 @@ class TrainingInputError(InvalidArgumentError):
     """
 
     code = "INVALID_TRAINING_INPUT"
+    http_status = 400
 
 
 class SearchFailedError(KeelError):
@@ -24,6 +25,7 @@ class SearchFailedError(KeelError):
     """
 
     code = "SEARCH_FAILED"
+    http_status = 422
 
 
 class ModelNotStoredError(KeelError):
@@ -34,3 +36,4 @@ class ModelNotStoredError(KeelError):
     """
 
     code = "MODEL_NOT_STORED"
+    http_status = 422

@@ -29,7 +29,7 @@ class PreparedData:
     target: str | None
     groups: pd.Series | None = None
     sensitive: pd.DataFrame | None = None
-    dataset: Any = None  # a keel.datasets DatasetVersion, or None until registered
+    dataset: Any = None  # a keel.data.DatasetVersion, or None until registered
     label: str = "data"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -59,9 +59,9 @@ def load_frame(data: Any, what: str = "data") -> tuple[pd.DataFrame, Any]:
     if _is_dataset_version(data):
         return data.to_pandas(), data
     if isinstance(data, str):
-        from keel import datasets
+        from keel.data import get
 
-        version = datasets.get(data)
+        version = get(data)
         return version.to_pandas(), version
     raise TrainingInputError(
         f"{what} must be a pandas DataFrame, a DatasetVersion or a dataset reference like "

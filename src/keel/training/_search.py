@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from keel._clock import now_ms
+from keel.context import ContextSpec
 from keel.training._errors import SearchFailedError
 from keel.training._progress import ProgressFile, ProgressFileReader, SearchEvents
 from keel.training._space import (
@@ -55,8 +56,7 @@ class TrialJob:
     greater_is_better: bool
     experiment: str
     parent_run_id: str
-    store_uri: str | None
-    artifact_root: str | None
+    context: ContextSpec | None  # the stores a worker process logs its trials to
     deadline: float | None
     model_n_jobs: int | None = None
     classes: Any = None
@@ -230,12 +230,15 @@ def run_trials(job: TrialJob, client: Any = None, events: SearchEvents | None = 
     """
     import optuna
 
+    from keel.context import Context
     from keel.tracking import Client
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     own = client is None
+    context = None
     if own:
-        client = Client(job.store_uri, job.artifact_root)
+        context = Context.from_spec(job.context) if job.context is not None else Context()
+        client = Client(context=context)
     if events is None and job.progress_path is not None:
         events = ProgressFile(job.progress_path)
     callbacks = [] if events is None else [_trial_ended(events)]
@@ -264,7 +267,11 @@ def run_trials(job: TrialJob, client: Any = None, events: SearchEvents | None = 
         return len(study.trials) - before
     finally:
         if own:
-            client.close()
+            try:
+                client.close()
+            finally:
+                if context is not None:
+                    context.close()
 
 
 def _trial_ended(events: SearchEvents) -> Any:

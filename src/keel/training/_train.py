@@ -141,9 +141,9 @@ def train(
 def _register(prepared: Any, name: str) -> Any:
     if prepared.dataset is not None:
         return prepared.dataset
-    from keel import datasets
+    from keel.data import register
 
-    return datasets.register(prepared.frame, name=name)
+    return register(prepared.frame, name=name)
 
 
 def _dataset_info(prepared: Any, role: str) -> dict[str, Any]:

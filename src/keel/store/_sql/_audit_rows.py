@@ -1,16 +1,21 @@
-"""Tables of governance: the audit chain, its head and user roles (migration ``audit_0001``)."""
+"""Tables of governance: the audit chains, their heads and user roles.
+
+Migrations ``audit_0001`` and ``audit_0002_projects``: each project has its own chain
+(``seq`` counts per project) and its own head row.
+"""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from keel.store._sql._base import metadata
+from keel.store._sql._base import PROJECT, metadata, project_column
 
 __all__ = ["audit_events", "audit_head", "roles"]
 
 audit_events = sa.Table(
     "audit_events",
     metadata,
+    project_column(primary_key=True),
     sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("time", sa.BigInteger, nullable=False),
     sa.Column("actor", sa.String(256), nullable=False),
@@ -22,16 +27,17 @@ audit_events = sa.Table(
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
-    sa.Index("ix_audit_events_object", "object_type", "object_id"),
-    sa.Index("ix_audit_events_actor", "actor"),
-    sa.Index("ix_audit_events_time", "time"),
+    sa.Index("ix_audit_events_project_object", "project", "object_type", "object_id"),
+    sa.Index("ix_audit_events_project_actor", "project", "actor"),
+    sa.Index("ix_audit_events_project_time", "project", "time"),
 )
 
-# One row: the last event's seq and hash. Appends lock it; verify compares with it.
+# One row per project: its last event's seq and hash. Appends lock it; verify compares
+# with it. A project's row is created with its first event.
 audit_head = sa.Table(
     "audit_head",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("project", PROJECT, primary_key=True),
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
 )
@@ -39,6 +45,7 @@ audit_head = sa.Table(
 roles = sa.Table(
     "roles",
     metadata,
+    project_column(primary_key=True),
     sa.Column("user", sa.String(256), primary_key=True),
     sa.Column("role", sa.String(64), primary_key=True),
     sa.Column("granted_by", sa.String(256), nullable=False),

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from keel._redact import redact, safe_uri
 from keel.errors import StoreError
 
-__all__ = ["Database"]
+__all__ = ["Database", "dialect_insert"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _SQLITE_BUSY_TIMEOUT_S = 120.0
@@ -146,15 +146,35 @@ class Database:
         if current == wanted:
             return  # the common case, decided without importing alembic
         with engine.connect() as conn:
-            conn = conn.execution_options(keel_write=True)
-            with conn.begin():
-                if not self.is_sqlite:
-                    conn.execute(
-                        sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK}
-                    )
-                # Another process may have migrated while we waited for the lock.
-                if _current_heads(conn) != wanted:
-                    run_migrations(conn)
+            # SQLite changes a primary key by rebuilding the table, and DROP TABLE with
+            # foreign keys on deletes the children's rows (ON DELETE CASCADE). SQLite's
+            # own procedure: foreign keys off (outside the transaction, where the pragma
+            # works), migrate, check every key, commit, foreign keys on again.
+            raw = conn.connection.dbapi_connection if self.is_sqlite else None
+            if raw is not None:
+                raw.cursor().execute("PRAGMA foreign_keys=OFF")
+            try:
+                conn = conn.execution_options(keel_write=True)
+                with conn.begin():
+                    if not self.is_sqlite:
+                        conn.execute(
+                            sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK}
+                        )
+                    # Another process may have migrated while we waited for the lock.
+                    if _current_heads(conn) != wanted:
+                        run_migrations(conn)
+                        if self.is_sqlite:
+                            _check_foreign_keys(conn)
+            finally:
+                if raw is not None:
+                    raw.cursor().execute("PRAGMA foreign_keys=ON")
+
+
+def dialect_insert(conn: Connection, table: sa.Table) -> Any:
+    """An INSERT for the connection's dialect, with ``on_conflict_do_update/nothing``."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return sqlite.insert(table) if conn.dialect.name == "sqlite" else postgresql.insert(table)
 
 
 _REVISION = re.compile(r"^revision\s*=\s*[\"']([^\"']+)[\"']", re.M)
@@ -180,6 +200,18 @@ def expected_heads() -> frozenset[str]:
         if down is not None:
             parents.update(re.findall(r"[\"']([^\"']+)[\"']", down.group(1)))
     return frozenset(revisions - parents)
+
+
+def _check_foreign_keys(conn: Connection) -> None:
+    """Refuse to commit a migration that left a foreign key pointing nowhere (SQLite)."""
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        shown = ", ".join(f"{row[0]} row {row[1]} -> {row[2]}" for row in broken[:5])
+        raise StoreError(
+            f"migrating the metadata store would leave {len(broken)} broken reference(s) "
+            f"({shown}); nothing was changed. Report this with the output of "
+            "`sqlite3 keel.db 'PRAGMA foreign_key_check'`"
+        )
 
 
 def _current_heads(conn: Connection) -> frozenset[str]:

@@ -23,6 +23,7 @@ from keel.store._lineage import LineageEdge, LineageNode
 from keel.store._sql._database import Database
 from keel.store._sql._datasets_rows import dataset_versions as _versions, datasets as _datasets
 from keel.store._sql._lineage import write_edges
+from keel.store._sql._objects import add_objects
 
 __all__ = ["SqlDatasetStore"]
 
@@ -56,8 +57,9 @@ def _record(row: Any) -> DatasetVersionRecord:
 class SqlDatasetStore(DatasetStore):
     """:class:`DatasetStore` over SQLAlchemy Core (SQLite or PostgreSQL)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, project: str) -> None:
         self._db = db
+        self._project = project
 
     # -- writing ----------------------------------------------------------------------
 
@@ -78,28 +80,34 @@ class SqlDatasetStore(DatasetStore):
             # already serialises writers; PostgreSQL needs the row lock).
             conn.execute(
                 self._db.insert(_datasets).on_conflict_do_nothing(),
-                {"name": new.name, "created_at": new.created_at or now},
+                {"project": self._project, "name": new.name, "created_at": new.created_at or now},
             )
             if not self._db.is_sqlite:
                 conn.execute(
                     sa.select(_datasets.c.name)
-                    .where(_datasets.c.name == new.name)
+                    .where(_datasets.c.project == self._project, _datasets.c.name == new.name)
                     .with_for_update()
                 )
             existing = conn.execute(
                 sa.select(_versions).where(
-                    _versions.c.name == new.name, _versions.c.content_hash == new.content_hash
+                    _versions.c.project == self._project,
+                    _versions.c.name == new.name,
+                    _versions.c.content_hash == new.content_hash,
                 )
             ).first()
             if existing is not None:
                 record = _record(existing)
                 self._write_edges(conn, record, upstream, now)
+                add_objects(conn, self._project, [record.content_hash])
                 return record, False
             last = conn.execute(
-                sa.select(sa.func.max(_versions.c.version)).where(_versions.c.name == new.name)
+                sa.select(sa.func.max(_versions.c.version)).where(
+                    _versions.c.project == self._project, _versions.c.name == new.name
+                )
             ).scalar()
             values = {
                 "id": uuid.uuid4().hex,
+                "project": self._project,
                 "name": new.name,
                 "version": int(last or 0) + 1,
                 "content_hash": new.content_hash,
@@ -120,6 +128,7 @@ class SqlDatasetStore(DatasetStore):
             conn.execute(sa.insert(_versions), values)
             record = _record(_Values(values))
             self._write_edges(conn, record, upstream, now)
+            add_objects(conn, self._project, [record.content_hash])
             return record, True
 
     def record_validation(
@@ -128,10 +137,18 @@ class SqlDatasetStore(DatasetStore):
         with self._db.write() as conn:
             changed = conn.execute(
                 sa.update(_versions)
-                .where(_versions.c.id == version_id, _versions.c.validation_json.is_(None))
+                .where(
+                    _versions.c.id == version_id,
+                    _versions.c.project == self._project,
+                    _versions.c.validation_json.is_(None),
+                )
                 .values(validation_json=_dumps(validation), valid=valid)
             ).rowcount
-            row = conn.execute(sa.select(_versions).where(_versions.c.id == version_id)).first()
+            row = conn.execute(
+                sa.select(_versions).where(
+                    _versions.c.id == version_id, _versions.c.project == self._project
+                )
+            ).first()
         if row is None:
             raise NotFoundError(f"dataset version id {show_input(version_id)} does not exist")
         record = _record(row)
@@ -156,12 +173,20 @@ class SqlDatasetStore(DatasetStore):
             self._db,
             conn,
             [LineageEdge(node, target, relation, now) for node, relation in upstream],
+            self._project,
         )
 
     # -- reading ----------------------------------------------------------------------
 
     def _names(self, conn: Connection) -> list[str]:
-        return [r[0] for r in conn.execute(sa.select(_datasets.c.name).order_by(_datasets.c.name))]
+        return [
+            r[0]
+            for r in conn.execute(
+                sa.select(_datasets.c.name)
+                .where(_datasets.c.project == self._project)
+                .order_by(_datasets.c.name)
+            )
+        ]
 
     def _unknown_name(self, conn: Connection, name: str) -> NotFoundError:
         names = self._names(conn)
@@ -177,7 +202,9 @@ class SqlDatasetStore(DatasetStore):
 
     def get_version(self, name: str, version: int | None = None) -> DatasetVersionRecord:
         with self._db.read() as conn:
-            query = sa.select(_versions).where(_versions.c.name == name)
+            query = sa.select(_versions).where(
+                _versions.c.project == self._project, _versions.c.name == name
+            )
             if version is None:
                 row = conn.execute(query.order_by(_versions.c.version.desc()).limit(1)).first()
             else:
@@ -188,7 +215,7 @@ class SqlDatasetStore(DatasetStore):
                 r[0]
                 for r in conn.execute(
                     sa.select(_versions.c.version)
-                    .where(_versions.c.name == name)
+                    .where(_versions.c.project == self._project, _versions.c.name == name)
                     .order_by(_versions.c.version)
                 )
             ]
@@ -199,7 +226,11 @@ class SqlDatasetStore(DatasetStore):
 
     def get_version_by_id(self, version_id: str) -> DatasetVersionRecord:
         with self._db.read() as conn:
-            row = conn.execute(sa.select(_versions).where(_versions.c.id == version_id)).first()
+            row = conn.execute(
+                sa.select(_versions).where(
+                    _versions.c.id == version_id, _versions.c.project == self._project
+                )
+            ).first()
         if row is None:
             raise NotFoundError(f"dataset version id {show_input(version_id)} does not exist")
         return _record(row)
@@ -214,13 +245,19 @@ class SqlDatasetStore(DatasetStore):
         with self._db.read() as conn:
             rows = conn.execute(
                 sa.select(_versions)
-                .where(_versions.c.name == name, _versions.c.content_hash.like(f"{prefix}%"))
+                .where(
+                    _versions.c.project == self._project,
+                    _versions.c.name == name,
+                    _versions.c.content_hash.like(f"{prefix}%"),
+                )
                 .order_by(_versions.c.version)
                 .limit(5)
             ).all()
             if not rows:
                 exists = conn.execute(
-                    sa.select(_datasets.c.name).where(_datasets.c.name == name)
+                    sa.select(_datasets.c.name).where(
+                        _datasets.c.project == self._project, _datasets.c.name == name
+                    )
                 ).first()
                 if exists is None:
                     raise self._unknown_name(conn, name)
@@ -246,12 +283,20 @@ class SqlDatasetStore(DatasetStore):
                 sa.func.min(v.c.created_at).label("first"),
                 sa.func.max(v.c.created_at).label("last"),
             )
+            .where(v.c.project == self._project)
             .group_by(v.c.name)
             .subquery()
         )
         query = (
             sa.select(stats, v.c.id, v.c.num_rows)
-            .join(v, sa.and_(v.c.name == stats.c.name, v.c.version == stats.c.latest))
+            .join(
+                v,
+                sa.and_(
+                    v.c.project == self._project,
+                    v.c.name == stats.c.name,
+                    v.c.version == stats.c.latest,
+                ),
+            )
             .order_by(stats.c.name)
         )
         with self._db.read() as conn:
@@ -272,7 +317,9 @@ class SqlDatasetStore(DatasetStore):
     def list_versions(self, name: str) -> list[DatasetVersionRecord]:
         with self._db.read() as conn:
             rows = conn.execute(
-                sa.select(_versions).where(_versions.c.name == name).order_by(_versions.c.version)
+                sa.select(_versions)
+                .where(_versions.c.project == self._project, _versions.c.name == name)
+                .order_by(_versions.c.version)
             ).all()
             if not rows:
                 raise self._unknown_name(conn, name)

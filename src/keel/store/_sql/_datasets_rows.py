@@ -1,17 +1,18 @@
-"""Tables of datasets (migration ``datasets_0001``)."""
+"""Tables of datasets (migrations ``datasets_0001``, ``datasets_0002_projects``)."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from keel.store._sql._base import metadata
+from keel.store._sql._base import metadata, project_column
 
 __all__ = ["dataset_versions", "datasets"]
 
-# One row per dataset name; locked while a version of it is numbered.
+# One row per dataset name in a project; locked while a version of it is numbered.
 datasets = sa.Table(
     "datasets",
     metadata,
+    project_column(primary_key=True),
     sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("created_at", sa.BigInteger, nullable=False),
 )
@@ -20,9 +21,8 @@ dataset_versions = sa.Table(
     "dataset_versions",
     metadata,
     sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column(
-        "name", sa.String(128), sa.ForeignKey("datasets.name", ondelete="CASCADE"), nullable=False
-    ),
+    project_column(),
+    sa.Column("name", sa.String(128), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("content_hash", sa.String(64), nullable=False),
     sa.Column("size_bytes", sa.BigInteger, nullable=False),
@@ -38,7 +38,17 @@ dataset_versions = sa.Table(
     sa.Column("derivation_json", sa.Text, nullable=True),
     sa.Column("created_by", sa.String(256), nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
-    sa.UniqueConstraint("name", "version", name="uq_dataset_versions_name_version"),
-    sa.UniqueConstraint("name", "content_hash", name="uq_dataset_versions_name_hash"),
+    sa.ForeignKeyConstraint(
+        ["project", "name"],
+        ["datasets.project", "datasets.name"],
+        ondelete="CASCADE",
+        name="fk_dataset_versions_project_name_datasets",
+    ),
+    sa.UniqueConstraint(
+        "project", "name", "version", name="uq_dataset_versions_project_name_version"
+    ),
+    sa.UniqueConstraint(
+        "project", "name", "content_hash", name="uq_dataset_versions_project_name_hash"
+    ),
     sa.Index("ix_dataset_versions_content_hash", "content_hash"),
 )

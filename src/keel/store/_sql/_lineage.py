@@ -16,8 +16,8 @@ from keel.store._sql._lineage_rows import lineage_edges as _edges, lineage_nodes
 __all__ = ["SqlLineageStore", "write_edges"]
 
 
-def write_edges(db: Database, conn: Connection, edges: Sequence[LineageEdge]) -> None:
-    """Record edges and their nodes' labels inside the caller's transaction.
+def write_edges(db: Database, conn: Connection, edges: Sequence[LineageEdge], project: str) -> None:
+    """Record edges of ``project`` and their nodes' labels inside the caller's transaction.
 
     Other domains call this so that an object and its lineage are written together.
     Recording an edge twice is a no-op; an empty label never overwrites a known one.
@@ -33,16 +33,20 @@ def write_edges(db: Database, conn: Connection, edges: Sequence[LineageEdge]) ->
     stmt = db.insert(_nodes)
     conn.execute(
         stmt.on_conflict_do_update(
-            index_elements=["kind", "id"],
+            index_elements=["project", "kind", "id"],
             set_={"label": stmt.excluded.label},
             where=stmt.excluded.label != "",
         ),
-        [{"kind": k, "id": i, "label": label} for (k, i), label in nodes.items()],
+        [
+            {"project": project, "kind": k, "id": i, "label": label}
+            for (k, i), label in nodes.items()
+        ],
     )
     conn.execute(
         db.insert(_edges).on_conflict_do_nothing(),
         [
             {
+                "project": project,
                 "src_kind": e.source.kind,
                 "src_id": e.source.id,
                 "dst_kind": e.target.kind,
@@ -58,14 +62,15 @@ def write_edges(db: Database, conn: Connection, edges: Sequence[LineageEdge]) ->
 class SqlLineageStore(LineageStore):
     """:class:`LineageStore` over SQLAlchemy Core."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, project: str) -> None:
         self._db = db
+        self._project = project
 
     def add_edges(self, edges: Sequence[LineageEdge]) -> None:
         if not edges:
             return
         with self._db.write() as conn:
-            write_edges(self._db, conn, edges)
+            write_edges(self._db, conn, edges, self._project)
 
     def _walk(self, root: LineageNode, up: bool, max_depth: int) -> LineageGraph:
         seen: set[tuple[str, str]] = {(root.kind, root.id)}
@@ -81,7 +86,9 @@ class SqlLineageStore(LineageStore):
                     else (_edges.c.src_kind, _edges.c.src_id)
                 )
                 cond = sa.or_(*[sa.and_(near_kind == k, near_id == i) for k, i in frontier])
-                rows = conn.execute(sa.select(_edges).where(cond)).all()
+                rows = conn.execute(
+                    sa.select(_edges).where(_edges.c.project == self._project, cond)
+                ).all()
                 frontier = []
                 for r in rows:
                     raw_edges.append(r)
@@ -94,7 +101,9 @@ class SqlLineageStore(LineageStore):
             for i in range(0, len(keys), 200):
                 chunk = keys[i : i + 200]
                 cond = sa.or_(*[sa.and_(_nodes.c.kind == k, _nodes.c.id == n) for k, n in chunk])
-                for r in conn.execute(sa.select(_nodes).where(cond)):
+                for r in conn.execute(
+                    sa.select(_nodes).where(_nodes.c.project == self._project, cond)
+                ):
                     labels[(r.kind, r.id)] = r.label
 
         def node(kind: str, id_: str) -> LineageNode:

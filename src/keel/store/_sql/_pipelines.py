@@ -23,6 +23,7 @@ from keel.store._pipelines import (
     StepStatus,
 )
 from keel.store._sql._database import Database
+from keel.store._sql._objects import add_objects
 from keel.store._sql._pipelines_rows import pipeline_runs as _runs, step_runs as _steps
 
 __all__ = ["SqlPipelineStore"]
@@ -51,6 +52,18 @@ def _clip_logs(logs: str) -> str:
     half = _MAX_LOG_CHARS // 2
     cut = len(logs) - 2 * half
     return f"{logs[:half]}\n... [{cut} characters cut] ...\n{logs[-half:]}"
+
+
+# Outputs kept as bytes in the artifact store name their object (sha256) in ``ref``.
+_BYTES_KINDS = frozenset({"json", "npy", "pickle"})
+
+
+def _output_objects(outputs: Sequence[StepOutput]) -> list[str]:
+    """The content-addressed objects step outputs reference (for ``project_objects``)."""
+    shas = [o.ref for o in outputs if o.kind in _BYTES_KINDS]
+    # A dataset output's bytes are its version's Parquet file, addressed by content hash.
+    shas += [o.content_hash for o in outputs if o.kind == "dataset"]
+    return shas
 
 
 def _step_from_row(row: Any) -> StepRun:
@@ -93,8 +106,9 @@ def _run_from_row(row: Any, steps: Sequence[StepRun]) -> PipelineRun:
 class SqlPipelineStore(PipelineStore):
     """:class:`PipelineStore` over SQLAlchemy Core (SQLite or PostgreSQL)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, project: str) -> None:
         self._db = db
+        self._project = project
 
     # -- pipeline runs ------------------------------------------------------------------
 
@@ -130,6 +144,7 @@ class SqlPipelineStore(PipelineStore):
         step_rows = [
             {
                 "id": uuid.uuid4().hex,
+                "project": self._project,
                 "pipeline_run_id": run_id,
                 "name": name,
                 "status": StepStatus.PENDING.value,
@@ -155,6 +170,7 @@ class SqlPipelineStore(PipelineStore):
                 _runs.insert(),
                 {
                     "id": run_id,
+                    "project": self._project,
                     "pipeline_name": pipeline_name,
                     "status": PipelineRunStatus.RUNNING.value,
                     "params": params_text,
@@ -168,7 +184,9 @@ class SqlPipelineStore(PipelineStore):
             return self._get_run(conn, run_id)
 
     def _get_run(self, conn: Connection, run_id: str) -> PipelineRun:
-        row = conn.execute(sa.select(_runs).where(_runs.c.id == run_id)).first()
+        row = conn.execute(
+            sa.select(_runs).where(_runs.c.id == run_id, _runs.c.project == self._project)
+        ).first()
         if row is None:
             raise NotFoundError(
                 f"pipeline run {run_id!r} does not exist; list runs with: keel pipelines list"
@@ -191,7 +209,10 @@ class SqlPipelineStore(PipelineStore):
             ids = (
                 conn.execute(
                     sa.select(_runs.c.id)
-                    .where(_runs.c.id.like(f"{escaped}%", escape="\\"))
+                    .where(
+                        _runs.c.project == self._project,
+                        _runs.c.id.like(f"{escaped}%", escape="\\"),
+                    )
                     .limit(5)
                 )
                 .scalars()
@@ -202,7 +223,10 @@ class SqlPipelineStore(PipelineStore):
             if not ids:
                 recent = (
                     conn.execute(
-                        sa.select(_runs.c.id).order_by(_runs.c.start_time.desc()).limit(200)
+                        sa.select(_runs.c.id)
+                        .where(_runs.c.project == self._project)
+                        .order_by(_runs.c.start_time.desc())
+                        .limit(200)
                     )
                     .scalars()
                     .all()
@@ -225,7 +249,11 @@ class SqlPipelineStore(PipelineStore):
             raise InvalidArgumentError(
                 f"max_results must be an integer in 1-{_MAX_RESULTS}; got {max_results!r}"
             )
-        query = sa.select(_runs).order_by(_runs.c.start_time.desc(), _runs.c.id.desc())
+        query = (
+            sa.select(_runs)
+            .where(_runs.c.project == self._project)
+            .order_by(_runs.c.start_time.desc(), _runs.c.id.desc())
+        )
         if pipeline_name is not None:
             query = query.where(_runs.c.pipeline_name == pipeline_name)
         with self._db.read() as conn:
@@ -260,7 +288,9 @@ class SqlPipelineStore(PipelineStore):
     # -- step runs ----------------------------------------------------------------------
 
     def _get_step(self, conn: Connection, step_run_id: str) -> StepRun:
-        row = conn.execute(sa.select(_steps).where(_steps.c.id == step_run_id)).first()
+        row = conn.execute(
+            sa.select(_steps).where(_steps.c.id == step_run_id, _steps.c.project == self._project)
+        ).first()
         if row is None:
             raise NotFoundError(
                 f"step run {step_run_id!r} does not exist; see a run's steps with: "
@@ -354,6 +384,7 @@ class SqlPipelineStore(PipelineStore):
                     end_time=now,
                 )
             )
+            add_objects(conn, self._project, _output_objects(outputs))
             return self._get_step(conn, step_run_id)
 
     def find_cached_step_run(self, cache_key: str) -> StepRun | None:
@@ -361,7 +392,9 @@ class SqlPipelineStore(PipelineStore):
             row = conn.execute(
                 sa.select(_steps)
                 .where(
-                    _steps.c.cache_key == cache_key, _steps.c.status == StepStatus.FINISHED.value
+                    _steps.c.project == self._project,
+                    _steps.c.cache_key == cache_key,
+                    _steps.c.status == StepStatus.FINISHED.value,
                 )
                 .order_by(_steps.c.end_time.desc())
                 .limit(1)

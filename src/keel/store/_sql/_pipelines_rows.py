@@ -1,10 +1,10 @@
-"""Tables of the pipelines domain (the migration ``pipelines_0001`` creates them)."""
+"""Tables of the pipelines domain (migrations ``pipelines_0001``, ``pipelines_0002_projects``)."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from keel.store._sql._base import metadata
+from keel.store._sql._base import metadata, project_column
 
 __all__ = ["pipeline_runs", "step_runs"]
 
@@ -19,9 +19,11 @@ pipeline_runs = sa.Table(
     sa.Column("params", sa.Text, nullable=False),
     sa.Column("user", sa.String(256), nullable=False),
     sa.Column("executor", sa.String(64), nullable=False),
-    sa.Column("start_time", sa.BigInteger, index=True, nullable=False),
+    sa.Column("start_time", sa.BigInteger, nullable=False),
     sa.Column("end_time", sa.BigInteger, nullable=True),
-    sa.Index("ix_pipeline_runs_name_start", "pipeline_name", "start_time"),
+    project_column(),
+    sa.Index("ix_pipeline_runs_project_start", "project", "start_time"),
+    sa.Index("ix_pipeline_runs_project_name_start", "project", "pipeline_name", "start_time"),
 )
 
 step_runs = sa.Table(
@@ -51,6 +53,8 @@ step_runs = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("traceback", sa.Text, nullable=True),
     sa.Column("cached_from", _ID, nullable=True),
+    # The pipeline run's project, repeated so that the step cache is looked up per project.
+    project_column(),
     sa.UniqueConstraint("pipeline_run_id", "name"),
-    sa.Index("ix_step_runs_cache", "cache_key", "status"),
+    sa.Index("ix_step_runs_project_cache", "project", "cache_key", "status"),
 )

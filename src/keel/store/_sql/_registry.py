@@ -34,6 +34,7 @@ from keel.store._registry import (
 )
 from keel.store._sql._audit import append_event, lock_chain
 from keel.store._sql._database import Database
+from keel.store._sql._objects import add_objects
 from keel.store._sql._registry_audit import gate_from_row, registry_audited_state, version_from_row
 from keel.store._sql._registry_rows import (
     gate_results as _gates,
@@ -62,23 +63,35 @@ def _listing(what: str, names: Sequence[str], wanted: str) -> str:
 class SqlRegistryStore(RegistryStore):
     """:class:`RegistryStore` over SQLAlchemy Core (SQLite or PostgreSQL)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, project: str) -> None:
         self._db = db
+        self._project = project
+
+    def _of(self, table: sa.Table, **equal: Any) -> sa.ColumnElement[bool]:
+        """Rows of ``table`` in this store's project whose columns equal the given values."""
+        return sa.and_(
+            table.c.project == self._project, *(table.c[k] == v for k, v in equal.items())
+        )
 
     # -- reading helpers -----------------------------------------------------------
 
     def _model_row(self, conn: Connection, name: str) -> Any:
-        row = conn.execute(sa.select(_models).where(_models.c.name == name)).first()
+        row = conn.execute(sa.select(_models).where(self._of(_models, name=name))).first()
         if row is None:
             names = [
-                r.name for r in conn.execute(sa.select(_models.c.name).order_by(_models.c.name))
+                r.name
+                for r in conn.execute(
+                    sa.select(_models.c.name)
+                    .where(_models.c.project == self._project)
+                    .order_by(_models.c.name)
+                )
             ]
             raise NotFoundError(f"model {name!r} does not exist; {_listing('models', names, name)}")
         return row
 
     def _version(self, conn: Connection, row: Any) -> ModelVersion:
         files = conn.execute(
-            sa.select(_files).where(_files.c.name == row.name, _files.c.version == row.version)
+            sa.select(_files).where(self._of(_files, name=row.name, version=row.version))
         )
         return version_from_row(row._mapping, (f._mapping for f in files))
 
@@ -87,7 +100,7 @@ class SqlRegistryStore(RegistryStore):
         in_range = isinstance(version, int) and 1 <= version <= MAX_VERSION
         row = (
             conn.execute(
-                sa.select(_versions).where(_versions.c.name == name, _versions.c.version == version)
+                sa.select(_versions).where(self._of(_versions, name=name, version=version))
             ).first()
             if in_range
             else None
@@ -97,7 +110,7 @@ class SqlRegistryStore(RegistryStore):
                 str(r.version)
                 for r in conn.execute(
                     sa.select(_versions.c.version)
-                    .where(_versions.c.name == name)
+                    .where(self._of(_versions, name=name))
                     .order_by(_versions.c.version)
                 )
             ]
@@ -113,7 +126,7 @@ class SqlRegistryStore(RegistryStore):
             r.alias
             for r in conn.execute(
                 sa.select(_aliases.c.alias)
-                .where(_aliases.c.name == name)
+                .where(self._of(_aliases, name=name))
                 .order_by(_aliases.c.alias)
             )
         ]
@@ -126,14 +139,20 @@ class SqlRegistryStore(RegistryStore):
             raise InvalidArgumentError(f"model version of {draft.name!r} has no files to register")
         now = now_ms()
         with self._db.write() as conn:
-            lock_chain(conn)
+            lock_chain(conn, self._project)
             exists = conn.execute(
-                sa.select(_models.c.name).where(_models.c.name == draft.name)
+                sa.select(_models.c.name).where(self._of(_models, name=draft.name))
             ).first()
             if exists is None:
                 conn.execute(
                     _models.insert(),
-                    {"name": draft.name, "created_at": now, "created_by": actor, "description": ""},
+                    {
+                        "project": self._project,
+                        "name": draft.name,
+                        "created_at": now,
+                        "created_by": actor,
+                        "description": "",
+                    },
                 )
                 append_event(
                     conn,
@@ -145,9 +164,12 @@ class SqlRegistryStore(RegistryStore):
                         before=None,
                         after={"name": draft.name},
                     ),
+                    self._project,
                 )
             latest = conn.execute(
-                sa.select(sa.func.max(_versions.c.version)).where(_versions.c.name == draft.name)
+                sa.select(sa.func.max(_versions.c.version)).where(
+                    self._of(_versions, name=draft.name)
+                )
             ).scalar()
             number = int(latest or 0) + 1
             version = ModelVersion(
@@ -167,6 +189,7 @@ class SqlRegistryStore(RegistryStore):
                 description=draft.description,
             )
             values = {
+                "project": self._project,
                 "name": version.name,
                 "version": number,
                 "run_id": version.run_id,
@@ -183,6 +206,7 @@ class SqlRegistryStore(RegistryStore):
             }
             file_rows = [
                 {
+                    "project": self._project,
                     "name": version.name,
                     "version": number,
                     "path": f.path,
@@ -194,6 +218,7 @@ class SqlRegistryStore(RegistryStore):
             ]
             conn.execute(_versions.insert(), values)
             conn.execute(_files.insert(), file_rows)
+            add_objects(conn, self._project, [f.sha256 for f in version.files])
             append_event(
                 conn,
                 AuditEntry(
@@ -211,6 +236,7 @@ class SqlRegistryStore(RegistryStore):
                         "digest": version_from_row(values, file_rows).digest(),
                     },
                 ),
+                self._project,
             )
             return version
 
@@ -218,12 +244,14 @@ class SqlRegistryStore(RegistryStore):
         with self._db.read() as conn:
             row = self._model_row(conn, name)
             latest = conn.execute(
-                sa.select(sa.func.max(_versions.c.version)).where(_versions.c.name == name)
+                sa.select(sa.func.max(_versions.c.version)).where(self._of(_versions, name=name))
             ).scalar()
             aliases = {
                 r.alias: int(r.version)
                 for r in conn.execute(
-                    sa.select(_aliases).where(_aliases.c.name == name).order_by(_aliases.c.alias)
+                    sa.select(_aliases)
+                    .where(self._of(_aliases, name=name))
+                    .order_by(_aliases.c.alias)
                 )
             }
         return RegisteredModel(
@@ -237,16 +265,24 @@ class SqlRegistryStore(RegistryStore):
 
     def list_models(self) -> list[RegisteredModel]:
         with self._db.read() as conn:
-            rows = conn.execute(sa.select(_models).order_by(_models.c.name)).all()
+            rows = conn.execute(
+                sa.select(_models)
+                .where(_models.c.project == self._project)
+                .order_by(_models.c.name)
+            ).all()
             latest = dict(
                 conn.execute(
-                    sa.select(_versions.c.name, sa.func.max(_versions.c.version)).group_by(
-                        _versions.c.name
-                    )
+                    sa.select(_versions.c.name, sa.func.max(_versions.c.version))
+                    .where(_versions.c.project == self._project)
+                    .group_by(_versions.c.name)
                 ).all()
             )
             aliases: dict[str, dict[str, int]] = {}
-            for a in conn.execute(sa.select(_aliases).order_by(_aliases.c.alias)):
+            for a in conn.execute(
+                sa.select(_aliases)
+                .where(_aliases.c.project == self._project)
+                .order_by(_aliases.c.alias)
+            ):
                 aliases.setdefault(a.name, {})[a.alias] = int(a.version)
         return [
             RegisteredModel(
@@ -268,7 +304,9 @@ class SqlRegistryStore(RegistryStore):
         with self._db.read() as conn:
             self._model_row(conn, name)
             rows = conn.execute(
-                sa.select(_versions).where(_versions.c.name == name).order_by(_versions.c.version)
+                sa.select(_versions)
+                .where(self._of(_versions, name=name))
+                .order_by(_versions.c.version)
             ).all()
             return [self._version(conn, r) for r in rows]
 
@@ -276,7 +314,7 @@ class SqlRegistryStore(RegistryStore):
         self, name: str, version: int, actor: str, reason: str | None = None
     ) -> ModelVersion:
         with self._db.write() as conn:
-            lock_chain(conn)
+            lock_chain(conn, self._project)
             row = self._version_row(conn, name, version)
             if row.status == ModelVersionStatus.ARCHIVED.value:
                 return self._version(conn, row)
@@ -284,7 +322,7 @@ class SqlRegistryStore(RegistryStore):
                 r.alias
                 for r in conn.execute(
                     sa.select(_aliases.c.alias).where(
-                        _aliases.c.name == name, _aliases.c.version == version
+                        self._of(_aliases, name=name, version=version)
                     )
                 )
             ]
@@ -295,10 +333,7 @@ class SqlRegistryStore(RegistryStore):
                 )
             conn.execute(
                 _versions.update()
-                .where(
-                    _versions.c.name == name,
-                    _versions.c.version == version,
-                )
+                .where(self._of(_versions, name=name, version=version))
                 .values(status=ModelVersionStatus.ARCHIVED.value)
             )
             append_event(
@@ -312,6 +347,7 @@ class SqlRegistryStore(RegistryStore):
                     after={"status": ModelVersionStatus.ARCHIVED.value},
                     reason=reason,
                 ),
+                self._project,
             )
             row = self._version_row(conn, name, version)
             return self._version(conn, row)
@@ -322,7 +358,7 @@ class SqlRegistryStore(RegistryStore):
         with self._db.read() as conn:
             self._model_row(conn, name)
             row = conn.execute(
-                sa.select(_aliases).where(_aliases.c.name == name, _aliases.c.alias == alias)
+                sa.select(_aliases).where(self._of(_aliases, name=name, alias=alias))
             ).first()
             if row is None:
                 names = self._alias_names(conn, name)
@@ -350,7 +386,9 @@ class SqlRegistryStore(RegistryStore):
             return [
                 self._alias(r)
                 for r in conn.execute(
-                    sa.select(_aliases).where(_aliases.c.name == name).order_by(_aliases.c.alias)
+                    sa.select(_aliases)
+                    .where(self._of(_aliases, name=name))
+                    .order_by(_aliases.c.alias)
                 )
             ]
 
@@ -372,6 +410,7 @@ class SqlRegistryStore(RegistryStore):
     def _insert_gate(self, conn: Connection, result: GateResult) -> str:
         """Insert a gate result; returns its digest (recorded by the audit event)."""
         values = {
+            "project": self._project,
             "id": result.id,
             "name": result.name,
             "version": result.version,
@@ -412,7 +451,7 @@ class SqlRegistryStore(RegistryStore):
         check_alias_name(alias)
         now = now_ms()
         with self._db.write() as conn:
-            lock_chain(conn)
+            lock_chain(conn, self._project)
             vrow = self._version_row(conn, name, version)
             if vrow.status != ModelVersionStatus.READY.value:
                 raise ModelStateError(
@@ -420,7 +459,7 @@ class SqlRegistryStore(RegistryStore):
                     "promoted or served. Register the model again to use it"
                 )
             row = conn.execute(
-                sa.select(_aliases).where(_aliases.c.name == name, _aliases.c.alias == alias)
+                sa.select(_aliases).where(self._of(_aliases, name=name, alias=alias))
             ).first()
             current = self._check_revision(row, name, alias, expected_revision)
             before = None if row is None else {"version": int(row.version)}
@@ -433,7 +472,10 @@ class SqlRegistryStore(RegistryStore):
             if row is None:
                 try:
                     with conn.begin_nested():
-                        conn.execute(_aliases.insert(), {"name": name, "alias": alias, **values})
+                        conn.execute(
+                            _aliases.insert(),
+                            {"project": self._project, "name": name, "alias": alias, **values},
+                        )
                 except sa.exc.IntegrityError:
                     raise ConflictError(
                         f"alias {name}@{alias} was created by another promotion at the same "
@@ -442,11 +484,7 @@ class SqlRegistryStore(RegistryStore):
             else:
                 moved = conn.execute(
                     _aliases.update()
-                    .where(
-                        _aliases.c.name == name,
-                        _aliases.c.alias == alias,
-                        _aliases.c.revision == current,
-                    )
+                    .where(self._of(_aliases, name=name, alias=alias, revision=current))
                     .values(**values)
                 ).rowcount
                 if moved != 1:  # pragma: no cover - the chain lock makes this unreachable
@@ -455,6 +493,7 @@ class SqlRegistryStore(RegistryStore):
             conn.execute(
                 _history.insert(),
                 {
+                    "project": self._project,
                     "name": name,
                     "alias": alias,
                     "from_version": None if row is None else row.version,
@@ -482,6 +521,7 @@ class SqlRegistryStore(RegistryStore):
                     after=after,
                     reason=reason,
                 ),
+                self._project,
             )
             return Alias(name, alias, version, current + 1, now, actor)
 
@@ -489,10 +529,10 @@ class SqlRegistryStore(RegistryStore):
         self, name: str, alias: str, expected_revision: int, actor: str, reason: str | None = None
     ) -> None:
         with self._db.write() as conn:
-            lock_chain(conn)
+            lock_chain(conn, self._project)
             self._model_row(conn, name)
             row = conn.execute(
-                sa.select(_aliases).where(_aliases.c.name == name, _aliases.c.alias == alias)
+                sa.select(_aliases).where(self._of(_aliases, name=name, alias=alias))
             ).first()
             if row is None:
                 names = self._alias_names(conn, name)
@@ -501,12 +541,11 @@ class SqlRegistryStore(RegistryStore):
                     f"{_listing('its aliases', names, alias)}"
                 )
             self._check_revision(row, name, alias, expected_revision)
-            conn.execute(
-                _aliases.delete().where(_aliases.c.name == name, _aliases.c.alias == alias)
-            )
+            conn.execute(_aliases.delete().where(self._of(_aliases, name=name, alias=alias)))
             conn.execute(
                 _history.insert(),
                 {
+                    "project": self._project,
                     "name": name,
                     "alias": alias,
                     "from_version": row.version,
@@ -529,10 +568,11 @@ class SqlRegistryStore(RegistryStore):
                     after=None,
                     reason=reason,
                 ),
+                self._project,
             )
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
-        query = sa.select(_history).where(_history.c.name == name).order_by(_history.c.id)
+        query = sa.select(_history).where(self._of(_history, name=name)).order_by(_history.c.id)
         if alias is not None:
             query = query.where(_history.c.alias == alias)
         with self._db.read() as conn:
@@ -557,7 +597,7 @@ class SqlRegistryStore(RegistryStore):
 
     def record_gate_result(self, result: GateResult) -> GateResult:
         with self._db.write() as conn:
-            lock_chain(conn)
+            lock_chain(conn, self._project)
             self._version_row(conn, result.name, result.version)
             digest = self._insert_gate(conn, result)
             append_event(
@@ -576,22 +616,23 @@ class SqlRegistryStore(RegistryStore):
                     },
                     reason=result.reason,
                 ),
+                self._project,
             )
         return result
 
     def audited_state(self) -> list[AuditedObject]:
         with self._db.read() as conn:
-            return registry_audited_state(conn)
+            return registry_audited_state(conn, self._project)
 
     def get_gate_result(self, result_id: str) -> GateResult:
         with self._db.read() as conn:
-            row = conn.execute(sa.select(_gates).where(_gates.c.id == result_id)).first()
+            row = conn.execute(sa.select(_gates).where(self._of(_gates, id=result_id))).first()
         if row is None:
             raise NotFoundError(f"gate result {result_id!r} does not exist")
         return gate_from_row(row._mapping)
 
     def list_gate_results(self, name: str, version: int | None = None) -> list[GateResult]:
-        query = sa.select(_gates).where(_gates.c.name == name).order_by(_gates.c.created_at)
+        query = sa.select(_gates).where(self._of(_gates, name=name)).order_by(_gates.c.created_at)
         if version is not None:
             query = query.where(_gates.c.version == version)
         with self._db.read() as conn:

@@ -81,16 +81,22 @@ def gate_from_row(row: Mapping[Any, Any]) -> GateResult:
     )
 
 
-def registry_audited_state(conn: Connection) -> list[AuditedObject]:
-    """Every registry row an audit event explains, as :class:`AuditedObject` values."""
+def registry_audited_state(conn: Connection, project: str) -> list[AuditedObject]:
+    """Every registry row of ``project`` an audit event explains, as :class:`AuditedObject` values."""
     out = [
         AuditedObject("registered_model", r.name, {"created_by": r.created_by})
-        for r in conn.execute(sa.select(_models).order_by(_models.c.name))
+        for r in conn.execute(
+            sa.select(_models).where(_models.c.project == project).order_by(_models.c.name)
+        )
     ]
     files: dict[tuple[str, int], list[Any]] = {}
-    for f in conn.execute(sa.select(_files)):
+    for f in conn.execute(sa.select(_files).where(_files.c.project == project)):
         files.setdefault((f.name, int(f.version)), []).append(f._mapping)
-    for r in conn.execute(sa.select(_versions).order_by(_versions.c.name, _versions.c.version)):
+    for r in conn.execute(
+        sa.select(_versions)
+        .where(_versions.c.project == project)
+        .order_by(_versions.c.name, _versions.c.version)
+    ):
         v = version_from_row(r._mapping, files.get((r.name, int(r.version)), []))
         state: dict[str, Any] = {
             "status": v.status.value,
@@ -104,15 +110,25 @@ def registry_audited_state(conn: Connection) -> list[AuditedObject]:
         out.append(AuditedObject("model_version", v.uri, state))
     out += [
         AuditedObject("alias", f"{r.name}@{r.alias}", {"version": int(r.version)})
-        for r in conn.execute(sa.select(_aliases).order_by(_aliases.c.name, _aliases.c.alias))
+        for r in conn.execute(
+            sa.select(_aliases)
+            .where(_aliases.c.project == project)
+            .order_by(_aliases.c.name, _aliases.c.alias)
+        )
     ]
     moves: dict[str, list[list[Any]]] = {}
-    for h in conn.execute(sa.select(_history).order_by(_history.c.id)):
+    for h in conn.execute(
+        sa.select(_history).where(_history.c.project == project).order_by(_history.c.id)
+    ):
         moves.setdefault(f"{h.name}@{h.alias}", []).append(
             [h.action, h.from_version, h.to_version, h.actor, h.reason, h.gate_result_id]
         )
     out += [AuditedObject("alias_history", key, {"moves": m}) for key, m in sorted(moves.items())]
-    for row in conn.execute(sa.select(_gates).order_by(_gates.c.created_at, _gates.c.id)):
+    for row in conn.execute(
+        sa.select(_gates)
+        .where(_gates.c.project == project)
+        .order_by(_gates.c.created_at, _gates.c.id)
+    ):
         g = gate_from_row(row._mapping)
         state = {
             "model": g.name,

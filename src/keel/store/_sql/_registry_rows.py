@@ -1,10 +1,13 @@
-"""Tables of the model registry (migration ``registry_0001``)."""
+"""Tables of the model registry (migrations ``registry_0001``, ``registry_0002_projects``).
+
+A model's name is unique within its project, so every key starts with ``project``.
+"""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from keel.store._sql._base import metadata
+from keel.store._sql._base import metadata, project_column
 
 __all__ = [
     "gate_results",
@@ -18,6 +21,7 @@ __all__ = [
 registered_models = sa.Table(
     "registered_models",
     metadata,
+    project_column(primary_key=True),
     sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("created_by", sa.String(256), nullable=False),
@@ -27,7 +31,8 @@ registered_models = sa.Table(
 model_versions = sa.Table(
     "model_versions",
     metadata,
-    sa.Column("name", sa.String(128), sa.ForeignKey("registered_models.name"), primary_key=True),
+    project_column(primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("run_id", sa.String(32), nullable=False),
     sa.Column("flavor", sa.String(32), nullable=False),
@@ -40,30 +45,46 @@ model_versions = sa.Table(
     sa.Column("metrics", sa.Text, nullable=False),
     sa.Column("datasets", sa.Text, nullable=False),
     sa.Column("details", sa.Text, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["project", "name"],
+        ["registered_models.project", "registered_models.name"],
+        name="fk_model_versions_project_name_registered_models",
+    ),
     sa.Index("ix_model_versions_run_id", "run_id"),
 )
 
 model_version_files = sa.Table(
     "model_version_files",
     metadata,
+    project_column(primary_key=True),
     sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("path", sa.String(1024), primary_key=True),
     sa.Column("sha256", sa.String(64), nullable=False),
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("role", sa.String(32), nullable=False),
-    sa.ForeignKeyConstraint(["name", "version"], ["model_versions.name", "model_versions.version"]),
+    sa.ForeignKeyConstraint(
+        ["project", "name", "version"],
+        ["model_versions.project", "model_versions.name", "model_versions.version"],
+        name="fk_model_version_files_project_name_version_model_versions",
+    ),
 )
 
 model_aliases = sa.Table(
     "model_aliases",
     metadata,
-    sa.Column("name", sa.String(128), sa.ForeignKey("registered_models.name"), primary_key=True),
+    project_column(primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("alias", sa.String(64), primary_key=True),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("revision", sa.Integer, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
     sa.Column("updated_by", sa.String(256), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["project", "name"],
+        ["registered_models.project", "registered_models.name"],
+        name="fk_model_aliases_project_name_registered_models",
+    ),
 )
 
 model_alias_history = sa.Table(
@@ -79,7 +100,8 @@ model_alias_history = sa.Table(
     sa.Column("time", sa.BigInteger, nullable=False),
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("gate_result_id", sa.String(32), nullable=True),
-    sa.Index("ix_model_alias_history_name_alias", "name", "alias"),
+    project_column(),
+    sa.Index("ix_model_alias_history_project_name_alias", "project", "name", "alias"),
 )
 
 gate_results = sa.Table(
@@ -96,5 +118,6 @@ gate_results = sa.Table(
     sa.Column("policy", sa.Text, nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("actor", sa.String(256), nullable=False),
-    sa.Index("ix_gate_results_name_version", "name", "version"),
+    project_column(),
+    sa.Index("ix_gate_results_project_name_version", "project", "name", "version"),
 )

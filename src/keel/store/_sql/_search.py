@@ -151,13 +151,16 @@ def _shown(key: str) -> str:
     return repr(key if len(key) <= 60 else key[:57] + "...")
 
 
-def _where_searched(conn: Connection, experiment_ids: Sequence[str]) -> str:
+def _where_searched(conn: Connection, experiment_ids: Sequence[str], project: str) -> str:
+    mine = _experiments.c.project == project
     names = sorted(
         conn.execute(
-            sa.select(_experiments.c.name).where(_experiments.c.id.in_(list(experiment_ids)))
+            sa.select(_experiments.c.name).where(mine, _experiments.c.id.in_(list(experiment_ids)))
         ).scalars()
     )
-    total = conn.execute(sa.select(sa.func.count()).select_from(_experiments)).scalar_one()
+    total = conn.execute(
+        sa.select(sa.func.count()).select_from(_experiments).where(mine)
+    ).scalar_one()
     if len(names) == 1:
         return f"in experiment {_shown(names[0])}"
     if len(names) == total:
@@ -182,8 +185,10 @@ def _missing_key_hint(names: list[str], kind: str, key: str) -> str:
     return f"{kind} there are: {', '.join(names[:10])}{more}"
 
 
-def explain_no_match(conn: Connection, experiment_ids: Sequence[str], expr: Expr) -> str | None:
-    """Why a search found nothing, when the filter names a key no searched run has.
+def explain_no_match(
+    conn: Connection, experiment_ids: Sequence[str], expr: Expr, project: str
+) -> str | None:
+    """Why a search found nothing, when the filter names a key no searched run of ``project`` has.
 
     Returns a message such as ``no run in experiment 'iris' has a metric 'acc';
     nearest: accuracy``, or ``None`` when every named key exists (the values just did
@@ -192,7 +197,7 @@ def explain_no_match(conn: Connection, experiment_ids: Sequence[str], expr: Expr
     wanted = referenced_keys(expr)
     if not wanted:
         return None
-    runs_in = _runs.c.experiment_id.in_(list(experiment_ids))
+    runs_in = sa.and_(_runs.c.project == project, _runs.c.experiment_id.in_(list(experiment_ids)))
     if conn.execute(sa.select(_runs.c.id).where(runs_in).limit(1)).first() is None:
         return None
     problems: list[tuple[str, str]] = []
@@ -212,7 +217,7 @@ def explain_no_match(conn: Connection, experiment_ids: Sequence[str], expr: Expr
         problems.append((f"a {_SINGULAR[kind]} {_shown(key)}", _missing_key_hint(names, kind, key)))
     if not problems:
         return None
-    where = _where_searched(conn, experiment_ids)
+    where = _where_searched(conn, experiment_ids, project)
     if len(problems) == 1:
         ((what, hint),) = problems
         return f"no run {where} has {what}; {hint}"

@@ -12,10 +12,13 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from keel._redact import safe_uri
+from keel.store._access import DEFAULT_PROJECT, check_project_name
 from keel.store._interfaces import Store
+from keel.store._migratable import Migratable
 from keel.store._sql._database import Database
 
 if TYPE_CHECKING:
+    from keel.store._access import AccessStore
     from keel.store._audit import GovernanceStore
     from keel.store._datasets import DatasetStore
     from keel.store._interfaces import TrackingStore
@@ -26,20 +29,45 @@ if TYPE_CHECKING:
 __all__ = ["SqlStore"]
 
 
-class SqlStore(Store):
-    """Metadata in SQLite (WAL) or PostgreSQL.
+class SqlStore(Store, Migratable):
+    """Metadata in SQLite (WAL) or PostgreSQL, bound to one project.
 
     Args:
         uri: ``sqlite:///PATH`` or ``postgresql+psycopg://USER@HOST:PORT/DB``.
         sqlite_synchronous: SQLite ``synchronous`` pragma (``FULL`` or ``NORMAL``).
+        project: the project every domain reads and writes (``_system`` is accepted
+            too, to read the server-wide audit chain). Whether it exists is not
+            checked here (that is I/O): see ``store.access.get_project``.
 
     The constructor does no I/O; :meth:`open` (or first use) connects and migrates.
+    Stores bound to different projects may share one database; each domain filters
+    every query by the project and writes it into every row.
+
+    Raises:
+        InvalidArgumentError: ``project`` is not a valid project name.
     """
 
-    def __init__(self, uri: str, sqlite_synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self, uri: str, sqlite_synchronous: str = "NORMAL", project: str = DEFAULT_PROJECT
+    ) -> None:
+        self._project = check_project_name(project, allow_system=True)
         self.database = Database(uri, sqlite_synchronous=sqlite_synchronous)
+        self._owns_database = True
         self._domains: dict[str, Any] = {}
         self._domains_lock = threading.Lock()
+
+    def for_project(self, project: str) -> SqlStore:
+        """This store's database and connections, bound to ``project`` (no I/O).
+
+        Closing the returned store leaves the connections to this one.
+        """
+        other = SqlStore.__new__(SqlStore)
+        other._project = check_project_name(project, allow_system=True)
+        other.database = self.database
+        other._owns_database = False
+        other._domains = {}
+        other._domains_lock = threading.Lock()
+        return other
 
     def _domain(self, name: str) -> Any:
         found = self._domains.get(name)
@@ -49,12 +77,24 @@ class SqlStore(Store):
             if name not in self._domains:
                 module, cls = _DOMAINS[name]
                 implementation = getattr(importlib.import_module(module), cls)
-                self._domains[name] = implementation(self.database)
+                if name == "access":  # server-wide: not bound to the project
+                    self._domains[name] = implementation(self.database)
+                else:
+                    self._domains[name] = implementation(self.database, self._project)
             return self._domains[name]
 
     @property
     def uri(self) -> str:
         return safe_uri(self.database.uri)
+
+    @property
+    def project(self) -> str:
+        return self._project
+
+    @property
+    def access(self) -> AccessStore:
+        store: AccessStore = self._domain("access")
+        return store
 
     @property
     def tracking(self) -> TrackingStore:
@@ -89,8 +129,21 @@ class SqlStore(Store):
     def open(self) -> None:
         self.database.open()
 
+    def upgrade_schema(self) -> list[str]:
+        """Apply pending migrations (opening does, serialised across processes).
+
+        Returns:
+            The Alembic revision heads now in force, sorted.
+        """
+        self.open()
+        from alembic.runtime.migration import MigrationContext
+
+        with self.database.engine.connect() as conn:
+            return sorted(MigrationContext.configure(conn).get_current_heads())
+
     def close(self) -> None:
-        self.database.close()
+        if self._owns_database:
+            self.database.close()
 
 
 # domain -> (module, class) of its SQL implementation
@@ -101,4 +154,5 @@ _DOMAINS = {
     "registry": ("keel.store._sql._registry", "SqlRegistryStore"),
     "governance": ("keel.store._sql._audit", "SqlGovernanceStore"),
     "pipelines": ("keel.store._sql._pipelines", "SqlPipelineStore"),
+    "access": ("keel.store._sql._access", "SqlAccessStore"),
 }

@@ -26,6 +26,7 @@ from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunSta
 from keel.store._filter import parse_filter, parse_order_by
 from keel.store._interfaces import TrackingStore
 from keel.store._sql._database import Database
+from keel.store._sql._objects import add_objects
 from keel.store._sql._search import explain_no_match, filter_clause, order_clauses
 from keel.store._sql._tracking_rows import (
     experiment_tags as _experiment_tags,
@@ -44,15 +45,22 @@ __all__ = ["SqlTrackingStore", "now_ms"]
 
 # Statements of the hot paths (run creation, logging, ending, loading), built once:
 # building a statement and its cache key costs more than running it on SQLite.
-_RUN_STATUS = sa.select(_runs.c.status).where(_runs.c.id == sa.bindparam("run_id"))
-_RUN_BY_ID = sa.select(_runs).where(_runs.c.id == sa.bindparam("run_id"))
+# Every run statement names the store's project too: a run of another project is
+# "not found" (``run_id`` is the primary key, so the extra condition costs nothing).
+_MINE = _runs.c.project == sa.bindparam("project")
+_RUN_STATUS = sa.select(_runs.c.status).where(_runs.c.id == sa.bindparam("run_id"), _MINE)
+_RUN_BY_ID = sa.select(_runs).where(_runs.c.id == sa.bindparam("run_id"), _MINE)
 _INSERT_RUN = _runs.insert()
 _INSERT_TAGS = _tags.insert()
 _INSERT_PARAMS = _params.insert()
 _INSERT_METRICS = _metrics.insert()
 _END_RUN = (
     _runs.update()
-    .where(_runs.c.id == sa.bindparam("b_run_id"), _runs.c.status == RunStatus.RUNNING.value)
+    .where(
+        _runs.c.id == sa.bindparam("b_run_id"),
+        _runs.c.project == sa.bindparam("b_project"),
+        _runs.c.status == RunStatus.RUNNING.value,
+    )
     .values(
         status=sa.bindparam("b_status"),
         end_time=sa.bindparam("b_end_time"),
@@ -124,8 +132,9 @@ def _as_dicts(rows: Iterable[_MetricRow]) -> list[dict[str, Any]]:
 class SqlTrackingStore(TrackingStore):
     """:class:`TrackingStore` over SQLAlchemy Core (SQLite or PostgreSQL)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, project: str) -> None:
         self._db = db
+        self._project = project
 
     @contextlib.contextmanager
     def _unavailable_as_store_error(self) -> Iterator[None]:
@@ -184,7 +193,12 @@ class SqlTrackingStore(TrackingStore):
             with self._db.write() as conn:
                 conn.execute(
                     _experiments.insert(),
-                    {"id": exp.id, "name": exp.name, "created_at": exp.created_at},
+                    {
+                        "id": exp.id,
+                        "name": exp.name,
+                        "created_at": exp.created_at,
+                        "project": self._project,
+                    },
                 )
                 if exp.tags:
                     conn.execute(
@@ -213,7 +227,9 @@ class SqlTrackingStore(TrackingStore):
     def get_experiment(self, experiment_id: str) -> Experiment:
         with self._db.read() as conn:
             row = conn.execute(
-                sa.select(_experiments).where(_experiments.c.id == experiment_id)
+                sa.select(_experiments).where(
+                    _experiments.c.id == experiment_id, _experiments.c.project == self._project
+                )
             ).first()
             if row is None:
                 raise NotFoundError(f"experiment id {experiment_id!r} does not exist")
@@ -221,7 +237,11 @@ class SqlTrackingStore(TrackingStore):
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         with self._db.read() as conn:
-            row = conn.execute(sa.select(_experiments).where(_experiments.c.name == name)).first()
+            row = conn.execute(
+                sa.select(_experiments).where(
+                    _experiments.c.name == name, _experiments.c.project == self._project
+                )
+            ).first()
             return None if row is None else self._experiment_from_row(conn, row)
 
     def get_or_create_experiment(self, name: str) -> Experiment:
@@ -238,7 +258,11 @@ class SqlTrackingStore(TrackingStore):
 
     def list_experiments(self) -> list[Experiment]:
         with self._db.read() as conn:
-            rows = conn.execute(sa.select(_experiments).order_by(_experiments.c.created_at)).all()
+            rows = conn.execute(
+                sa.select(_experiments)
+                .where(_experiments.c.project == self._project)
+                .order_by(_experiments.c.created_at)
+            ).all()
             return [self._experiment_from_row(conn, row) for row in rows]
 
     # -- runs ---------------------------------------------------------------------
@@ -264,10 +288,22 @@ class SqlTrackingStore(TrackingStore):
         start = start_time if start_time is not None else now_ms()
         try:
             with self._db.write() as conn:
+                # The experiment (and the parent run) must be this project's: the
+                # foreign keys alone would accept another project's.
+                self._require_experiment(conn, experiment_id)
+                if parent_run_id is not None:
+                    found = conn.execute(
+                        _RUN_STATUS, {"run_id": parent_run_id, "project": self._project}
+                    ).first()
+                    if found is None:
+                        raise NotFoundError(
+                            f"cannot create a run: parent run {parent_run_id!r} does not exist"
+                        )
                 conn.execute(
                     _INSERT_RUN,
                     {
                         "id": run_id,
+                        "project": self._project,
                         "experiment_id": experiment_id,
                         "name": name,
                         "status": RunStatus.RUNNING.value,
@@ -302,6 +338,15 @@ class SqlTrackingStore(TrackingStore):
             metrics={},
             tags=tags,
         )
+
+    def _require_experiment(self, conn: Connection, experiment_id: str) -> None:
+        found = conn.execute(
+            sa.select(_experiments.c.id).where(
+                _experiments.c.id == experiment_id, _experiments.c.project == self._project
+            )
+        ).first()
+        if found is None:
+            raise NotFoundError(f"cannot create a run: experiment {experiment_id!r} does not exist")
 
     def _load_runs(self, conn: Connection, rows: Sequence[Any]) -> list[Run]:
         ids = [row.id for row in rows]
@@ -341,14 +386,19 @@ class SqlTrackingStore(TrackingStore):
             return self._get_run(conn, run_id)
 
     def _get_run(self, conn: Connection, run_id: str) -> Run:
-        row = conn.execute(_RUN_BY_ID, {"run_id": run_id}).first()
+        row = conn.execute(_RUN_BY_ID, {"run_id": run_id, "project": self._project}).first()
         if row is None:
             raise NotFoundError(self._missing_run_message(conn, run_id))
         return self._load_runs(conn, [row])[0]
 
     def _missing_run_message(self, conn: Connection, run_id: str) -> str:
         recent = (
-            conn.execute(sa.select(_runs.c.id).order_by(_runs.c.start_time.desc()).limit(2000))
+            conn.execute(
+                sa.select(_runs.c.id)
+                .where(_runs.c.project == self._project)
+                .order_by(_runs.c.start_time.desc())
+                .limit(2000)
+            )
             .scalars()
             .all()
         )
@@ -363,7 +413,11 @@ class SqlTrackingStore(TrackingStore):
                 raise NotFoundError(self._missing_run_message(conn, prefix))
         with self._db.read() as conn:
             found = (
-                conn.execute(sa.select(_runs.c.id).where(_runs.c.id.startswith(prefix)).limit(5))
+                conn.execute(
+                    sa.select(_runs.c.id)
+                    .where(_runs.c.id.startswith(prefix), _runs.c.project == self._project)
+                    .limit(5)
+                )
                 .scalars()
                 .all()
             )
@@ -377,7 +431,7 @@ class SqlTrackingStore(TrackingStore):
         )
 
     def _require_running(self, conn: Connection, run_id: str) -> None:
-        status = conn.execute(_RUN_STATUS, {"run_id": run_id}).scalar()
+        status = conn.execute(_RUN_STATUS, {"run_id": run_id, "project": self._project}).scalar()
         if status is None:
             raise NotFoundError(self._missing_run_message(conn, run_id))
         if status != RunStatus.RUNNING.value:
@@ -408,6 +462,7 @@ class SqlTrackingStore(TrackingStore):
                 _END_RUN,
                 {
                     "b_run_id": run_id,
+                    "b_project": self._project,
                     "b_status": status.value,
                     "b_end_time": end_time or now_ms(),
                     "b_error": error,
@@ -489,8 +544,14 @@ class SqlTrackingStore(TrackingStore):
         if new:
             conn.execute(_INSERT_PARAMS, new)
 
+    def _is_mine(self, conn: Connection, run_id: str) -> bool:
+        found = conn.execute(_RUN_STATUS, {"run_id": run_id, "project": self._project}).first()
+        return found is not None
+
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         with self._db.read() as conn:
+            if not self._is_mine(conn, run_id):
+                return []
             rows = conn.execute(
                 sa.select(
                     _metrics.c.step, _metrics.c.timestamp, _metrics.c.value, _metrics.c.is_nan
@@ -516,7 +577,7 @@ class SqlTrackingStore(TrackingStore):
         expr = parse_filter(filter_string or "")
         keys = parse_order_by(list(order_by))
         query: sa.Select[Any] = sa.select(_runs).where(
-            _runs.c.experiment_id.in_(list(experiment_ids))
+            _runs.c.project == self._project, _runs.c.experiment_id.in_(list(experiment_ids))
         )
         if expr is not None:
             query = query.where(filter_clause(expr))
@@ -525,7 +586,7 @@ class SqlTrackingStore(TrackingStore):
             rows = conn.execute(query).all()
             if not rows and expr is not None:
                 # Empty because the filter names a key no run has (a typo, mostly)?
-                why = explain_no_match(conn, experiment_ids, expr)
+                why = explain_no_match(conn, experiment_ids, expr, self._project)
                 if why is not None:
                     raise NotFoundError(why)
             return self._load_runs(conn, rows)
@@ -553,11 +614,14 @@ class SqlTrackingStore(TrackingStore):
                     "created_at": record.created_at,
                 },
             )
+            add_objects(conn, self._project, [record.sha256])
 
     def list_artifacts(self, run_id: str, prefix: str = "") -> list[ArtifactRecord]:
         query = sa.select(_artifacts).where(_artifacts.c.run_id == run_id)
         if prefix:
             query = query.where(_artifacts.c.path.startswith(prefix, autoescape=True))
         with self._db.read() as conn:
+            if not self._is_mine(conn, run_id):
+                return []
             rows = conn.execute(query.order_by(_artifacts.c.path)).all()
         return [ArtifactRecord(r.path, r.size, r.sha256, r.created_at) for r in rows]

@@ -1,10 +1,10 @@
-"""Tables of the tracking domain (the migration ``tracking_0001`` creates them)."""
+"""Tables of the tracking domain (migrations ``tracking_0001``, ``tracking_0002_projects``)."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from keel.store._sql._base import metadata
+from keel.store._sql._base import metadata, project_column
 
 __all__ = [
     "experiment_tags",
@@ -25,8 +25,10 @@ experiments = sa.Table(
     "experiments",
     metadata,
     sa.Column("id", _ID, primary_key=True),
-    sa.Column("name", sa.String(256), unique=True, nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
+    project_column(),
+    sa.UniqueConstraint("project", "name", name="uq_experiments_project_name"),
 )
 
 experiment_tags = sa.Table(
@@ -63,6 +65,9 @@ runs = sa.Table(
     ),
     sa.Column("user", sa.String(256), nullable=False),
     sa.Column("error", sa.Text, nullable=True),
+    # The experiment's project, repeated so that a run is checked by its id alone.
+    project_column(),
+    sa.Index("ix_runs_project_start_time", "project", "start_time"),
 )
 
 run_params = sa.Table(
