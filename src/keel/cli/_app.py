@@ -38,6 +38,7 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "roles": ("keel.cli._audit", "roles_app", "group"),
     "lineage": ("keel.cli._lineage", "lineage", "command"),
     "train": ("keel.cli._train", "train_command", "command"),
+    "endpoints": ("keel.cli._endpoints", "endpoints_app", "group"),
     "serve": ("keel.cli._serving", "serve_command", "command"),
     "predict": ("keel.cli._serving", "predict_command", "command"),
 }

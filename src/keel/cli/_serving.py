@@ -14,8 +14,8 @@ def serve_command(
     target: Annotated[
         str,
         typer.Argument(
-            help="A model reference (iris@champion, iris/3: an implicit endpoint) or an "
-            "endpoint YAML file."
+            help="A stored endpoint (iris: follows its revisions), a model reference "
+            "(iris@champion, iris/3: an implicit endpoint) or an endpoint YAML file."
         ),
     ],
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
@@ -33,8 +33,9 @@ def serve_command(
 ) -> None:
     """Serve models over HTTP: plain JSON, MLflow /invocations and the Open Inference Protocol.
 
-    Examples: keel serve iris@champion; keel serve endpoint.yaml --port 8080 --workers 2.
-    Routes and the endpoint YAML are described in docs/guides/serving.md.
+    Examples: keel serve iris (a stored endpoint, see keel endpoints); keel serve
+    iris@champion; keel serve endpoint.yaml --port 8080 --workers 2. Routes and the
+    endpoint YAML are described in docs/guides/serving.md.
     """
     import json
     import os
@@ -52,6 +53,12 @@ def serve_command(
     if runtime not in ("auto", "onnx", "native"):
         raise InvalidArgumentError(f"--runtime {runtime!r} is unknown; use auto, onnx or native")
     specs = _specs(target)  # checked before the server starts
+    stored = [s for s in specs if isinstance(s, str)]
+    if stored:
+        from keel.serving._endpoints import endpoint_spec
+
+        for name in stored:
+            endpoint_spec(name)  # exists, and its spec is valid: fail here, not in a worker
     options = {
         "host": host,
         "port": port,
@@ -65,7 +72,8 @@ def serve_command(
         return
     os.environ[SPECS_VARIABLE] = json.dumps(
         {
-            "specs": [s.model_dump(mode="json") for s in specs],
+            "specs": [s.model_dump(mode="json") for s in specs if not isinstance(s, str)],
+            "stored": stored,
             "runtime": runtime,
             "prediction_log": not no_log,
         }

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from keel.serving._errors import RequestError
+from keel.serving._follow import Follower, StoredState
 from keel.serving._metrics import BatchMetrics, ServingMetrics
 from keel.serving._models import ServedModel, load_served_model
 from keel.serving._predlog import FeedbackRecord, LogRecord, PredictionLog, log_root
@@ -34,7 +35,7 @@ from keel.serving._protocols import (
     plain_response,
 )
 from keel.serving._spec import EndpointSpec, endpoint_from_ref, load_endpoint_specs
-from keel.serving._traffic import Endpoint, Target, agreement, retire
+from keel.serving._traffic import ServedEndpoint, Target, agreement
 
 if TYPE_CHECKING:
     from keel.context import Context
@@ -126,18 +127,23 @@ class ServingApp:
     """The ASGI app serving a set of endpoints (build it with :func:`create_app`).
 
     Models are loaded at start-up (the ASGI lifespan, or the first request when the
-    server sends no lifespan events), so constructing the app does no I/O.
+    server sends no lifespan events), so constructing the app does no I/O; so are the
+    specs of stored endpoints (given by name).
 
     Attributes:
-        specs: the endpoint specs served.
-        endpoints: name -> :class:`Endpoint`, once started.
+        specs: the endpoint specs served (a stored endpoint's, once started).
+        endpoints: name -> :class:`ServedEndpoint`, once started.
+        stored: name -> :class:`StoredState` of each stored endpoint served.
+        context: the store, artifact root and project served from.
         metrics: the app's Prometheus metrics.
         log: the prediction log (``None`` when logging is off).
+        switches: the recent switches (alias moves, new revisions), newest last.
+        background: shadow requests and retiring models still running.
     """
 
     def __init__(
         self,
-        specs: Sequence[EndpointSpec],
+        specs: Sequence[EndpointSpec | str],
         *,
         context: Context | None = None,
         runtime: str = "auto",
@@ -146,7 +152,9 @@ class ServingApp:
         watch: bool = True,
         model_loader: Callable[..., ServedModel] | None = None,
     ) -> None:
-        self.specs = list(specs)
+        self.specs: list[EndpointSpec] = [s for s in specs if isinstance(s, EndpointSpec)]
+        self._stored_names = [s for s in specs if isinstance(s, str)]
+        self.stored: dict[str, StoredState] = {}
         if context is None:
             from keel.context import current_context
 
@@ -157,13 +165,14 @@ class ServingApp:
         self._log_folder = log_folder
         self._watch = watch
         self._loader = model_loader or load_served_model
-        self.endpoints: dict[str, Endpoint] = {}
+        self.endpoints: dict[str, ServedEndpoint] = {}
         self.metrics = ServingMetrics()
         self.log: PredictionLog | None = None
         self._started = False
         self._start_lock: asyncio.Lock | None = None
         self._watcher: asyncio.Task[None] | None = None
-        self._background: set[asyncio.Task[Any]] = set()
+        self._follower = Follower(self)
+        self.background: set[asyncio.Task[Any]] = set()
         self._recent: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._counters: dict[tuple[str, str, str, str], Any] = {}
         self._latency: dict[tuple[str, str], Any] = {}
@@ -190,39 +199,54 @@ class ServingApp:
                 )
                 self.log.start()
             self._log_folder = folder
+            await self._read_stored()
             for spec in self.specs:
-                targets = []
-                for t in spec.targets:
-                    model = await self._load(t.model, spec)
-                    targets.append(Target(t.model, t.weight, model))
-                shadow = None
-                if spec.shadow is not None:
-                    shadow = Target(
-                        spec.shadow.model, 0.0, await self._load(spec.shadow.model, spec)
-                    )
-                endpoint = Endpoint(spec, targets, shadow)
-                for target in endpoint.every_target():
-                    self._start_model(spec.name, target.model)
+                endpoint = await self._follower.build(spec)
                 self.endpoints[spec.name] = endpoint
+                revision = self.stored.get(spec.name)
                 logger.info(
-                    "endpoint %s serves %s",
+                    "endpoint %s%s serves %s",
                     spec.name,
+                    f" (revision {revision.revision})" if revision else "",
                     ", ".join(
-                        f"{t.ref} -> {t.model.uri} ({t.model.runtime.kind})" for t in targets
+                        f"{t.ref} -> {t.model.uri} ({t.model.runtime.kind})"
+                        for t in endpoint.every_target()
                     ),
                 )
-            if self._watch and any(
-                t.follows_alias for e in self.endpoints.values() for t in e.every_target()
-            ):
-                self._watcher = asyncio.get_running_loop().create_task(self._watch_aliases())
+            if self._watch and self._follower.needed():
+                self._watcher = asyncio.get_running_loop().create_task(self._follower.run())
             self._started = True
 
-    async def _load(self, ref: str, spec: EndpointSpec, version: Any = None) -> ServedModel:
+    async def _read_stored(self) -> None:
+        """The specs of the stored endpoints named (``keel serve NAME``), from the store."""
+        from keel.serving._endpoints import endpoint_spec, get_endpoint
+
+        for name in self._stored_names:
+            if name in self.stored:
+                continue
+            stored = await asyncio.to_thread(get_endpoint, name, context=self.context)
+            spec = endpoint_spec(stored)
+            if any(s.name == name for s in self.specs):
+                from keel.errors import InvalidArgumentError
+
+                raise InvalidArgumentError(
+                    f"endpoint {name!r} is named twice; serve each endpoint once"
+                )
+            self.specs.append(spec)
+            self.stored[name] = StoredState(stored.revision)
+
+    def replace_spec(self, spec: EndpointSpec) -> None:
+        """Record the spec now served under its name (a stored endpoint's new revision)."""
+        self.specs = [spec if s.name == spec.name else s for s in self.specs]
+
+    async def load_model(self, ref: str, spec: EndpointSpec, version: Any = None) -> ServedModel:
+        """Resolve, verify, load and warm one model (in a thread: the loop keeps answering)."""
         return await asyncio.to_thread(
             self._loader, ref, spec, context=self.context, runtime=self._runtime, version=version
         )
 
-    def _start_model(self, endpoint: str, model: ServedModel) -> None:
+    def start_model(self, endpoint: str, model: ServedModel) -> None:
+        """Start a loaded model's batcher (in the loop) and count it as served."""
         model.start(endpoint, BatchMetrics(self.metrics, endpoint, model.uri))
         self.metrics.model_info.labels(endpoint, model.uri, model.runtime.kind).set(1)
 
@@ -232,9 +256,9 @@ class ServingApp:
             return
         if self._watcher is not None:
             self._watcher.cancel()
-        if self._background:
-            await asyncio.wait(list(self._background), timeout=5.0)
-            for task in list(self._background):
+        if self.background:
+            await asyncio.wait(list(self.background), timeout=5.0)
+            for task in list(self.background):
                 task.cancel()
             await asyncio.sleep(0)
         for endpoint in self.endpoints.values():
@@ -396,7 +420,7 @@ class ServingApp:
             code="UNSUPPORTED_MEDIA_TYPE",
         )
 
-    def _endpoint(self, name: str) -> Endpoint:
+    def _endpoint(self, name: str) -> ServedEndpoint:
         endpoint = self.endpoints.get(name)
         if endpoint is None:
             served = ", ".join(sorted(self.endpoints)) or "none"
@@ -413,7 +437,7 @@ class ServingApp:
     async def _predict(
         self,
         request: _Request,
-        endpoint: Endpoint,
+        endpoint: ServedEndpoint,
         target: Target,
         parse: Callable[[bytes, ServedModel], Any],
         proba: bool,
@@ -451,7 +475,7 @@ class ServingApp:
     def _record(
         self,
         request: _Request,
-        endpoint: Endpoint,
+        endpoint: ServedEndpoint,
         served: ServedModel,
         batch: Any,
         prediction: Any,
@@ -487,12 +511,17 @@ class ServingApp:
             self.log.append(record)
 
     def _mirror(
-        self, endpoint: Endpoint, shadow: Target, batch: Any, prediction: Any, record: LogRecord
+        self,
+        endpoint: ServedEndpoint,
+        shadow: Target,
+        batch: Any,
+        prediction: Any,
+        record: LogRecord,
     ) -> None:
         assert endpoint.spec.shadow is not None and self.log is not None
         served = shadow.model
         record.shadow_version = served.uri
-        if len(self._background) >= endpoint.spec.shadow.max_in_flight:
+        if len(self.background) >= endpoint.spec.shadow.max_in_flight:
             record.shadow_error = "dropped: too many shadow requests in flight"
             self.metrics.shadow.labels(endpoint.name, served.uri, "dropped").inc()
             self.log.append(record)
@@ -500,12 +529,12 @@ class ServingApp:
         task = asyncio.get_running_loop().create_task(
             self._shadow(endpoint, served, batch, prediction, record)
         )
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     async def _shadow(
         self,
-        endpoint: Endpoint,
+        endpoint: ServedEndpoint,
         served: ServedModel,
         batch: Any,
         prediction: Any,
@@ -536,7 +565,7 @@ class ServingApp:
             if self.log is not None:
                 self.log.append(record)
 
-    def _choose(self, request: _Request, endpoint: Endpoint) -> Target:
+    def _choose(self, request: _Request, endpoint: ServedEndpoint) -> Target:
         header = endpoint.spec.sticky_header
         sticky = request.headers.get(header.encode()) if header else None
         return endpoint.choose(sticky)
@@ -555,7 +584,7 @@ class ServingApp:
             )
         return await self._tabular(request, next(iter(self.endpoints.values())))
 
-    async def _tabular(self, request: _Request, endpoint: Endpoint) -> _Reply:
+    async def _tabular(self, request: _Request, endpoint: ServedEndpoint) -> _Reply:
         content_type = self._content_type(request, csv_ok=True)
         proba = _query_flag(request.scope, b"proba")
         target = self._choose(request, endpoint)
@@ -605,7 +634,7 @@ class ServingApp:
 
     # -- Open Inference Protocol -----------------------------------------------------
 
-    def _oip_target(self, request: _Request) -> tuple[Endpoint, Target]:
+    def _oip_target(self, request: _Request) -> tuple[ServedEndpoint, Target]:
         endpoint = self._endpoint(request.params["model"])
         request.endpoint = endpoint.name
         version = request.params.get("version")
@@ -714,6 +743,7 @@ class ServingApp:
                     "shadow": None
                     if e.shadow is None
                     else {"model": e.shadow.ref, "version": e.shadow.model.uri},
+                    "stored": self.stored[e.name].to_dict() if e.name in self.stored else None,
                 }
             )
         return _Reply(orjson.dumps({"endpoints": out, "switches": self.switches[-20:]}))
@@ -814,72 +844,6 @@ class ServingApp:
             r.add("POST", f"{prefix}/infer", self._oip_infer, "oip")
         return r
 
-    # -- following aliases -----------------------------------------------------------
-
-    async def _watch_aliases(self) -> None:
-        loop = asyncio.get_running_loop()
-        for endpoint in self.endpoints.values():
-            endpoint.next_poll = loop.time() + endpoint.spec.poll_interval_s
-        while True:
-            wake = min(e.next_poll for e in self.endpoints.values())
-            await asyncio.sleep(max(0.01, wake - loop.time()))
-            for endpoint in self.endpoints.values():
-                if loop.time() < endpoint.next_poll:
-                    continue
-                for target in endpoint.every_target():
-                    if target.follows_alias:
-                        try:
-                            await self.follow(endpoint, target)
-                        except asyncio.CancelledError:
-                            raise
-                        except Exception as exc:
-                            logger.error(
-                                "endpoint %s: cannot follow %s (%s); still serving %s",
-                                endpoint.name,
-                                target.ref,
-                                exc,
-                                target.model.uri,
-                            )
-                endpoint.next_poll = loop.time() + endpoint.spec.poll_interval_s
-
-    async def follow(self, endpoint: Endpoint, target: Target) -> bool:
-        """Re-read the target's alias; when it moved, load and warm the new version, then
-        switch to it (requests already on the old version finish there). Returns whether
-        the target switched."""
-        from keel.registry import get_version
-
-        version = await asyncio.to_thread(get_version, target.ref, context=self.context)
-        old = target.model
-        if version.uri == old.uri:
-            return False
-        new = await self._load(target.ref, endpoint.spec, version)
-        self._start_model(endpoint.name, new)
-        target.model = new  # one assignment: each request sees the old model or the new one
-        self.metrics.model_info.labels(endpoint.name, old.uri, old.runtime.kind).set(0)
-        self.metrics.switches.labels(endpoint.name).inc()
-        event = {
-            "endpoint": endpoint.name,
-            "target": target.ref,
-            "from": old.uri,
-            "to": new.uri,
-            "load_seconds": round(new.load_seconds, 3),
-            "time": time.time(),
-        }
-        self.switches.append(event)
-        logger.warning(
-            "endpoint %s: %s moved from %s to %s; switched after loading and warming %s in %.2f s",
-            endpoint.name,
-            target.ref,
-            old.uri,
-            new.uri,
-            new.uri,
-            new.load_seconds,
-        )
-        task = asyncio.get_running_loop().create_task(retire(old))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return True
-
 
 def _query_flag(scope: Scope, name: bytes) -> bool:
     query: bytes = scope.get("query_string", b"")
@@ -891,11 +855,24 @@ def _query_flag(scope: Scope, name: bytes) -> bool:
     return bool(values) and values[-1].lower() in ("1", "true", "yes")
 
 
-def _specs(source: Any) -> list[EndpointSpec]:
+def is_stored_name(item: object) -> bool:
+    """Whether ``item`` names a stored endpoint: a bare name, not a model reference
+    (``iris@champion``, ``iris/3``) nor a YAML file."""
+    return (
+        isinstance(item, str)
+        and not item.endswith((".yaml", ".yml"))
+        and "@" not in item
+        and "/" not in item
+    )
+
+
+def _specs(source: Any) -> list[EndpointSpec | str]:
     from pathlib import Path
 
+    from keel.store._endpoints import check_endpoint_name
+
     items = source if isinstance(source, list | tuple) else [source]
-    specs: list[EndpointSpec] = []
+    specs: list[EndpointSpec | str] = []
     for item in items:
         if isinstance(item, EndpointSpec):
             specs.append(item)
@@ -903,16 +880,18 @@ def _specs(source: Any) -> list[EndpointSpec]:
             isinstance(item, str) and item.endswith((".yaml", ".yml"))
         ):
             specs.extend(load_endpoint_specs(item))
+        elif is_stored_name(item):
+            specs.append(check_endpoint_name(item))
         elif isinstance(item, str):
             specs.append(endpoint_from_ref(item))
         else:
             from keel.errors import InvalidArgumentError
 
             raise InvalidArgumentError(
-                f"cannot serve {type(item).__name__}; pass an EndpointSpec, a model reference "
-                "(iris@champion) or an endpoint YAML file"
+                f"cannot serve {type(item).__name__}; pass an EndpointSpec, a stored endpoint's "
+                "name (iris), a model reference (iris@champion) or an endpoint YAML file"
             )
-    names = [s.name for s in specs]
+    names = [s if isinstance(s, str) else s.name for s in specs]
     if len(set(names)) != len(names):
         from keel.errors import InvalidArgumentError
 
@@ -935,16 +914,18 @@ def create_app(
     """The ASGI app serving one or more endpoints (run it with uvicorn, or embed it).
 
     Args:
-        endpoints: an :class:`EndpointSpec`, a model reference (``iris@champion``: an
-            implicit endpoint ``iris``), the path of an endpoint YAML file, a dict, or a
-            list of these.
+        endpoints: an :class:`EndpointSpec`, the name of a stored endpoint (``iris``:
+            its spec is read from the store at start-up and its later revisions are
+            followed), a model reference (``iris@champion``: an implicit endpoint
+            ``iris``), the path of an endpoint YAML file, a dict, or a list of these.
         context: the store, artifact root and project to serve from
             (:func:`keel.context.current_context` by default).
         runtime: ``auto`` (ONNX Runtime when the version has a parity-checked ONNX
             file), ``onnx`` or ``native``.
         prediction_log: write the prediction log (Parquet under the artifact root).
         log_folder: where the logs go instead of ``<artifact root>/serving``.
-        watch: follow aliases when they move (each endpoint's ``poll_interval_s``).
+        watch: follow aliases when they move, and stored endpoints when they change
+            (each endpoint's ``poll_interval_s``).
         model_loader: builds a :class:`ServedModel` from a reference (tests, embedding).
 
     Raises:
@@ -977,7 +958,8 @@ def app_from_environment() -> ServingApp:
     import os
 
     config = json.loads(os.environ[SPECS_VARIABLE])
-    specs = [EndpointSpec.model_validate(s) for s in config["specs"]]
+    specs: list[EndpointSpec | str] = [EndpointSpec.model_validate(s) for s in config["specs"]]
+    specs += config.get("stored", [])
     return create_app(
         specs,
         runtime=config.get("runtime", "auto"),

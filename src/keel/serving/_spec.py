@@ -1,9 +1,10 @@
-"""What an endpoint serves and how: :class:`EndpointSpec`, validated, in memory.
+"""What an endpoint serves and how: :class:`EndpointSpec`, validated.
 
 ``keel serve iris@champion`` builds an implicit one-target spec; ``keel serve
-endpoint.yaml`` reads one (or a list under ``endpoints:``) from YAML. Unknown keys are
-errors, so a typo never becomes a silent default. Persisting specs in the metadata
-store (the Endpoint noun, audited) is a layer on top of this model.
+endpoint.yaml`` reads one (or a list under ``endpoints:``) from YAML; ``keel serve
+NAME`` reads a stored endpoint (``keel endpoints create``, :mod:`keel.serving._endpoints`),
+whose spec the metadata store keeps as this model's JSON. Unknown keys are errors, so a
+typo never becomes a silent default.
 
 Example::
 
@@ -33,6 +34,7 @@ __all__ = [
     "TargetSpec",
     "endpoint_from_ref",
     "load_endpoint_specs",
+    "spec_from_mapping",
 ]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -173,7 +175,12 @@ def _describe(exc: ValidationError, where: str) -> str:
     return f"{where} is invalid: " + "; ".join(problems)
 
 
-def _validate(data: Any, where: str) -> EndpointSpec:
+def spec_from_mapping(data: Any, where: str) -> EndpointSpec:
+    """A validated spec from plain data; ``where`` names the source in the message.
+
+    Raises:
+        InvalidArgumentError: ``data`` is not a mapping or a key is invalid (named).
+    """
     if not isinstance(data, dict):
         raise InvalidArgumentError(f"{where} must be a mapping with name and targets")
     try:
@@ -194,14 +201,18 @@ def endpoint_from_ref(ref: str, **settings: Any) -> EndpointSpec:
     from keel.registry import parse_model_ref
 
     parsed = parse_model_ref(ref)
-    return _validate(
+    return spec_from_mapping(
         {"name": parsed.name, "targets": [{"model": str(parsed)}], **settings},
         f"endpoint for {ref!r}",
     )
 
 
-def load_endpoint_specs(source: str | Path | dict[str, Any]) -> list[EndpointSpec]:
+def load_endpoint_specs(
+    source: str | Path | dict[str, Any], *, default_name: str | None = None
+) -> list[EndpointSpec]:
     """Endpoint specs from a YAML file (one endpoint, or several under ``endpoints:``).
+
+    ``default_name`` names a single endpoint whose file has no ``name`` key.
 
     Raises:
         InvalidArgumentError: the file is missing, not YAML, or a spec is invalid (the
@@ -227,9 +238,11 @@ def load_endpoint_specs(source: str | Path | dict[str, Any]) -> list[EndpointSpe
         items = data["endpoints"]
         if not isinstance(items, list) or not items:
             raise InvalidArgumentError(f"{where}: endpoints must be a non-empty list")
-        specs = [_validate(item, f"{where} endpoints[{i}]") for i, item in enumerate(items)]
+        specs = [spec_from_mapping(item, f"{where} endpoints[{i}]") for i, item in enumerate(items)]
     else:
-        specs = [_validate(data, where)]
+        if isinstance(data, dict) and default_name is not None:
+            data = {"name": default_name, **data}
+        specs = [spec_from_mapping(data, where)]
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise InvalidArgumentError(f"{where}: endpoint names repeat: {', '.join(names)}")

@@ -20,7 +20,7 @@ from typing import Any
 from keel.serving._models import ServedModel
 from keel.serving._spec import EndpointSpec
 
-__all__ = ["Endpoint", "Target", "agreement"]
+__all__ = ["ServedEndpoint", "Target", "agreement"]
 
 logger = logging.getLogger("keel.serving")
 
@@ -40,7 +40,7 @@ class Target:
 
 
 @dataclass(eq=False)
-class Endpoint:
+class ServedEndpoint:
     """An endpoint while it is served: its spec, targets and shadow."""
 
     spec: EndpointSpec
