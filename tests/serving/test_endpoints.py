@@ -192,3 +192,76 @@ def test_serving_a_name_that_is_not_stored_lists_the_endpoints(
     app = keel.serving.create_app("irs", context=client.context)
     with pytest.raises(NotFoundError, match="endpoints are: adult"):
         run(app.startup())
+
+
+REGISTER_TWO = """
+import keel
+from sklearn.datasets import load_iris
+from sklearn.ensemble import RandomForestClassifier
+from keel.serving import endpoints
+X, y = load_iris(return_X_y=True, as_frame=True)
+for n in (5, 7):
+    with keel.start_run(experiment="iris"):
+        model = RandomForestClassifier(n_estimators=n, random_state=0).fit(X, y)
+        keel.log_model(model, name="iris", input_example=X.head(5))
+endpoints.create({"name": "iris", "targets": [{"model": "iris/1"}], "poll_interval_s": 0.3})
+"""
+
+
+def test_keel_serve_a_stored_endpoint_with_workers_follows_keel_endpoints_update(
+    tmp_path: Path,
+) -> None:
+    """The whole path as a user runs it: a stored endpoint, ``keel serve NAME --workers 2``,
+    ``keel endpoints update`` from another process, every worker switching."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    from .conftest import Server, keel_env
+
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+    env.update(keel_env(home))
+    subprocess.run([sys.executable, "-c", REGISTER_TWO], env=env, cwd=home, check=True, timeout=300)
+    srv = Server(home, ["iris", "--workers", "2"])
+    try:
+        with httpx.Client(base_url=srv.url, timeout=30) as http:
+            first = {
+                http.post("/v1/endpoints/iris/predict", json={"inputs": [ROW]}).headers[
+                    "x-model-version"
+                ]
+                for _ in range(20)
+            }
+            assert first == {"iris/1"}
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "from keel.cli import main; main()",
+                    "endpoints",
+                    "update",
+                    "iris",
+                    "--target",
+                    "iris/2",
+                ],
+                env=env,
+                cwd=home,
+                check=True,
+                timeout=120,
+            )
+            deadline = time.monotonic() + 30
+            seen: list[str] = []
+            while time.monotonic() < deadline:
+                r = http.post("/v1/endpoints/iris/predict", json={"inputs": [ROW]})
+                assert r.status_code == 200
+                seen.append(r.headers["x-model-version"])
+                if seen[-20:] == ["iris/2"] * 20:
+                    break
+                time.sleep(0.05)
+            assert seen[-20:] == ["iris/2"] * 20, seen[-40:]
+    finally:
+        srv.stop()
+    assert "replaced revision 1" in srv.log_path.read_text()
