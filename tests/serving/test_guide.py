@@ -18,7 +18,7 @@ def blocks(language: str) -> list[str]:
 def test_the_python_tour_runs_and_prints_what_the_guide_says(
     client: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (code,) = blocks("python")
+    (code,) = [b for b in blocks("python") if "async def tour" in b]
     exec(compile(code, str(GUIDE), "exec"), {"__name__": "guide"})
     printed = capsys.readouterr().out.splitlines()
     promised = [line.split("# -> ", 1)[1].strip() for line in code.splitlines() if "# -> " in line]
@@ -37,3 +37,11 @@ def test_the_endpoint_yaml_is_valid(tmp_path: Path) -> None:
     (spec,) = load_endpoint_specs(path)
     assert [t.weight for t in spec.targets] == [90, 10]
     assert spec.shadow is not None and spec.sticky_header == "x-user-id"
+
+
+def test_the_stored_endpoint_example_runs(client: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    (code,) = [b for b in blocks("python") if "endpoints.create" in b]
+    exec(compile(code, str(GUIDE), "exec"), {"__name__": "guide"})
+    printed = capsys.readouterr().out.splitlines()
+    promised = [line.split("# -> ", 1)[1].strip() for line in code.splitlines() if "# -> " in line]
+    assert printed == promised

@@ -48,11 +48,11 @@ def serve_command(
     except ImportError as exc:
         raise MissingExtraError.for_extra("uvicorn", "serving") from exc
     from keel.serving import create_app
-    from keel.serving._app import SPECS_VARIABLE, _specs
+    from keel.serving._factory import SPECS_VARIABLE, endpoint_sources
 
     if runtime not in ("auto", "onnx", "native"):
         raise InvalidArgumentError(f"--runtime {runtime!r} is unknown; use auto, onnx or native")
-    specs = _specs(target)  # checked before the server starts
+    specs = endpoint_sources(target)  # checked before the server starts
     stored = [s for s in specs if isinstance(s, str)]
     if stored:
         from keel.serving._endpoints import endpoint_spec
@@ -81,7 +81,7 @@ def serve_command(
     with tempfile.TemporaryDirectory(prefix="keel-metrics-") as metrics_dir:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
         uvicorn.run(
-            "keel.serving._app:app_from_environment",
+            "keel.serving._factory:app_from_environment",
             factory=True,
             workers=workers,
             **options,  # type: ignore[arg-type]

@@ -16,9 +16,10 @@ See docs/guides/serving.md.
 
 from __future__ import annotations
 
-from keel.serving._app import ServingApp, create_app
+from keel.serving._app import ServingApp
 from keel.serving._batch import ScoringResult, predict_file
 from keel.serving._batcher import MicroBatcher
+from keel.serving._factory import create_app
 from keel.serving._predlog import read_feedback, read_prediction_log
 from keel.serving._spec import (
     BatchingSpec,

@@ -16,8 +16,7 @@ import re
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from keel.serving._errors import RequestError
@@ -34,93 +33,21 @@ from keel.serving._protocols import (
     parse_tabular,
     plain_response,
 )
-from keel.serving._spec import EndpointSpec, endpoint_from_ref, load_endpoint_specs
+from keel.serving._routing import Receive, Reply, Request, Router, Scope, Send, query_flag
+from keel.serving._spec import EndpointSpec
 from keel.serving._traffic import ServedEndpoint, Target, agreement
 
 if TYPE_CHECKING:
     from keel.context import Context
 
-__all__ = ["SPECS_VARIABLE", "ServingApp", "app_from_environment", "create_app"]
-
-#: the variable ``keel serve --workers N`` passes the endpoint specs to each worker in
-SPECS_VARIABLE = "KEEL_SERVE_SPECS"
+__all__ = ["ServingApp"]
 
 logger = logging.getLogger("keel.serving")
-
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _MAX_EXPLAIN_ROWS = 100
 _MAX_FEEDBACK = 10_000
 _RECENT_IDS = 200_000
-
-
-@dataclass(slots=True)
-class _Request:
-    scope: Scope
-    receive: Receive
-    params: dict[str, str]
-    headers: dict[bytes, bytes]
-    request_id: str
-    protocol: str
-    endpoint: str = ""
-    model_version: str = ""
-
-
-@dataclass(slots=True)
-class _Reply:
-    body: bytes
-    status: int = 200
-    content_type: bytes = b"application/json"
-
-
-Handler = Callable[[_Request], Awaitable[_Reply]]
-
-
-class _Router:
-    """Routes by method and path template: ``/v2/models/{model}/infer``."""
-
-    def __init__(self) -> None:
-        self._static: dict[tuple[str, str], tuple[str, Handler, str]] = {}
-        self._dynamic: list[tuple[str, list[str], str, Handler, str]] = []
-        self._paths: set[str] = set()
-
-    def add(self, method: str, template: str, handler: Handler, protocol: str) -> None:
-        self._paths.add(template)
-        if "{" not in template:
-            self._static[(method, template)] = (template, handler, protocol)
-        else:
-            self._dynamic.append(
-                (method, template.strip("/").split("/"), template, handler, protocol)
-            )
-
-    def match(self, method: str, path: str) -> tuple[str, Handler | None, dict[str, str], str]:
-        """(template, handler or None for 405, params, protocol); template ``other`` if none."""
-        hit = self._static.get((method, path))
-        if hit is not None:
-            return hit[0], hit[1], {}, hit[2]
-        parts = path.strip("/").split("/")
-        allowed = False
-        for m, pattern, template, handler, protocol in self._dynamic:
-            if len(pattern) != len(parts):
-                continue
-            params: dict[str, str] = {}
-            for p, v in zip(pattern, parts, strict=True):
-                if p[0] == "{":
-                    if not v:
-                        break
-                    params[p[1:-1]] = v
-                elif p != v:
-                    break
-            else:
-                if m == method:
-                    return template, handler, params, protocol
-                allowed = True
-        if allowed or any(k[1] == path for k in self._static):
-            return path if "{" not in path else "other", None, {}, "plain"
-        return "other", None, {}, "oip" if path.startswith("/v2") else "plain"
 
 
 class ServingApp:
@@ -306,7 +233,7 @@ class ServingApp:
             if given and _REQUEST_ID.match(given.decode("latin-1"))
             else uuid.uuid4().hex
         )
-        request = _Request(scope, receive, params, headers, request_id, protocol)
+        request = Request(scope, receive, params, headers, request_id, protocol)
         extra: tuple[tuple[bytes, bytes], ...] = ()
         try:
             if handler is None:
@@ -314,7 +241,7 @@ class ServingApp:
             reply = await handler(request)
         except RequestError as exc:
             body, ctype = error_body(request.protocol, exc, request.request_id)
-            reply = _Reply(body, exc.status, ctype)
+            reply = Reply(body, exc.status, ctype)
             extra = exc.headers
         except TimeoutError:
             timeout = RequestError(
@@ -323,7 +250,7 @@ class ServingApp:
                 code="TIMEOUT",
             )
             body, ctype = error_body(request.protocol, timeout, request.request_id)
-            reply = _Reply(body, 504, ctype)
+            reply = Reply(body, 504, ctype)
         except Exception as exc:  # a model failure: named, never a crash of the worker
             logger.exception("request %s failed", request.request_id)
             err = RequestError(
@@ -332,7 +259,7 @@ class ServingApp:
                 code="INTERNAL_ERROR",
             )
             body, ctype = error_body(request.protocol, err, request.request_id)
-            reply = _Reply(body, 500, ctype)
+            reply = Reply(body, 500, ctype)
         response_headers = [
             (b"content-type", reply.content_type),
             (b"content-length", str(len(reply.body)).encode()),
@@ -373,7 +300,7 @@ class ServingApp:
             code="NOT_FOUND",
         )
 
-    async def _body(self, request: _Request, limit: int) -> bytes:
+    async def _body(self, request: Request, limit: int) -> bytes:
         length = request.headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             raise RequestError(
@@ -403,7 +330,7 @@ class ServingApp:
                 break
         return b"".join(chunks) if len(chunks) != 1 else chunks[0]
 
-    def _content_type(self, request: _Request, csv_ok: bool) -> str:
+    def _content_type(self, request: Request, csv_ok: bool) -> str:
         raw = request.headers.get(b"content-type")
         if raw is None:
             return "json"
@@ -436,7 +363,7 @@ class ServingApp:
 
     async def _predict(
         self,
-        request: _Request,
+        request: Request,
         endpoint: ServedEndpoint,
         target: Target,
         parse: Callable[[bytes, ServedModel], Any],
@@ -474,7 +401,7 @@ class ServingApp:
 
     def _record(
         self,
-        request: _Request,
+        request: Request,
         endpoint: ServedEndpoint,
         served: ServedModel,
         batch: Any,
@@ -565,16 +492,16 @@ class ServingApp:
             if self.log is not None:
                 self.log.append(record)
 
-    def _choose(self, request: _Request, endpoint: ServedEndpoint) -> Target:
+    def _choose(self, request: Request, endpoint: ServedEndpoint) -> Target:
         header = endpoint.spec.sticky_header
         sticky = request.headers.get(header.encode()) if header else None
         return endpoint.choose(sticky)
 
-    async def _plain_predict(self, request: _Request) -> _Reply:
+    async def _plain_predict(self, request: Request) -> Reply:
         endpoint = self._endpoint(request.params["name"])
         return await self._tabular(request, endpoint)
 
-    async def _invocations(self, request: _Request) -> _Reply:
+    async def _invocations(self, request: Request) -> Reply:
         if len(self.endpoints) != 1:
             raise RequestError(
                 404,
@@ -584,9 +511,9 @@ class ServingApp:
             )
         return await self._tabular(request, next(iter(self.endpoints.values())))
 
-    async def _tabular(self, request: _Request, endpoint: ServedEndpoint) -> _Reply:
+    async def _tabular(self, request: Request, endpoint: ServedEndpoint) -> Reply:
         content_type = self._content_type(request, csv_ok=True)
-        proba = _query_flag(request.scope, b"proba")
+        proba = query_flag(request.scope, b"proba")
         target = self._choose(request, endpoint)
         served, _, prediction, _ = await self._predict(
             request,
@@ -597,13 +524,13 @@ class ServingApp:
         )
         if proba and not served.runtime.has_proba:
             pass  # predictions only: the body says so by leaving probabilities out
-        return _Reply(
+        return Reply(
             plain_response(
                 prediction, served.runtime.classes, served.uri, request.request_id, proba=proba
             )
         )
 
-    async def _explain(self, request: _Request) -> _Reply:
+    async def _explain(self, request: Request) -> Reply:
         import orjson
 
         endpoint = self._endpoint(request.params["name"])
@@ -630,11 +557,11 @@ class ServingApp:
         result = await asyncio.to_thread(run)
         result["model_version"] = served.uri
         result["request_id"] = request.request_id
-        return _Reply(orjson.dumps(result, option=orjson.OPT_SERIALIZE_NUMPY))
+        return Reply(orjson.dumps(result, option=orjson.OPT_SERIALIZE_NUMPY))
 
     # -- Open Inference Protocol -----------------------------------------------------
 
-    def _oip_target(self, request: _Request) -> tuple[ServedEndpoint, Target]:
+    def _oip_target(self, request: Request) -> tuple[ServedEndpoint, Target]:
         endpoint = self._endpoint(request.params["model"])
         request.endpoint = endpoint.name
         version = request.params.get("version")
@@ -651,7 +578,7 @@ class ServingApp:
             )
         return endpoint, target
 
-    async def _oip_infer(self, request: _Request) -> _Reply:
+    async def _oip_infer(self, request: Request) -> Reply:
         endpoint, target = self._oip_target(request)
         self._content_type(request, csv_ok=False)
         state: dict[str, Any] = {}
@@ -675,7 +602,7 @@ class ServingApp:
         served, _, prediction, _ = await self._predict(request, endpoint, target, parse, True)
         oip_id = state.get("id")
         predict, proba = state["outputs"]
-        return _Reply(
+        return Reply(
             oip_response(
                 endpoint.name,
                 served,
@@ -687,43 +614,43 @@ class ServingApp:
             )
         )
 
-    async def _oip_metadata(self, request: _Request) -> _Reply:
+    async def _oip_metadata(self, request: Request) -> Reply:
         import orjson
 
         endpoint, target = self._oip_target(request)
         versions = [str(t.model.version.version) for t in endpoint.targets]
         request.model_version = target.model.uri
-        return _Reply(orjson.dumps(oip_metadata(endpoint.name, versions, target.model)))
+        return Reply(orjson.dumps(oip_metadata(endpoint.name, versions, target.model)))
 
-    async def _oip_model_ready(self, request: _Request) -> _Reply:
+    async def _oip_model_ready(self, request: Request) -> Reply:
         import orjson
 
         endpoint, target = self._oip_target(request)
         request.model_version = target.model.uri
-        return _Reply(orjson.dumps({"name": endpoint.name, "ready": True}))
+        return Reply(orjson.dumps({"name": endpoint.name, "ready": True}))
 
-    async def _oip_server(self, request: _Request) -> _Reply:
+    async def _oip_server(self, request: Request) -> Reply:
         import orjson
 
         from keel._version import __version__
 
-        return _Reply(orjson.dumps({"name": "keel", "version": __version__, "extensions": []}))
+        return Reply(orjson.dumps({"name": "keel", "version": __version__, "extensions": []}))
 
-    async def _live(self, request: _Request) -> _Reply:
-        return _Reply(b'{"live":true}')
+    async def _live(self, request: Request) -> Reply:
+        return Reply(b'{"live":true}')
 
-    async def _ready(self, request: _Request) -> _Reply:
+    async def _ready(self, request: Request) -> Reply:
         if not self._started:
-            return _Reply(b'{"ready":false}', 503)
-        return _Reply(b'{"ready":true}')
+            return Reply(b'{"ready":false}', 503)
+        return Reply(b'{"ready":true}')
 
     # -- the rest ----------------------------------------------------------------------
 
-    async def _metrics(self, request: _Request) -> _Reply:
+    async def _metrics(self, request: Request) -> Reply:
         body, ctype = self.metrics.exposition()
-        return _Reply(body, 200, ctype.encode())
+        return Reply(body, 200, ctype.encode())
 
-    async def _list_endpoints(self, request: _Request) -> _Reply:
+    async def _list_endpoints(self, request: Request) -> Reply:
         import orjson
 
         out = []
@@ -746,9 +673,9 @@ class ServingApp:
                     "stored": self.stored[e.name].to_dict() if e.name in self.stored else None,
                 }
             )
-        return _Reply(orjson.dumps({"endpoints": out, "switches": self.switches[-20:]}))
+        return Reply(orjson.dumps({"endpoints": out, "switches": self.switches[-20:]}))
 
-    async def _feedback(self, request: _Request) -> _Reply:
+    async def _feedback(self, request: Request) -> Reply:
         import orjson
 
         self._content_type(request, csv_ok=False)
@@ -819,13 +746,13 @@ class ServingApp:
                 f"{len(unknown_ids)} request id(s) are not in the prediction log (never answered "
                 "here, sampled out of the log, or logged by another worker less than a second ago)"
             )
-        return _Reply(orjson.dumps(body))
+        return Reply(orjson.dumps(body))
 
-    async def _ping(self, request: _Request) -> _Reply:
-        return _Reply(b"{}")
+    async def _ping(self, request: Request) -> Reply:
+        return Reply(b"{}")
 
-    def _routes(self) -> _Router:
-        r = _Router()
+    def _routes(self) -> Router:
+        r = Router()
         for prefix in ("/v1/endpoints/{name}", "/v1/models/{name}"):
             r.add("POST", f"{prefix}/predict", self._plain_predict, "plain")
             r.add("POST", f"{prefix}/explain", self._explain, "plain")
@@ -843,125 +770,3 @@ class ServingApp:
             r.add("GET", f"{prefix}/ready", self._oip_model_ready, "oip")
             r.add("POST", f"{prefix}/infer", self._oip_infer, "oip")
         return r
-
-
-def _query_flag(scope: Scope, name: bytes) -> bool:
-    query: bytes = scope.get("query_string", b"")
-    if not query:
-        return False
-    from urllib.parse import parse_qs
-
-    values = parse_qs(query.decode("latin-1")).get(name.decode(), [])
-    return bool(values) and values[-1].lower() in ("1", "true", "yes")
-
-
-def is_stored_name(item: object) -> bool:
-    """Whether ``item`` names a stored endpoint: a bare name, not a model reference
-    (``iris@champion``, ``iris/3``) nor a YAML file."""
-    return (
-        isinstance(item, str)
-        and not item.endswith((".yaml", ".yml"))
-        and "@" not in item
-        and "/" not in item
-    )
-
-
-def _specs(source: Any) -> list[EndpointSpec | str]:
-    from pathlib import Path
-
-    from keel.store._endpoints import check_endpoint_name
-
-    items = source if isinstance(source, list | tuple) else [source]
-    specs: list[EndpointSpec | str] = []
-    for item in items:
-        if isinstance(item, EndpointSpec):
-            specs.append(item)
-        elif isinstance(item, dict | Path) or (
-            isinstance(item, str) and item.endswith((".yaml", ".yml"))
-        ):
-            specs.extend(load_endpoint_specs(item))
-        elif is_stored_name(item):
-            specs.append(check_endpoint_name(item))
-        elif isinstance(item, str):
-            specs.append(endpoint_from_ref(item))
-        else:
-            from keel.errors import InvalidArgumentError
-
-            raise InvalidArgumentError(
-                f"cannot serve {type(item).__name__}; pass an EndpointSpec, a stored endpoint's "
-                "name (iris), a model reference (iris@champion) or an endpoint YAML file"
-            )
-    names = [s if isinstance(s, str) else s.name for s in specs]
-    if len(set(names)) != len(names):
-        from keel.errors import InvalidArgumentError
-
-        raise InvalidArgumentError(
-            f"endpoint names repeat: {', '.join(names)}; name each endpoint once"
-        )
-    return specs
-
-
-def create_app(
-    endpoints: Any,
-    *,
-    context: Context | None = None,
-    runtime: str = "auto",
-    prediction_log: bool = True,
-    log_folder: str | None = None,
-    watch: bool = True,
-    model_loader: Callable[..., ServedModel] | None = None,
-) -> ServingApp:
-    """The ASGI app serving one or more endpoints (run it with uvicorn, or embed it).
-
-    Args:
-        endpoints: an :class:`EndpointSpec`, the name of a stored endpoint (``iris``:
-            its spec is read from the store at start-up and its later revisions are
-            followed), a model reference (``iris@champion``: an implicit endpoint
-            ``iris``), the path of an endpoint YAML file, a dict, or a list of these.
-        context: the store, artifact root and project to serve from
-            (:func:`keel.context.current_context` by default).
-        runtime: ``auto`` (ONNX Runtime when the version has a parity-checked ONNX
-            file), ``onnx`` or ``native``.
-        prediction_log: write the prediction log (Parquet under the artifact root).
-        log_folder: where the logs go instead of ``<artifact root>/serving``.
-        watch: follow aliases when they move, and stored endpoints when they change
-            (each endpoint's ``poll_interval_s``).
-        model_loader: builds a :class:`ServedModel` from a reference (tests, embedding).
-
-    Raises:
-        InvalidArgumentError: a spec is invalid (names the key).
-
-    Example::
-
-        >>> app = keel.serving.create_app("iris@champion")
-        >>> uvicorn.run(app, host="127.0.0.1", port=8000)
-    """
-    if runtime not in ("auto", "onnx", "native"):
-        from keel.errors import InvalidArgumentError
-
-        raise InvalidArgumentError(f"runtime {runtime!r} is unknown; use auto, onnx or native")
-    return ServingApp(
-        _specs(endpoints),
-        context=context,
-        runtime=runtime,
-        prediction_log=prediction_log,
-        log_folder=log_folder,
-        watch=watch,
-        model_loader=model_loader,
-    )
-
-
-def app_from_environment() -> ServingApp:
-    """The app of one ``keel serve --workers N`` worker (the specs are in
-    :data:`SPECS_VARIABLE`; each worker loads its own models and shares nothing)."""
-    import json
-    import os
-
-    config = json.loads(os.environ[SPECS_VARIABLE])
-    specs: list[EndpointSpec | str] = [EndpointSpec.model_validate(s) for s in config["specs"]]
-    specs += config.get("stored", [])
-    return create_app(
-        specs,
-        runtime=config.get("runtime", "auto"),
-        prediction_log=config.get("prediction_log", True),
-    )
