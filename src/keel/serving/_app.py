@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import re
 import time
 import uuid
 from collections import OrderedDict
@@ -29,13 +28,23 @@ from keel.serving._protocols import (
     oip_metadata,
     oip_response,
     oip_wanted_outputs,
+    parse_feedback,
     parse_json,
     parse_tabular,
     plain_response,
 )
-from keel.serving._routing import Receive, Reply, Request, Router, Scope, Send, query_flag
+from keel.serving._routing import (
+    REQUEST_ID,
+    Receive,
+    Reply,
+    Request,
+    Router,
+    Scope,
+    Send,
+    query_flag,
+)
 from keel.serving._spec import EndpointSpec
-from keel.serving._traffic import ServedEndpoint, Target, agreement
+from keel.serving._traffic import ServedEndpoint, Target, mirror
 
 if TYPE_CHECKING:
     from keel.context import Context
@@ -44,9 +53,7 @@ __all__ = ["ServingApp"]
 
 logger = logging.getLogger("keel.serving")
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _MAX_EXPLAIN_ROWS = 100
-_MAX_FEEDBACK = 10_000
 _RECENT_IDS = 200_000
 
 
@@ -230,7 +237,7 @@ class ServingApp:
         given = headers.get(b"x-request-id")
         request_id = (
             given.decode("latin-1")
-            if given and _REQUEST_ID.match(given.decode("latin-1"))
+            if given and REQUEST_ID.match(given.decode("latin-1"))
             else uuid.uuid4().hex
         )
         request = Request(scope, receive, params, headers, request_id, protocol)
@@ -433,64 +440,11 @@ class ServingApp:
             spec.shadow is not None
             and (spec.shadow.sample_rate >= 1.0 or random.random() < spec.shadow.sample_rate)  # noqa: S311
         ):
-            self._mirror(endpoint, shadow, batch, prediction, record)
+            mirror(
+                endpoint, shadow, batch, prediction, record, self.log, self.metrics, self.background
+            )
         else:
             self.log.append(record)
-
-    def _mirror(
-        self,
-        endpoint: ServedEndpoint,
-        shadow: Target,
-        batch: Any,
-        prediction: Any,
-        record: LogRecord,
-    ) -> None:
-        assert endpoint.spec.shadow is not None and self.log is not None
-        served = shadow.model
-        record.shadow_version = served.uri
-        if len(self.background) >= endpoint.spec.shadow.max_in_flight:
-            record.shadow_error = "dropped: too many shadow requests in flight"
-            self.metrics.shadow.labels(endpoint.name, served.uri, "dropped").inc()
-            self.log.append(record)
-            return
-        task = asyncio.get_running_loop().create_task(
-            self._shadow(endpoint, served, batch, prediction, record)
-        )
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
-
-    async def _shadow(
-        self,
-        endpoint: ServedEndpoint,
-        served: ServedModel,
-        batch: Any,
-        prediction: Any,
-        record: LogRecord,
-    ) -> None:
-        started = time.perf_counter()
-        outcome = "error"
-        try:
-            assert served.batcher is not None
-            result = await served.batcher.submit(
-                batch, False, timeout=endpoint.spec.limits.timeout_s
-            )
-            record.shadow_prediction = result
-            record.shadow_agreement = agreement(prediction, result)
-            outcome = "agree" if record.shadow_agreement == 1.0 else "disagree"
-        except asyncio.CancelledError:
-            record.shadow_error = "cancelled: the server stopped first"
-        except TimeoutError:
-            record.shadow_error = f"timed out after {endpoint.spec.limits.timeout_s} s"
-        except RequestError as exc:
-            record.shadow_error = exc.message[:300]
-            outcome = "dropped" if exc.status == 429 else "error"
-        except Exception as exc:
-            record.shadow_error = f"{type(exc).__name__}: {str(exc)[:300]}"
-        finally:
-            record.shadow_latency_ms = (time.perf_counter() - started) * 1000.0
-            self.metrics.shadow.labels(endpoint.name, served.uri, outcome).inc()
-            if self.log is not None:
-                self.log.append(record)
 
     def _choose(self, request: Request, endpoint: ServedEndpoint) -> Target:
         header = endpoint.spec.sticky_header
@@ -594,7 +548,7 @@ class ServingApp:
             if oip_id is not None and not isinstance(oip_id, str):
                 raise RequestError(400, "id must be a string", field="id")
             state["id"] = oip_id
-            if oip_id and not given and _REQUEST_ID.match(oip_id):
+            if oip_id and not given and REQUEST_ID.match(oip_id):
                 request.request_id = oip_id  # the OIP id is the request id when no header is sent
             state["outputs"] = oip_wanted_outputs(payload, served.runtime.has_proba)
             return served.schema.from_oip(payload)
@@ -679,42 +633,7 @@ class ServingApp:
         import orjson
 
         self._content_type(request, csv_ok=False)
-        payload = parse_json(await self._body(request, 8 * 1024 * 1024))
-        items: Any
-        if isinstance(payload, dict) and "feedback" in payload:
-            items = payload["feedback"]
-            field = "feedback"
-        else:
-            items = [payload]
-            field = "body"
-        if not isinstance(items, list) or not items or len(items) > _MAX_FEEDBACK:
-            raise RequestError(
-                400,
-                f"{field} must be a list of 1 to {_MAX_FEEDBACK} objects with request_id and label",
-                field=field,
-            )
-        entries = []
-        for i, item in enumerate(items):
-            where = f"{field}[{i}]" if field == "feedback" else "body"
-            if not isinstance(item, dict) or "request_id" not in item or "label" not in item:
-                raise RequestError(
-                    400, f"{where} must be an object with request_id and label", field=where
-                )
-            unknown = set(item) - {"request_id", "label"}
-            if unknown:
-                raise RequestError(
-                    400,
-                    f"{where} has unknown key(s) {', '.join(sorted(map(str, unknown)))[:60]}; "
-                    "expected request_id and label",
-                    field=where,
-                )
-            if not isinstance(item["request_id"], str) or not _REQUEST_ID.match(item["request_id"]):
-                raise RequestError(
-                    400,
-                    f"{where}.request_id must be a request id string",
-                    field=f"{where}.request_id",
-                )
-            entries.append((item["request_id"], item["label"]))
+        entries = parse_feedback(parse_json(await self._body(request, 8 * 1024 * 1024)))
         known = {rid: self._recent[rid] for rid, _ in entries if rid in self._recent}
         missing = sorted({rid for rid, _ in entries if rid not in known})
         if missing and self._log_folder:

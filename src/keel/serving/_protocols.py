@@ -15,6 +15,7 @@ __all__ = [
     "error_body",
     "oip_metadata",
     "oip_response",
+    "parse_feedback",
     "parse_json",
     "parse_tabular",
     "plain_response",
@@ -263,3 +264,52 @@ def oip_response(
         "outputs": outputs,
     }
     return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+#: the most labels one feedback request may carry
+MAX_FEEDBACK = 10_000
+
+
+def parse_feedback(payload: Any) -> list[tuple[str, Any]]:
+    """``(request id, label)`` pairs from a feedback body: one object
+    (``{"request_id", "label"}``) or many (``{"feedback": [...]}``).
+
+    Raises:
+        RequestError: 400 naming the entry and what it lacks.
+    """
+    from keel.serving._routing import REQUEST_ID
+
+    items: Any
+    if isinstance(payload, dict) and "feedback" in payload:
+        items, field = payload["feedback"], "feedback"
+    else:
+        items, field = [payload], "body"
+    if not isinstance(items, list) or not items or len(items) > MAX_FEEDBACK:
+        raise RequestError(
+            400,
+            f"{field} must be a list of 1 to {MAX_FEEDBACK} objects with request_id and label",
+            field=field,
+        )
+    entries = []
+    for i, item in enumerate(items):
+        where = f"{field}[{i}]" if field == "feedback" else "body"
+        if not isinstance(item, dict) or "request_id" not in item or "label" not in item:
+            raise RequestError(
+                400, f"{where} must be an object with request_id and label", field=where
+            )
+        unknown = set(item) - {"request_id", "label"}
+        if unknown:
+            raise RequestError(
+                400,
+                f"{where} has unknown key(s) {', '.join(sorted(map(str, unknown)))[:60]}; "
+                "expected request_id and label",
+                field=where,
+            )
+        if not isinstance(item["request_id"], str) or not REQUEST_ID.match(item["request_id"]):
+            raise RequestError(
+                400,
+                f"{where}.request_id must be a request id string",
+                field=f"{where}.request_id",
+            )
+        entries.append((item["request_id"], item["label"]))
+    return entries

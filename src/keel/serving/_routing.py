@@ -4,11 +4,25 @@ matches method and path template (the template, never the path, labels the metri
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Handler", "Receive", "Reply", "Request", "Router", "Scope", "Send", "query_flag"]
+__all__ = [
+    "REQUEST_ID",
+    "Handler",
+    "Receive",
+    "Reply",
+    "Request",
+    "Router",
+    "Scope",
+    "Send",
+    "query_flag",
+]
+
+#: a request id keel takes from a caller (``X-Request-Id``, an OIP ``id``); others are replaced
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]

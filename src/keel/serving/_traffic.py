@@ -1,5 +1,5 @@
 """Traffic between an endpoint's targets: weighted (optionally sticky) choice, the shadow
-comparison, and following aliases when they move.
+(mirrored after the answer, compared, logged) and retiring a replaced model.
 
 A target holds the model it serves now; the alias watcher replaces it with a newly
 loaded and warmed version in one assignment, so a request sees either the old model or
@@ -13,14 +13,20 @@ import asyncio
 import bisect
 import logging
 import random
+import time
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from keel.serving._errors import RequestError
 from keel.serving._models import ServedModel
 from keel.serving._spec import EndpointSpec
 
-__all__ = ["ServedEndpoint", "Target", "agreement"]
+if TYPE_CHECKING:
+    from keel.serving._metrics import ServingMetrics
+    from keel.serving._predlog import LogRecord, PredictionLog
+
+__all__ = ["ServedEndpoint", "Target", "agreement", "mirror", "retire"]
 
 logger = logging.getLogger("keel.serving")
 
@@ -109,3 +115,63 @@ async def retire(model: ServedModel, timeout: float = 60.0) -> None:
     while not batcher.idle and loop.time() < deadline:
         await asyncio.sleep(0.05)
     await batcher.close()
+
+
+def mirror(
+    endpoint: ServedEndpoint,
+    shadow: Target,
+    batch: Any,
+    prediction: Any,
+    record: LogRecord,
+    log: PredictionLog,
+    metrics: ServingMetrics,
+    background: set[asyncio.Task[Any]],
+) -> None:
+    """Send a copy of an answered request to the shadow, in the background; its outcome
+    completes ``record``, which is logged when the shadow finishes (or is dropped,
+    counted, when ``shadow.max_in_flight`` background tasks are running)."""
+    assert endpoint.spec.shadow is not None
+    served = shadow.model
+    record.shadow_version = served.uri
+    if len(background) >= endpoint.spec.shadow.max_in_flight:
+        record.shadow_error = "dropped: too many shadow requests in flight"
+        metrics.shadow.labels(endpoint.name, served.uri, "dropped").inc()
+        log.append(record)
+        return
+    task = asyncio.get_running_loop().create_task(
+        _shadow(endpoint, served, batch, prediction, record, log, metrics)
+    )
+    background.add(task)
+    task.add_done_callback(background.discard)
+
+
+async def _shadow(
+    endpoint: ServedEndpoint,
+    served: ServedModel,
+    batch: Any,
+    prediction: Any,
+    record: LogRecord,
+    log: PredictionLog,
+    metrics: ServingMetrics,
+) -> None:
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        assert served.batcher is not None
+        result = await served.batcher.submit(batch, False, timeout=endpoint.spec.limits.timeout_s)
+        record.shadow_prediction = result
+        record.shadow_agreement = agreement(prediction, result)
+        outcome = "agree" if record.shadow_agreement == 1.0 else "disagree"
+    except asyncio.CancelledError:
+        record.shadow_error = "cancelled: the server stopped first"
+    except TimeoutError:
+        record.shadow_error = f"timed out after {endpoint.spec.limits.timeout_s} s"
+    except RequestError as exc:
+        record.shadow_error = exc.message[:300]
+        outcome = "dropped" if exc.status == 429 else "error"
+    except Exception as exc:
+        record.shadow_error = f"{type(exc).__name__}: {str(exc)[:300]}"
+    finally:
+        record.shadow_latency_ms = (time.perf_counter() - started) * 1000.0
+        metrics.shadow.labels(endpoint.name, served.uri, outcome).inc()
+        log.append(record)
