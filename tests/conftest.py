@@ -80,6 +80,8 @@ def keel_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     monkeypatch.chdir(work)
     home = work / ".keel"
     monkeypatch.setenv("KEEL_HOME", str(home))
+    # the user's own saved login (keel login) must not reach the tests
+    monkeypatch.setenv("KEEL_USER_CONFIG", str(tmp_path / "user-config.toml"))
     set_client(None)
     stale = reset_default_context()
     if stale is not None:
@@ -111,21 +113,95 @@ def client(keel_home: Path) -> Iterator[object]:
         c.close()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
-    """An open Store on each backend (the contract suite runs on both)."""
+def _sql_store(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> Any:
     from keel.store import open_store
 
-    if request.param == "sqlite":
+    if backend == "sqlite":
         uri = f"sqlite:///{tmp_path / 'contract.db'}"
     else:
         uri = request.getfixturevalue("pg_schema_uri")
     s = open_store(uri)
     s.open()
+    return s
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def sql_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+    """An open SQL Store on SQLite and on PostgreSQL (tests of the SQL backend itself)."""
+    s = _sql_store(request, tmp_path, request.param)
     try:
         yield s
     finally:
         s.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres", "rest-sqlite", "rest-postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+    """An open Store on every backend: SQLite, PostgreSQL, and a real ``keel server``
+    (a subprocess on 127.0.0.1) over each of them: the contract suite runs on all four.
+
+    A REST store gets a fresh project of its own on the session's server, as the
+    server's administrator; ``store.database`` is the server's database (for tests that
+    tamper with rows behind keel's back) and ``store.authenticated_user`` the user the
+    server records as the actor of every change.
+    """
+    if not request.param.startswith("rest-"):
+        s = _sql_store(request, tmp_path, request.param)
+        try:
+            yield s
+        finally:
+            s.close()
+        return
+    server = request.getfixturevalue(f"{request.param.replace('-', '_')}_server")
+    from keel.store._sql._database import Database
+
+    project = f"c{uuid.uuid4().hex[:12]}"
+    admin = server.client()
+    admin.access.create_project(project, "contract test", actor="ignored")
+    admin.close()
+    s = server.client(project=project)
+    s.database = Database(server.store_uri)
+    s.authenticated_user = "admin"
+    try:
+        yield s
+    finally:
+        s.close()
+        s.database.close()
+
+
+@pytest.fixture(scope="session")
+def rest_sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One ``keel server`` on SQLite for the session."""
+    from keel_server import KeelServer
+
+    server = KeelServer(tmp_path_factory.mktemp("rest-sqlite")).start(init_admin=True)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def rest_postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One ``keel server`` on PostgreSQL (a schema of its own) for the session."""
+    require_pg()
+    import sqlalchemy as sa
+
+    from keel_server import KeelServer
+
+    schema = f"keel_rest_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    uri = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    server = KeelServer(tmp_path_factory.mktemp("rest-postgres"), store_uri=uri)
+    try:
+        yield server.start(init_admin=True)
+    finally:
+        server.stop()
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
 
 
 # -- small datasets shared by the training, responsible-AI, registry and gates tests ------

@@ -2,7 +2,8 @@
 
 Precedence, highest first: arguments passed to :class:`Settings`, ``KEEL_*`` environment
 variables, the ``keel.toml`` file (``KEEL_CONFIG`` names it; by default ``./keel.toml``),
-then the defaults: everything under ``./.keel/``.
+the server and token ``keel login`` saved in the user's config file
+(:mod:`keel._user_config`), then the defaults: everything under ``./.keel/``.
 
 Example::
 
@@ -114,7 +115,14 @@ class Settings(BaseModel):
     progress: bool | None = None
 
     def __init__(self, **values: Any) -> None:
-        sources = {**_toml_values(), **_env_values(type(self).model_fields), **values}
+        from keel._user_config import read_user_config
+
+        sources = {
+            **read_user_config(),
+            **_toml_values(),
+            **_env_values(type(self).model_fields),
+            **values,
+        }
         super().__init__(**sources)
 
     @field_validator("store_uri")
@@ -160,9 +168,12 @@ class Settings(BaseModel):
         return f"sqlite:///{self.home.absolute() / 'keel.db'}"
 
     def resolved_artifact_root(self) -> str:
-        """The artifact root in force (``<home>/artifacts`` when none is set)."""
+        """The artifact root in force: the one set, else the keel server the store is on,
+        else ``<home>/artifacts``."""
         if self.artifact_root:
             return self.artifact_root
+        if self.store_uri and self.store_uri.startswith(("http://", "https://")):
+            return self.store_uri
         return str(self.home.absolute() / "artifacts")
 
     def resolved_cache_dir(self) -> Path:

@@ -87,6 +87,8 @@ class Context:
             stays the caller's: :meth:`close` does not close it.
         artifacts: an artifact store to use instead of opening the settings' root.
         project: the project (``settings.project`` when ``None``).
+        actor: the acting user (``settings.resolved_actor()`` when ``None``; a keel
+            server passes the authenticated user).
 
     The constructor does no I/O. The store is opened on first use, once, even when
     several threads ask at the same time; :meth:`close` releases what the context
@@ -109,8 +111,10 @@ class Context:
         store: Store | None = None,
         artifacts: ArtifactStore | None = None,
         project: str | None = None,
+        actor: str | None = None,
     ) -> None:
         self._settings = settings
+        self._actor = actor
         self._store = store
         self._own_store = store is None
         self._artifacts = artifacts
@@ -147,7 +151,22 @@ class Context:
 
     @property
     def actor(self) -> str:
-        """The user recorded as the actor of runs and changes (``KEEL_ACTOR`` or the OS user)."""
+        """The user recorded as the actor of runs and changes.
+
+        The one given to the constructor, else the user a keel server authenticated (for
+        a REST store: a server records its own idea of who acts, whatever a client says),
+        else ``KEEL_ACTOR`` or the OS user.
+        """
+        if self._actor is not None:
+            return self._actor
+        from keel.store import ServiceGateway
+
+        uses_server = self._store is not None or self.store_uri.startswith(("http://", "https://"))
+        if uses_server and isinstance(self.store, ServiceGateway):
+            with self._lock:
+                if self._actor is None:
+                    self._actor = str(self.store.call_service("whoami", {})["user"])
+            return self._actor
         return self.settings.resolved_actor()
 
     @property
@@ -198,7 +217,11 @@ class Context:
                     from keel.artifacts import open_artifacts
 
                     settings = self._loaded_settings()
-                    artifacts = open_artifacts(settings.resolved_artifact_root(), settings)
+                    artifacts = open_artifacts(
+                        settings.resolved_artifact_root(),
+                        settings,
+                        project=self._project or settings.project,
+                    )
                     self._artifacts = artifacts
         return artifacts
 

@@ -17,6 +17,7 @@ from typing import ClassVar
 
 __all__ = [
     "ArtifactCorruptedError",
+    "AuthenticationError",
     "ConfigError",
     "ConflictError",
     "InvalidArgumentError",
@@ -25,6 +26,8 @@ __all__ = [
     "KeelError",
     "MissingExtraError",
     "NotFoundError",
+    "PayloadTooLargeError",
+    "RateLimitedError",
     "RunStateError",
     "StoreError",
     "error_codes",
@@ -111,6 +114,36 @@ class StoreError(KeelError):
     http_status = 503
 
 
+class AuthenticationError(KeelError):
+    """A request to a keel server carried no token, or one that is not (or no longer) valid."""
+
+    code = "UNAUTHENTICATED"
+    http_status = 401
+
+
+class RateLimitedError(KeelError):
+    """Too many requests (or failed logins) from one client; try again after a pause.
+
+    Args:
+        message: what happened and what to do.
+        retry_after: seconds to wait before trying again.
+    """
+
+    code = "RATE_LIMITED"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PayloadTooLargeError(InvalidArgumentError):
+    """A request body is larger than the server accepts."""
+
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = 413
+
+
 class MissingExtraError(KeelError):
     """An optional dependency is not installed."""
 
@@ -180,6 +213,9 @@ _CLASSES: dict[str, str] = {
     "CONFIG_ERROR": "keel.errors:ConfigError",
     "STORE_UNAVAILABLE": "keel.errors:StoreError",
     "MISSING_EXTRA": "keel.errors:MissingExtraError",
+    "UNAUTHENTICATED": "keel.errors:AuthenticationError",
+    "RATE_LIMITED": "keel.errors:RateLimitedError",
+    "PAYLOAD_TOO_LARGE": "keel.errors:PayloadTooLargeError",
     "AUDIT_CHAIN_BROKEN": "keel.governance._audit:AuditChainBrokenError",
     "AUDIT_MISMATCH": "keel.governance._guard:AuditMismatchError",
     "DATASET_VALIDATION_FAILED": "keel.data._errors:DatasetValidationError",

@@ -91,7 +91,7 @@ def test_compare_needs_two_runs(two_runs: tuple[str, str]) -> None:
 
 def test_db_upgrade_and_doctor(keel_home: Path) -> None:
     out = run_cli("db", "upgrade").stdout
-    assert "tracking_0002" in out and "lineage_0002" in out and "access_0001" in out
+    assert "tracking_0003" in out and "lineage_0002" in out and "access_0001" in out
     assert (keel_home / "keel.db").exists()
     out = run_cli("doctor").stdout
     assert "metadata store" in out and "ok" in out and str(keel_home) in out

@@ -50,6 +50,7 @@ evaluation: [accuracy]
 # {pipeline_run} are filled in. In this order: the changes come last.
 WORKING: dict[str, list[str]] = {
     "doctor": [],
+    "server": ["--check"],
     "db upgrade": [],
     "experiments list": [],
     "runs list": ["--filter", "metrics.accuracy > 0.1"],
@@ -116,7 +117,13 @@ def error_path_args(command: object) -> list[str]:
 
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [KEEL, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+        [KEEL, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
     )
 
 

@@ -29,6 +29,13 @@ from keel.store import (
 SECRET = re.compile(r"^keel_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$")
 
 
+@pytest.fixture
+def store(sql_store: Any) -> Any:
+    """SQLite and PostgreSQL only: this module tests the AccessStore's SQL implementation (over REST, the same
+    behaviour is shown through the server in tests/e2e)."""
+    return sql_store
+
+
 def _sql(store: Any, statement: str, **params: Any) -> Any:
     with store.database.engine.begin() as conn:
         result = conn.execute(sa.text(statement), params)

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from keel.errors import InvalidArgumentError, NotFoundError
 from keel.store import AuditEntry, ModelFile, ModelVersionDraft
+from keel_server import recorded
 
 
 def _fill(store: Any, n: int = 5) -> None:
@@ -33,8 +34,9 @@ def _fill(store: Any, n: int = 5) -> None:
 
 
 def _sql(store: Any, statement: str, **params: Any) -> None:
+    """Run SQL behind keel's back, on the rows of the store's project (``:project``)."""
     with store.database.engine.begin() as conn:
-        conn.execute(sa.text(statement), params)
+        conn.execute(sa.text(statement), {"project": store.project, **params})
 
 
 def test_events_chain_and_verify(store: Any) -> None:
@@ -46,7 +48,9 @@ def test_events_chain_and_verify(store: Any) -> None:
     assert events[1].after == {"v": 2, "note": "é ✓"}
     result = store.governance.verify()
     assert result.ok and result.events == 5
-    assert [e.object_id for e in store.governance.list_events(actor="alice", limit=2)] == [
+    assert [
+        e.object_id for e in store.governance.list_events(actor=recorded(store, "alice"), limit=2)
+    ] == [
         "t3",
         "t4",
     ]
@@ -55,7 +59,7 @@ def test_events_chain_and_verify(store: Any) -> None:
 
 def test_changed_row_is_found(store: Any) -> None:
     _fill(store)
-    _sql(store, "UPDATE audit_events SET actor = 'mallory' WHERE seq = 3")
+    _sql(store, "UPDATE audit_events SET actor = 'mallory' WHERE seq = 3 AND project = :project")
     result = store.governance.verify()
     assert not result.ok and result.broken_at == 3
     assert "changed after it was written" in (result.problem or "")
@@ -63,14 +67,17 @@ def test_changed_row_is_found(store: Any) -> None:
 
 def test_changed_before_state_is_found(store: Any) -> None:
     _fill(store)
-    _sql(store, 'UPDATE audit_events SET "after" = \'{"v": 99}\' WHERE seq = 2')
+    _sql(
+        store,
+        'UPDATE audit_events SET "after" = \'{"v": 99}\' WHERE seq = 2 AND project = :project',
+    )
     result = store.governance.verify()
     assert not result.ok and result.broken_at == 2
 
 
 def test_deleted_row_is_found(store: Any) -> None:
     _fill(store)
-    _sql(store, "DELETE FROM audit_events WHERE seq = 3")
+    _sql(store, "DELETE FROM audit_events WHERE seq = 3 AND project = :project")
     result = store.governance.verify()
     assert not result.ok and result.broken_at == 4
     assert "event #3 is missing" in (result.problem or "")
@@ -78,7 +85,7 @@ def test_deleted_row_is_found(store: Any) -> None:
 
 def test_deleted_last_row_is_found_by_the_head(store: Any) -> None:
     _fill(store)
-    _sql(store, "DELETE FROM audit_events WHERE seq = 5")
+    _sql(store, "DELETE FROM audit_events WHERE seq = 5 AND project = :project")
     result = store.governance.verify()
     assert not result.ok and "deleted from the end" in (result.problem or "")
 
@@ -86,9 +93,9 @@ def test_deleted_last_row_is_found_by_the_head(store: Any) -> None:
 def test_reordered_rows_are_found(store: Any) -> None:
     _fill(store)
     # Swap the positions of events 2 and 3 (their seq numbers).
-    _sql(store, "UPDATE audit_events SET seq = 1000 WHERE seq = 2")
-    _sql(store, "UPDATE audit_events SET seq = 2 WHERE seq = 3")
-    _sql(store, "UPDATE audit_events SET seq = 3 WHERE seq = 1000")
+    _sql(store, "UPDATE audit_events SET seq = 1000 WHERE seq = 2 AND project = :project")
+    _sql(store, "UPDATE audit_events SET seq = 2 WHERE seq = 3 AND project = :project")
+    _sql(store, "UPDATE audit_events SET seq = 3 WHERE seq = 1000 AND project = :project")
     result = store.governance.verify()
     assert not result.ok and result.broken_at == 2
 
@@ -102,7 +109,7 @@ def test_rewritten_chain_without_rehashing_links_is_found(store: Any) -> None:
     forged = {**event.content(), "actor": "mallory"}
     _sql(
         store,
-        "UPDATE audit_events SET actor = 'mallory', hash = :h WHERE seq = :s",
+        "UPDATE audit_events SET actor = 'mallory', hash = :h WHERE seq = :s AND project = :project",
         h=event_hash(forged),
         s=event.seq,
     )
@@ -150,7 +157,9 @@ def test_registry_change_and_event_commit_together(store: Any) -> None:
 
 def test_roles(store: Any) -> None:
     store.governance.grant_role("alice", "admin", "root")
-    assert store.governance.grant_role("alice", "admin", "root").granted_by == "root"
+    assert store.governance.grant_role("alice", "admin", "root").granted_by == recorded(
+        store, "root"
+    )
     assert [g.user for g in store.governance.list_roles()] == ["alice"]
     with pytest.raises(InvalidArgumentError, match="roles are: viewer, editor, maintainer, admin"):
         store.governance.grant_role("bob", "superuser", "root")
@@ -204,5 +213,5 @@ def test_roles_in_audit_terms(store: Any) -> None:
     store.governance.grant_role("alice", "admin", "root")
     state = store.governance.audited_state()
     assert [(o.object_type, o.object_id, dict(o.state)) for o in state] == [
-        ("role", "alice:admin", {"granted_by": "root"})
+        ("role", "alice:admin", {"granted_by": recorded(store, "root")})
     ]

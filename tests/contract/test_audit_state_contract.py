@@ -20,11 +20,13 @@ from keel.governance._verify import verify_store
 from keel.registry import resolve_version
 from keel.store import CheckResult, GateResult, ModelFile, ModelVersionDraft
 from keel.store._audit import event_hash
+from keel_server import recorded
 
 
 def _sql(store: Any, statement: str, **params: Any) -> None:
+    """Run SQL behind keel's back, on the rows of the store's project (``:project``)."""
     with store.database.engine.begin() as conn:
-        conn.execute(sa.text(statement), params)
+        conn.execute(sa.text(statement), {"project": store.project, **params})
 
 
 def _draft(sha: str, f1: float) -> ModelVersionDraft:
@@ -81,13 +83,16 @@ def test_a_clean_store_verifies_and_the_state_is_in_audit_terms(governed: Any) -
 
 
 def test_alias_moved_behind_keels_back_is_named_and_refused(governed: Any) -> None:
-    _sql(governed, "UPDATE model_aliases SET version = 2 WHERE alias = 'champion'")
+    _sql(
+        governed,
+        "UPDATE model_aliases SET version = 2 WHERE alias = 'champion' AND project = :project",
+    )
     result = verify_store(governed)
     assert not result.ok and result.chain.ok  # every event is intact; the state is not
     assert [(m.table, m.object_id) for m in result.mismatches] == [("model_aliases", "m@champion")]
     problem = result.mismatches[0].problem
     assert "version is 2 in the table, but the audit chain says 1" in problem
-    assert "alias.promote by alice" in problem
+    assert f"alias.promote by {recorded(governed, 'alice')}" in problem
     with pytest.raises(AuditMismatchError) as caught:
         resolve_version(governed, "m@champion")
     message = str(caught.value)
@@ -98,79 +103,82 @@ def test_alias_moved_behind_keels_back_is_named_and_refused(governed: Any) -> No
 
 TAMPERING = [
     pytest.param(
-        "DELETE FROM model_aliases WHERE alias = 'challenger'",
+        "DELETE FROM model_aliases WHERE alias = 'challenger' AND project = :project",
         ("model_aliases", "m@challenger"),
         "model_aliases has no row m@challenger, but event #",
         id="alias-deleted",
     ),
     pytest.param(
-        "INSERT INTO model_aliases (name, alias, version, revision, updated_at, updated_by) "
-        "VALUES ('m', 'prod', 2, 1, 0, 'mallory')",
+        "INSERT INTO model_aliases (project, name, alias, version, revision, updated_at, "
+        "updated_by) VALUES (:project, 'm', 'prod', 2, 1, 0, 'mallory')",
         ("model_aliases", "m@prod"),
         "model_aliases row m@prod (version 2) is not explained by any audit event",
         id="alias-inserted",
     ),
     pytest.param(
-        "UPDATE model_versions SET status = 'READY' WHERE version = 4",
+        "UPDATE model_versions SET status = 'READY' WHERE version = 4 AND project = :project",
         ("model_versions", "m/4"),
         "status is 'READY' in the table, but the audit chain says 'ARCHIVED' "
-        "(event #9 model_version.archive by alice)",
+        "(event #9 model_version.archive by {alice})",
         id="version-unarchived",
     ),
     pytest.param(
-        "UPDATE model_versions SET metrics = '{\"f1\": 0.99}' WHERE version = 2",
+        "UPDATE model_versions SET metrics = '{\"f1\": 0.99}' WHERE version = 2 "
+        "AND project = :project",
         ("model_versions", "m/2"),
         "its metrics, signature, description, details or files differ from what event #3",
         id="version-metrics",
     ),
     pytest.param(
-        "UPDATE model_versions SET run_id = 'x' WHERE version = 3",
+        "UPDATE model_versions SET run_id = 'x' WHERE version = 3 AND project = :project",
         ("model_versions", "m/3"),
         "run_id is 'x' in the table, but the audit chain says 'rrrr",
         id="version-run",
     ),
     pytest.param(
-        "UPDATE model_version_files SET sha256 = :sha WHERE version = 1 AND role = 'model'",
+        "UPDATE model_version_files SET sha256 = :sha WHERE version = 1 AND role = 'model' "
+        "AND project = :project",
         ("model_versions", "m/1"),
         "the sha256 of model/model.skops differs from what event #2 model_version.register",
         id="version-files",
     ),
     pytest.param(
-        "UPDATE gate_results SET passed = TRUE WHERE version = 2",
+        "UPDATE gate_results SET passed = TRUE WHERE version = 2 AND project = :project",
         ("gate_results", None),
         "passed is True in the table, but the audit chain says False",
         id="gate-passed",
     ),
     pytest.param(
-        "UPDATE gate_results SET checks = '[]' WHERE version = 1",
+        "UPDATE gate_results SET checks = '[]' WHERE version = 1 AND project = :project",
         ("gate_results", None),
         "its checks, values, bounds, policy or reason differ",
         id="gate-checks",
     ),
     pytest.param(
-        "INSERT INTO model_alias_history (name, alias, from_version, to_version, action, actor, "
-        "time) VALUES ('m', 'champion', 1, 2, 'promote', 'mallory', 0)",
+        "INSERT INTO model_alias_history (project, name, alias, from_version, to_version, "
+        "action, actor, time) VALUES (:project, 'm', 'champion', 1, 2, 'promote', 'mallory', 0)",
         ("model_alias_history", "m@champion"),
         "move 2 (promote 1 -> 2 by mallory) is not explained by any audit event",
         id="history-inserted",
     ),
     pytest.param(
-        "UPDATE model_alias_history SET to_version = 2 WHERE alias = 'challenger'",
+        "UPDATE model_alias_history SET to_version = 2 WHERE alias = 'challenger' "
+        "AND project = :project",
         ("model_alias_history", "m@challenger"),
-        "the table has promote - -> 2 by alice, the audit chain has promote - -> 3 by alice",
+        "the table has promote - -> 2 by {alice}, the audit chain has promote - -> 3 by {alice}",
         id="history-changed",
     ),
     pytest.param(
-        'INSERT INTO roles ("user", role, granted_by, granted_at) '
-        "VALUES ('mallory', 'admin', 'mallory', 0)",
+        'INSERT INTO roles (project, "user", role, granted_by, granted_at) '
+        "VALUES (:project, 'mallory', 'admin', 'mallory', 0)",
         ("roles", "mallory:admin"),
         "roles row mallory:admin (granted_by 'mallory') is not explained by any audit event",
         id="role-inserted",
     ),
     pytest.param(
-        "DELETE FROM roles WHERE \"user\" = 'alice'",
+        "DELETE FROM roles WHERE \"user\" = 'alice' AND project = :project",
         ("roles", "alice:admin"),
-        "roles has no row alice:admin, but event #10 role.grant by root recorded it",
+        "roles has no row alice:admin, but event #10 role.grant by {root} recorded it",
         id="role-deleted",
     ),
 ]
@@ -188,18 +196,29 @@ def test_every_governed_table_changed_by_sql_is_named(
     assert {m.table for m in result.mismatches} == {table}, result.problems
     if object_id is not None:
         assert {m.object_id for m in result.mismatches} == {object_id}
+    phrase = phrase.format(alice=recorded(governed, "alice"), root=recorded(governed, "root"))
     assert any(phrase in m.problem for m in result.mismatches), result.problems
     assert "behind keel's back" in result.mismatches[0].problem
 
 
 def test_a_version_row_changed_by_sql_is_refused_at_load(governed: Any) -> None:
-    _sql(governed, "UPDATE model_versions SET status = 'READY' WHERE version = 4")
+    _sql(
+        governed,
+        "UPDATE model_versions SET status = 'READY' WHERE version = 4 AND project = :project",
+    )
     with pytest.raises(AuditMismatchError, match="its status is READY in the model_versions"):
         check_version(governed, governed.registry.get_version("m", 4))
-    _sql(governed, "UPDATE model_version_files SET sha256 = :s WHERE version = 1", s="f" * 64)
+    _sql(
+        governed,
+        "UPDATE model_version_files SET sha256 = :s WHERE version = 1 AND project = :project",
+        s="f" * 64,
+    )
     with pytest.raises(AuditMismatchError, match="sha256 of model/keel-model.json, model/model"):
         check_version(governed, governed.registry.get_version("m", 1))
-    _sql(governed, "UPDATE model_versions SET description = 'x' WHERE version = 3")
+    _sql(
+        governed,
+        "UPDATE model_versions SET description = 'x' WHERE version = 3 AND project = :project",
+    )
     with pytest.raises(AuditMismatchError, match="metrics, signature, description"):
         check_version(governed, governed.registry.get_version("m", 3))
     check_version(governed, governed.registry.get_version("m", 2))  # untouched: fine
@@ -209,8 +228,13 @@ def test_an_event_deleted_with_its_effect_still_standing_is_named(governed: Any)
     """Delete the last alias move's event and rewrite the head: the chain holds, the state not."""
     last = governed.governance.latest_event("alias", "m@challenger", "alias.")
     prev = governed.governance.read_events(last.seq - 2, 1)[0]
-    _sql(governed, "DELETE FROM audit_events WHERE seq >= :s", s=last.seq)
-    _sql(governed, "UPDATE audit_head SET seq = :s, hash = :h", s=prev.seq, h=prev.hash)
+    _sql(governed, "DELETE FROM audit_events WHERE seq >= :s AND project = :project", s=last.seq)
+    _sql(
+        governed,
+        "UPDATE audit_head SET seq = :s, hash = :h WHERE project = :project",
+        s=prev.seq,
+        h=prev.hash,
+    )
     result = verify_store(governed)
     assert result.chain.ok
     assert ("model_aliases", "m@challenger") in {(m.table, m.object_id) for m in result.mismatches}
@@ -222,8 +246,13 @@ def test_an_event_deleted_with_its_effect_still_standing_is_named(governed: Any)
 def _truncate(store: Any, keep: int) -> None:
     """Delete every event after ``keep`` and rewrite the head to match (a careful forger)."""
     kept = store.governance.read_events(keep - 1, 1)[0]
-    _sql(store, "DELETE FROM audit_events WHERE seq > :s", s=keep)
-    _sql(store, "UPDATE audit_head SET seq = :s, hash = :h", s=kept.seq, h=kept.hash)
+    _sql(store, "DELETE FROM audit_events WHERE seq > :s AND project = :project", s=keep)
+    _sql(
+        store,
+        "UPDATE audit_head SET seq = :s, hash = :h WHERE project = :project",
+        s=kept.seq,
+        h=kept.hash,
+    )
 
 
 def test_deleting_the_last_event_and_rewriting_the_head_is_caught_only_by_the_anchor(
@@ -231,7 +260,9 @@ def test_deleting_the_last_event_and_rewriting_the_head_is_caught_only_by_the_an
 ) -> None:
     anchor = str(governed.governance.head())
     count = governed.governance.head().seq
-    _sql(governed, "DELETE FROM roles")  # keep the state consistent with the shorter chain
+    _sql(
+        governed, "DELETE FROM roles WHERE project = :project"
+    )  # keep the state consistent with the shorter chain
     _truncate(governed, count - 1)  # the role.grant event is gone, and the head rewritten
     plain = verify_store(governed)
     assert plain.ok  # without an outside anchor this cannot be seen
@@ -271,14 +302,14 @@ def test_a_rewritten_history_with_every_hash_recomputed_is_caught_by_the_anchor(
         digest = event_hash(content)
         _sql(
             governed,
-            "UPDATE audit_events SET actor = :a, prev_hash = :p, hash = :h WHERE seq = :s",
+            "UPDATE audit_events SET actor = :a, prev_hash = :p, hash = :h WHERE seq = :s AND project = :project",
             a=content["actor"],
             p=prev,
             h=digest,
             s=event.seq,
         )
         prev = digest
-    _sql(governed, "UPDATE audit_head SET hash = :h", h=prev)
+    _sql(governed, "UPDATE audit_head SET hash = :h WHERE project = :project", h=prev)
     assert verify_store(governed).chain.ok
     result = verify_store(governed, expect=anchor)
     assert not result.ok and "the history up to it was rewritten" in result.anchor.message

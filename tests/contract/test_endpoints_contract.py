@@ -1,4 +1,5 @@
-"""The EndpointStore contract on every backend (the ``store`` fixture).
+"""The EndpointStore contract on every backend (the ``store`` fixture: SQLite, PostgreSQL
+and a keel server over each).
 
 Create, update and delete with optimistic concurrency on the revision; revisions that
 keep counting across a delete; a change sent twice stored once; the audit event and the
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from keel.errors import ConflictError, InvalidArgumentError, NotFoundError
 from keel.governance._verify import verify_store
 from keel.store import LineageNode, Store
+from keel_server import recorded
 
 SPEC: dict[str, Any] = {
     "targets": [
@@ -32,11 +34,6 @@ SPEC: dict[str, Any] = {
     "poll_interval_s": 5.0,
     "note": None,
 }
-
-
-def recorded(store: Any, actor: str) -> str:
-    """The actor a store records: whom the caller names, or the user a server authenticated."""
-    return str(getattr(store, "authenticated_user", actor))
 
 
 def _sql(store: Any, statement: str, **params: Any) -> None:
@@ -237,9 +234,9 @@ def test_rows_changed_behind_keels_back_are_named(store: Any) -> None:
     assert any("endpoints row adult" in p and "restored behind keel's back" in p for p in problems)
 
 
-def test_projects_keep_their_endpoints_apart(store: Any) -> None:
-    if hasattr(store, "authenticated_user"):
-        pytest.skip("project isolation of the SQL store; a server's is tested end to end")
+def test_projects_keep_their_endpoints_apart(sql_store: Any) -> None:
+    """How the SQL store keeps projects apart (a server's projects are its stores')."""
+    store = sql_store
     store.endpoints.create_endpoint("iris", SPEC, ["iris/3"], "ann")
     other = store.for_project("beta")
     try:

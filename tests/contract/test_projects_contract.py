@@ -36,6 +36,13 @@ from keel.store import (
 
 
 @pytest.fixture
+def store(sql_store: Any) -> Any:
+    """SQLite and PostgreSQL only: this module tests how the SQL store keeps projects apart (over REST, the same
+    behaviour is shown through the server in tests/e2e)."""
+    return sql_store
+
+
+@pytest.fixture
 def two(store: Any) -> Iterator[tuple[Store, Store]]:
     """Stores bound to projects ``alpha`` and ``beta`` on the ``store`` fixture's database:
     one sharing its connections (``for_project``), one opened on its own."""

@@ -24,6 +24,7 @@ from keel.store import (
     ModelVersionStatus,
     Store,
 )
+from keel_server import recorded
 
 
 def _draft(name: str = "iris", run: str = "r", **extra: Any) -> ModelVersionDraft:
@@ -63,7 +64,11 @@ def test_versions_are_numbered_per_name_and_round_trip(store: Store) -> None:
     got = store.registry.get_version("iris", 1)
     assert got.files == v1.files and got.signature == v1.signature
     assert got.details == v1.details and got.datasets == ("ds-1",)
-    assert got.created_by == "ann" and got.description == "a forest" and got.run_id == "r" * 32
+    assert (
+        got.created_by == recorded(store, "ann")
+        and got.description == "a forest"
+        and got.run_id == "r" * 32
+    )
     assert got.metrics["f1_macro"] == 0.95 and math.isnan(got.metrics["loss"])
     assert got.file("model") == v1.file("model") and got.file("onnx") is None
     assert got.digest() == store.registry.get_version("iris", 1).digest() != v2.digest()
@@ -72,7 +77,7 @@ def test_versions_are_numbered_per_name_and_round_trip(store: Store) -> None:
     assert (model.name, model.latest_version, model.created_by, dict(model.aliases)) == (
         "iris",
         2,
-        "ann",
+        recorded(store, "ann"),
         {},
     )
     assert [(m.name, m.latest_version) for m in store.registry.list_models()] == [
@@ -128,10 +133,11 @@ def test_aliases_move_with_history_and_optimistic_concurrency(store: Store) -> N
         store.registry.create_version(_draft(), "ann")
     gate = _gate(1)
     first = store.registry.move_alias("iris", "champion", 1, 0, "promote", "ann", "go", gate)
-    assert (first.version, first.revision, first.updated_by) == (1, 1, "ann")
+    assert (first.version, first.revision, first.updated_by) == (1, 1, recorded(store, "ann"))
     with pytest.raises(ConflictError, match="changed while this change was being prepared"):
         store.registry.move_alias("iris", "champion", 2, 0, "promote", "bob")  # it exists now
-    with pytest.raises(ConflictError, match="now points to version 1 \\(moved by ann\\)"):
+    moved_by = recorded(store, "ann")
+    with pytest.raises(ConflictError, match=f"now points to version 1 \\(moved by {moved_by}\\)"):
         store.registry.move_alias("iris", "champion", 2, 5, "promote", "bob")  # stale revision
     second = store.registry.move_alias("iris", "champion", 3, 1, "promote", "bob")
     store.registry.move_alias("iris", "champion", 1, 2, "rollback", "bob", "incident")
@@ -144,9 +150,9 @@ def test_aliases_move_with_history_and_optimistic_concurrency(store: Store) -> N
     assert dict(store.registry.get_model("iris").aliases) == {"challenger": 2, "champion": 1}
     moves = store.registry.alias_history("iris", "champion")
     assert [(m.action, m.from_version, m.to_version, m.actor) for m in moves] == [
-        ("promote", None, 1, "ann"),
-        ("promote", 1, 3, "bob"),
-        ("rollback", 3, 1, "bob"),
+        ("promote", None, 1, recorded(store, "ann")),
+        ("promote", 1, 3, recorded(store, "bob")),
+        ("rollback", 3, 1, recorded(store, "bob")),
     ]
     assert (moves[0].reason, moves[0].gate_result_id, moves[2].reason) == (
         "go",

@@ -6,8 +6,15 @@ import math
 
 import pytest
 
-from keel.errors import ConflictError, InvalidArgumentError, NotFoundError, RunStateError
+from keel.errors import (
+    ConflictError,
+    InvalidArgumentError,
+    InvalidPathError,
+    NotFoundError,
+    RunStateError,
+)
 from keel.store import ArtifactRecord, Metric, RunStatus, Store
+from keel_server import recorded
 
 
 def _run(store: Store, exp_name: str = "exp", **kw: object):
@@ -32,7 +39,11 @@ def test_experiments_are_unique_by_name(store: Store) -> None:
 def test_run_lifecycle_and_final_state_is_immutable(store: Store) -> None:
     run = _run(store, name="first", tags={"team": "a"}, user="ana")
     got = store.tracking.get_run(run.id)
-    assert got.status is RunStatus.RUNNING and got.name == "first" and got.user == "ana"
+    assert (
+        got.status is RunStatus.RUNNING
+        and got.name == "first"
+        and got.user == recorded(store, "ana")
+    )
     assert got.tags == {"team": "a"}
     ended = store.tracking.end_run(run.id, RunStatus.FAILED, error="boom")
     assert ended.status is RunStatus.FAILED and ended.error == "boom" and ended.end_time
@@ -249,3 +260,48 @@ def test_nested_runs_and_unknown_parent(store: Store) -> None:
     assert [r.id for r in found] == [child.id]
     with pytest.raises(NotFoundError, match="parent run"):
         store.tracking.create_run(parent.experiment_id, parent_run_id="f" * 32)
+
+
+def test_a_batch_sent_again_is_stored_once(store: Store) -> None:
+    """A retried batch (its first answer lost) carries the same id and writes nothing new."""
+    run = _run(store)
+    batch = [Metric("loss", 0.5, 0, 1), Metric("loss", 0.4, 1, 2)]
+    store.tracking.log_batch(run.id, batch, params={"lr": "0.1"}, batch_id="b-1")
+    store.tracking.log_batch(run.id, batch, params={"lr": "0.1"}, batch_id="b-1")
+    store.tracking.log_batch(run.id, batch[:1], batch_id="b-2")  # another batch: stored
+    values = [m.value for m in store.tracking.get_metric_history(run.id, "loss")]
+    assert sorted(values) == [0.4, 0.5, 0.5]
+    store.tracking.end_run(run.id, RunStatus.FINISHED)
+    store.tracking.log_batch(run.id, batch, batch_id="b-1")  # stored before the end: fine
+    assert len(store.tracking.get_metric_history(run.id, "loss")) == 3
+    with pytest.raises(RunStateError):
+        store.tracking.log_batch(run.id, batch, batch_id="b-3")  # new after the end
+    other = _run(store)
+    with pytest.raises(ConflictError, match="another run"):
+        store.tracking.log_batch(other.id, batch, batch_id="b-1")
+    assert store.tracking.get_metric_history(other.id, "loss") == []
+
+
+def test_a_run_created_again_with_its_id_is_the_same_run(store: Store) -> None:
+    exp = store.tracking.get_or_create_experiment("retry")
+    run_id = "ab" * 16
+    first = store.tracking.create_run(exp.id, name="once", run_id=run_id)
+    again = store.tracking.create_run(exp.id, name="once", run_id=run_id)
+    assert first.id == again.id == run_id and again.name == "once"
+    assert [r.id for r in store.tracking.search_runs([exp.id])] == [run_id]
+    other = store.tracking.get_or_create_experiment("other")
+    with pytest.raises(ConflictError, match="is taken"):
+        store.tracking.create_run(other.id, run_id=run_id)
+    with pytest.raises(InvalidArgumentError, match="32 lowercase hex"):
+        store.tracking.create_run(exp.id, run_id="not-an-id")
+    assert [r.id for r in store.tracking.search_runs([exp.id, other.id])] == [run_id]
+
+
+@pytest.mark.parametrize(
+    "path", ["../escape.txt", "/etc/passwd", "a/../../b", "c:\\x", "a\\b", "a\x00b", "a//b", ""]
+)
+def test_artifact_records_cannot_name_a_path_outside_the_run(store: Store, path: str) -> None:
+    run = _run(store)
+    with pytest.raises(InvalidPathError):
+        store.tracking.record_artifact(run.id, ArtifactRecord(path, 1, "a" * 64, 1))
+    assert store.tracking.list_artifacts(run.id) == []

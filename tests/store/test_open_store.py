@@ -22,7 +22,7 @@ def test_an_unknown_scheme_is_refused_naming_the_ones_known() -> None:
 
 def test_a_server_url_needs_the_rest_store() -> None:
     try:
-        import keel.store._rest  # noqa: F401
+        import keel.store.rest  # noqa: F401
     except ModuleNotFoundError:
         with pytest.raises(InvalidArgumentError, match="no REST store"):
             open_store("https://ana:s3cret@keel.example")

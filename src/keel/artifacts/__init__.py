@@ -17,9 +17,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from keel._paths import check_artifact_path
 from keel.artifacts._cache import DEFAULT_MAX_BYTES, ObjectCache, VerifiedFiles, sha256_file
 from keel.artifacts._fsspec import FsspecArtifactStore
-from keel.artifacts._paths import check_artifact_path
 from keel.artifacts._store import ArtifactStore, StoredObject
 
 if TYPE_CHECKING:
@@ -42,7 +42,9 @@ __all__ = [
 _HTTP_BACKEND = ("keel.artifacts._http", "HttpArtifactStore")
 
 
-def open_artifacts(root: str, settings: Settings | None = None) -> ArtifactStore:
+def open_artifacts(
+    root: str, settings: Settings | None = None, *, project: str | None = None
+) -> ArtifactStore:
     """The artifact store for a root, chosen by its scheme (no I/O until it is used).
 
     Args:
@@ -50,6 +52,8 @@ def open_artifacts(root: str, settings: Settings | None = None) -> ArtifactStore
             server's URL (``http://host:8080``, ``https://...``).
         settings: the settings in force (this user's cache folder, the server token);
             read from the environment when needed otherwise.
+        project: for a keel server's root, the project whose bytes these are
+            (``settings.project`` when ``None``); other roots hold every project's bytes.
 
     Raises:
         InvalidArgumentError: an ``http(s)://`` root, and this keel has no HTTP client.
@@ -75,6 +79,6 @@ def open_artifacts(root: str, settings: Settings | None = None) -> ArtifactStore
                 f"of keel has no HTTP artifact client ({module_name}); upgrade keel, or set "
                 "KEEL_ARTIFACT_ROOT to a folder or an s3:// URL"
             ) from None
-        store: ArtifactStore = getattr(module, class_name)(root, settings=settings)
+        store: ArtifactStore = getattr(module, class_name)(root, settings=settings, project=project)
         return store
     return FsspecArtifactStore(root, settings=settings)

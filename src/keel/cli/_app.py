@@ -41,6 +41,12 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "endpoints": ("keel.cli._endpoints", "endpoints_app", "group"),
     "serve": ("keel.cli._serving", "serve_command", "command"),
     "predict": ("keel.cli._serving", "predict_command", "command"),
+    "server": ("keel.cli._server", "server_command", "command"),
+    "login": ("keel.cli._server", "login_command", "command"),
+    "logout": ("keel.cli._server", "logout_command", "command"),
+    "users": ("keel.cli._access", "users_app", "group"),
+    "tokens": ("keel.cli._access", "tokens_app", "group"),
+    "projects": ("keel.cli._access", "projects_app", "group"),
 }
 
 
@@ -55,10 +61,18 @@ def _root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    project: Annotated[
+        str | None,
+        typer.Option(
+            "--project", help="The project to work in (default: KEEL_PROJECT, else default)."
+        ),
+    ] = None,
 ) -> None:
     """keel: datasets, experiments, models, deployments and monitoring in one tool."""
     if debug:
         os.environ["KEEL_DEBUG"] = "1"
+    if project is not None:
+        os.environ["KEEL_PROJECT"] = project
 
 
 def _build_app(only: str | None = None) -> typer.Typer:
@@ -98,11 +112,19 @@ def __getattr__(name: str) -> Any:
 def _app_for(args: list[str]) -> typer.Typer:
     """The app for a command line: only the sub-command it names, when it names one.
 
-    The root options are flags (they take no value), so the first word that is not an
-    option is the sub-command. Anything else (``keel``, ``keel --help``, a typo) gets
+    The root options are flags, but for ``--project NAME``, so the first word that is
+    neither an option nor a project's name is the sub-command. Anything else (``keel``, ``keel --help``, a typo) gets
     every command, for the full help and Typer's "did you mean" suggestions.
     """
-    words = [a for a in args if not a.startswith("-")]
+    words: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--project":
+            skip = True
+        elif not arg.startswith("-"):
+            words.append(arg)
     if words and words[0] in _SUBCOMMANDS:
         return _build_app(only=words[0])
     return _full_app()

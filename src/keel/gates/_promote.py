@@ -18,7 +18,16 @@ from keel.context import Context, current_context
 from keel.errors import ConflictError, InvalidArgumentError, NotFoundError
 from keel.gates._checks import GateContext, evaluate_check
 from keel.gates._policy import Policy, load_policy
-from keel.store import Alias, GateResult, ModelStateError, ModelVersion, ModelVersionStatus
+from keel.store import (
+    Alias,
+    GateResult,
+    ModelStateError,
+    ModelVersion,
+    ModelVersionStatus,
+    ServiceGateway,
+    from_wire,
+    to_wire,
+)
 from keel.store._registry import check_alias_name
 
 __all__ = [
@@ -80,6 +89,23 @@ class PromotionOutcome:
     def moved(self) -> bool:
         """Whether the alias now points to the version because of this call."""
         return self.status in ("promoted", "forced")
+
+
+def _gateway(ctx: Context) -> ServiceGateway | None:
+    """The server that must judge this promotion, when the store is one's client.
+
+    A verdict reached here could not be trusted by a keel server: against a REST store
+    the whole call runs there, as the authenticated user (docs/decisions.md, issue 10).
+    """
+    store = ctx.store
+    return store if isinstance(store, ServiceGateway) else None
+
+
+def _remote(gateway: ServiceGateway, service: str, **arguments: Any) -> PromotionOutcome:
+    outcome: PromotionOutcome = from_wire(
+        PromotionOutcome, gateway.call_service(service, arguments), service
+    )
+    return outcome
 
 
 def _as_policy(policy: Policy | str | Path | None) -> Policy:
@@ -319,6 +345,19 @@ def promote(
         ('promoted', ['pass', 'pass'])
     """
     ctx = context or current_context()
+    gateway = _gateway(ctx)
+    if gateway is not None:
+        parsed = None if policy is None else _as_policy(policy)
+        return _remote(
+            gateway,
+            "promote",
+            model=name,
+            version=version,
+            to=to,
+            policy=None if parsed is None else to_wire(parsed),
+            force=force,
+            reason=reason,
+        )
     name, number = _candidate(ctx, name, version)
     if force:
         from keel.governance import require_admin
@@ -394,6 +433,9 @@ def rollback(
 
     ctx = context or current_context()
     name, alias = _alias_ref(name, alias, "champion")
+    gateway = _gateway(ctx)
+    if gateway is not None:
+        return _remote(gateway, "rollback", reference=f"{name}@{alias}", reason=reason)
     registry = ctx.store.registry
     current = registry.get_alias(name, alias)
     check_alias(ctx.store, current)
@@ -437,6 +479,10 @@ def delete_alias(
 
     ctx = context or current_context()
     name, alias = _alias_ref(name, alias, None)
+    gateway = _gateway(ctx)
+    if gateway is not None:
+        gateway.call_service("delete_alias", {"reference": f"{name}@{alias}", "reason": reason})
+        return
     actor = require_admin(f"deleting {name}@{alias}", context=ctx)
     current = ctx.store.registry.get_alias(name, alias)
     ctx.store.registry.delete_alias(name, alias, current.revision, actor, reason)

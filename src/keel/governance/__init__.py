@@ -10,6 +10,17 @@ Example::
 
 from __future__ import annotations
 
+from keel.governance._access import (
+    bootstrap_admin,
+    create_project,
+    create_token,
+    create_user,
+    list_projects,
+    list_tokens,
+    list_users,
+    revoke_token,
+    set_user_disabled,
+)
 from keel.governance._audit import AuditChainBrokenError, head, list_events, parse_since, verify
 from keel.governance._guard import AuditMismatchError, check_alias, check_version
 from keel.governance._roles import (
@@ -34,18 +45,27 @@ __all__ = [
     "AuditVerification",
     "PermissionDeniedError",
     "StateMismatch",
+    "bootstrap_admin",
     "check_alias",
     "check_version",
+    "create_project",
+    "create_token",
+    "create_user",
     "grant_role",
     "head",
     "is_admin",
     "list_events",
+    "list_projects",
     "list_roles",
+    "list_tokens",
+    "list_users",
     "parse_anchor",
     "parse_since",
     "require_admin",
     "require_role",
     "revoke_role",
+    "revoke_token",
     "role_of",
+    "set_user_disabled",
     "verify",
 ]

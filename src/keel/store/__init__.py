@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from keel.store._endpoints import Endpoint, EndpointRevision, EndpointStore
     from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunStatus
     from keel.store._filter import parse_filter, parse_order_by
+    from keel.store._gateway import ServiceGateway
     from keel.store._interfaces import Store, TrackingStore
     from keel.store._lineage import LineageEdge, LineageGraph, LineageNode, LineageStore
     from keel.store._migratable import Migratable
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
         RegisteredModel,
         RegistryStore,
     )
+    from keel.store._wire import from_wire, to_wire
 
 # public name -> the module defining it; loaded on first access (PEP 562), so opening a
 # store for runs does not build the registry's and the pipelines' entity classes.
@@ -75,6 +77,9 @@ _EXPORTS: dict[str, str] = {
     "ROLES": "keel.store._audit",
     "SYSTEM_PROJECT": "keel.store._access",
     "AccessStore": "keel.store._access",
+    "ServiceGateway": "keel.store._gateway",
+    "from_wire": "keel.store._wire",
+    "to_wire": "keel.store._wire",
     "Alias": "keel.store._registry",
     "AliasMove": "keel.store._registry",
     "ArtifactRecord": "keel.store._entities",
@@ -170,6 +175,7 @@ __all__ = [
     "RoleGrant",
     "Run",
     "RunStatus",
+    "ServiceGateway",
     "StepInput",
     "StepOutput",
     "StepRun",
@@ -179,10 +185,12 @@ __all__ = [
     "TrackingStore",
     "User",
     "check_project_name",
+    "from_wire",
     "open_store",
     "parse_filter",
     "parse_order_by",
     "role_at_least",
+    "to_wire",
     "upgrade_store",
 ]
 

@@ -56,8 +56,15 @@ class TrackingStore(abc.ABC):
         parent_run_id: str | None = None,
         user: str = "unknown",
         start_time: int | None = None,
+        run_id: str | None = None,
     ) -> Run:
-        """Start a ``RUNNING`` run in an experiment."""
+        """Start a ``RUNNING`` run in an experiment.
+
+        ``run_id`` (32 lowercase hex digits) lets the caller choose the id, which makes
+        creating a run safe to retry: if this project already has a run with that id in
+        the same experiment, it is returned and nothing new is made (``ConflictError`` if
+        the id is taken otherwise). By default a new id is chosen.
+        """
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> Run:
@@ -93,6 +100,7 @@ class TrackingStore(abc.ABC):
         metrics: Sequence[Metric] = (),
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        batch_id: str | None = None,
     ) -> None:
         """Write metrics, params and tags of a running run in one transaction.
 
@@ -100,6 +108,10 @@ class TrackingStore(abc.ABC):
         writes nothing. ``StoreError`` when the store cannot be reached (nothing is
         written; the caller may retry); any other error is a refusal that a retry
         cannot change (the run has ended, does not exist, a name is invalid).
+
+        ``batch_id`` (at most 64 characters, unique per batch) makes the call safe to
+        retry: a batch whose id was stored already is not stored again, even if the run
+        has ended since (a retry after the answer to the first try was lost).
         """
 
     @abc.abstractmethod
@@ -123,7 +135,11 @@ class TrackingStore(abc.ABC):
 
     @abc.abstractmethod
     def record_artifact(self, run_id: str, record: ArtifactRecord) -> None:
-        """Record (or replace) an artifact of a running run."""
+        """Record (or replace) an artifact of a running run.
+
+        ``InvalidPathError`` for a path that could leave the run's folder when the
+        artifact is downloaded (``..``, absolute, backslashes, NUL, control characters).
+        """
 
     @abc.abstractmethod
     def list_artifacts(self, run_id: str, prefix: str = "") -> list[ArtifactRecord]:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["build_store"]
 
 #: The module and class of the keel server's REST store, imported only for http(s) URIs.
-_REST_BACKEND = ("keel.store._rest", "RestStore")
+_REST_BACKEND = ("keel.store.rest", "RestStore")
 
 
 def build_store(uri: str, *, project: str, settings: Settings | None) -> Store:

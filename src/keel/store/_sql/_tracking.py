@@ -6,6 +6,7 @@ import contextlib
 import difflib
 import functools
 import math
+import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from keel._clock import now_ms
+from keel._paths import check_artifact_path
 from keel._redact import safe_uri
 from keel.errors import (
     ConflictError,
@@ -32,6 +34,7 @@ from keel.store._sql._tracking_rows import (
     experiment_tags as _experiment_tags,
     experiments as _experiments,
     latest_metrics as _latest,
+    metric_batches as _metric_batches,
     metrics as _metrics,
     run_artifacts as _artifacts,
     run_params as _params,
@@ -83,6 +86,9 @@ _LATEST_OF = sa.select(_latest.c.run_id, _latest.c.key, _latest.c.value, _latest
 _MAX_NAME = 256
 _CHUNK = 500
 _MAX_RESULTS = 50_000
+
+
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def _new_id() -> str:
@@ -275,8 +281,18 @@ class SqlTrackingStore(TrackingStore):
         parent_run_id: str | None = None,
         user: str = "unknown",
         start_time: int | None = None,
+        run_id: str | None = None,
     ) -> Run:
-        run_id = _new_id()
+        if run_id is None:
+            run_id = _new_id()
+        elif not _RUN_ID.match(run_id):
+            raise InvalidArgumentError(
+                f"run id {run_id[:40]!r} is not 32 lowercase hex digits (a uuid4 hex)"
+            )
+        else:
+            existing = self._existing_run(run_id, experiment_id)
+            if existing is not None:
+                return existing
         name = name or f"run-{run_id[:8]}"
         if len(name) > _MAX_NAME:
             raise InvalidArgumentError(
@@ -320,6 +336,9 @@ class SqlTrackingStore(TrackingStore):
                         [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
                     )
         except sa.exc.IntegrityError:
+            existing = self._existing_run(run_id, experiment_id)
+            if existing is not None:  # the same run, created by a concurrent retry
+                return existing
             what = "parent run" if parent_run_id else "experiment"
             raise NotFoundError(
                 f"cannot create a run: {what} {parent_run_id or experiment_id!r} does not exist"
@@ -477,12 +496,31 @@ class SqlTrackingStore(TrackingStore):
 
     # -- params, tags, metrics -----------------------------------------------------
 
+    def _existing_run(self, run_id: str, experiment_id: str) -> Run | None:
+        """The run with this id, if it is this project's and in this experiment.
+
+        Raises:
+            ConflictError: the id is taken by another run (or another project's).
+        """
+        with self._db.read() as conn:
+            found = conn.execute(
+                sa.select(_runs.c.project, _runs.c.experiment_id).where(_runs.c.id == run_id)
+            ).first()
+        if found is None:
+            return None
+        if found.project != self._project or found.experiment_id != experiment_id:
+            raise ConflictError(
+                f"run id {run_id} is taken; choose another (or leave it out for a new one)"
+            )
+        return self.get_run(run_id)
+
     def log_batch(
         self,
         run_id: str,
         metrics: Sequence[Metric] = (),
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        batch_id: str | None = None,
     ) -> None:
         params = {k: str(v) for k, v in (params or {}).items()}
         tags = {k: str(v) for k, v in (tags or {}).items()}
@@ -491,20 +529,61 @@ class SqlTrackingStore(TrackingStore):
         for key in tags:
             check_key("tag", key)
         metric_rows, latest = _metric_rows(run_id, metrics)
-        with (
-            self._unavailable_as_store_error(),
-            self._db.write() as conn,
-        ):
-            self._require_running(conn, run_id)
-            if params:
-                self._insert_params(conn, run_id, params)
-            if tags:
-                conn.execute(
-                    self._upsert_tags,
-                    [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
-                )
-            if metric_rows:
-                self._write_metrics(conn, metric_rows, latest)
+        if batch_id is not None and not 0 < len(batch_id) <= 64:
+            raise InvalidArgumentError("batch_id must be 1-64 characters")
+        try:
+            with (
+                self._unavailable_as_store_error(),
+                self._db.write() as conn,
+            ):
+                if batch_id is not None:
+                    if self._batch_stored(conn, batch_id, run_id):
+                        return
+                    conn.execute(
+                        _metric_batches.insert(),
+                        {"batch_id": batch_id, "run_id": run_id, "created_at": now_ms()},
+                    )
+                self._write_batch(conn, run_id, metric_rows, latest, params, tags)
+        except sa.exc.IntegrityError:
+            # A concurrent try of the same batch committed first (PostgreSQL), or the
+            # run does not exist (its foreign key): tell the two apart.
+            if batch_id is not None:
+                with self._db.read() as conn:
+                    if self._batch_stored(conn, batch_id, run_id):
+                        return
+            raise
+
+    def _batch_stored(self, conn: Connection, batch_id: str, run_id: str) -> bool:
+        found = conn.execute(
+            sa.select(_metric_batches.c.run_id).where(_metric_batches.c.batch_id == batch_id)
+        ).first()
+        if found is None:
+            return False
+        if found.run_id != run_id:
+            raise ConflictError(
+                f"batch id {batch_id[:40]!r} was used for another run; use a new id per batch"
+            )
+        return True
+
+    def _write_batch(
+        self,
+        conn: Connection,
+        run_id: str,
+        metric_rows: list[_MetricRow],
+        latest: dict[str, _MetricRow],
+        params: dict[str, str],
+        tags: dict[str, str],
+    ) -> None:
+        self._require_running(conn, run_id)
+        if params:
+            self._insert_params(conn, run_id, params)
+        if tags:
+            conn.execute(
+                self._upsert_tags,
+                [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
+            )
+        if metric_rows:
+            self._write_metrics(conn, metric_rows, latest)
 
     def _write_metrics(
         self,
@@ -594,6 +673,7 @@ class SqlTrackingStore(TrackingStore):
     # -- artifacts ----------------------------------------------------------------
 
     def record_artifact(self, run_id: str, record: ArtifactRecord) -> None:
+        check_artifact_path(record.path)
         with self._db.write() as conn:
             self._require_running(conn, run_id)
             stmt = self._db.insert(_artifacts)

@@ -127,3 +127,13 @@ run_artifacts = sa.Table(
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
 )
+
+# Metric batches stored under a caller's id, so a batch sent again after a lost answer
+# (a client retrying through a keel server) is recognised and not stored twice.
+metric_batches = sa.Table(
+    "metric_batches",
+    metadata,
+    sa.Column("batch_id", sa.String(64), primary_key=True),
+    sa.Column("run_id", _ID, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
