@@ -63,8 +63,32 @@ def test_the_public_surface_is_pinned() -> None:
         "TargetSpec",
         "create_app",
         "endpoint_from_ref",
+        "endpoints",
         "load_endpoint_specs",
         "predict_file",
         "read_feedback",
         "read_prediction_log",
     ]
+    assert sorted(keel.serving.endpoints.__all__) == [
+        "create",
+        "delete",
+        "get",
+        "history",
+        "list",
+        "log",
+        "spec",
+        "update",
+    ]
+    for name in keel.serving.endpoints.__all__:
+        assert callable(getattr(keel.serving.endpoints, name))
+
+
+def test_a_bare_name_is_a_stored_endpoint_and_references_are_not() -> None:
+    from keel.serving._factory import endpoint_sources
+
+    assert endpoint_sources(["iris", "adult@champion", "m/3"])[0] == "iris"
+    assert [s.name for s in endpoint_sources(["adult@champion", "m/3"])] == ["adult", "m"]
+    with pytest.raises(InvalidArgumentError, match="endpoint name 'bad name' is invalid"):
+        endpoint_sources("bad name")
+    with pytest.raises(InvalidArgumentError, match="names repeat"):
+        endpoint_sources(["iris", "iris@champion"])
