@@ -47,6 +47,7 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "users": ("keel.cli._access", "users_app", "group"),
     "tokens": ("keel.cli._access", "tokens_app", "group"),
     "projects": ("keel.cli._access", "projects_app", "group"),
+    "drift": ("keel.cli._drift", "drift_command", "command"),
 }
 
 
