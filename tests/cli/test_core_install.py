@@ -106,3 +106,16 @@ def test_commands_work_without_extras(tmp_path: Path) -> None:
     doctor = core("doctor", cwd=tmp_path)
     assert doctor.returncode == 0, doctor.stderr
     assert "pip install 'keel[training]'" in doctor.stdout  # the extras are seen as absent
+
+
+def test_the_server_without_its_extra_names_the_extra_and_creates_nothing(
+    tmp_path: Path, keel_home: Path
+) -> None:
+    proc = core("server", "--port", "1", "--init-admin", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip() == (
+        "error: keel server needs fastapi, which is not installed; install the server with: "
+        "pip install 'keel[server]'"
+    )
+    assert "keel_" not in proc.stdout  # no administrator was created
+    assert not keel_home.exists()

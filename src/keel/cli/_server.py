@@ -84,6 +84,7 @@ def server_command(
     if check:
         _check(settings)
         return
+    _require_server_extra()
     if init_admin:
         _print_first_admin(settings)
 
@@ -116,6 +117,20 @@ def server_command(
         log_level="warning",
         timeout_graceful_shutdown=10,
     )
+
+
+def _require_server_extra() -> None:
+    """Refuse to start (before creating anything) where the ``server`` extra is missing."""
+    import importlib.util
+
+    from keel.errors import MissingExtraError
+
+    for package in ("fastapi", "uvicorn"):
+        if importlib.util.find_spec(package) is None:
+            raise MissingExtraError(
+                f"keel server needs {package}, which is not installed; install the server "
+                "with: pip install 'keel[server]'"
+            )
 
 
 def _check(settings: Settings) -> None:
