@@ -660,3 +660,41 @@ def test_db_upgrade(deployment: Deployment) -> None:
     done = bash("upgrade", deployment.subs, env=deployment.host_env(), cwd=deployment.base)
     db = deployment.db_uri.removeprefix("postgresql://")
     assert done.stdout.startswith(f"postgresql+psycopg://{db} is at "), done.stdout
+
+
+# -- the bucket out of reach ---------------------------------------------------------------
+
+
+def test_a_bucket_out_of_reach_is_a_503_naming_the_root_and_the_server_stays_ready(
+    tmp_path: Path,
+) -> None:
+    """An upload is answered 503 (which clients retry) with what to check; the server itself
+    stays up and ready, and no secret is in the answer."""
+    require_s3()
+    from keel_server import free_port
+
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    env = {
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ENDPOINT_URL": down,
+        "AWS_MAX_ATTEMPTS": "1",
+    }
+    server = KeelServer(tmp_path / "server", artifact_root=ROOT, env=env).start(init_admin=True)
+    try:
+        headers = {"Authorization": f"Bearer {server.admin_token}"}
+        data = b"bytes for a bucket out of reach"
+        sha = hashlib.sha256(data).hexdigest()
+        url = f"{server.url}/api/v1/projects/default/artifacts/{sha}"
+        answer = httpx.put(url, content=data, headers=headers, timeout=60)
+        assert answer.status_code == 503, answer.text
+        problem = answer.json()
+        assert problem["code"] == "ARTIFACTS_UNAVAILABLE"
+        assert problem["detail"].startswith(f"the artifact root {ROOT} could not store an object")
+        assert "AWS_ENDPOINT_URL" in problem["detail"]
+        assert SECRET_KEY not in answer.text
+        assert httpx.get(f"{server.url}/ready", timeout=30).status_code == 200
+        assert not list((server.home / "tmp" / "uploads").glob("*"))  # the spool is gone
+    finally:
+        server.stop()
