@@ -391,6 +391,10 @@ def test_the_bucket_is_versioned_with_the_lifecycle_rules(deployment: Deployment
     assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
     rules = s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]
     assert sorted(r["ID"] for r in rules) == ["incomplete-uploads", "keel-tmp"]
+    tmp = next(r for r in rules if r["ID"] == "keel-tmp")
+    # the temporary keys keel removes leave noncurrent versions in a versioned bucket
+    assert tmp["Filter"]["Prefix"] == "keel/tmp/"
+    assert tmp["NoncurrentVersionExpiration"]["NoncurrentDays"] == 1
     if BUCKET_MADE_BY[deployment.s3.endpoint] != "aws":
         pytest.skip("the aws CLI is not installed: the bucket was made through boto3")
 
