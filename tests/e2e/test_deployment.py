@@ -612,6 +612,7 @@ def test_the_bytes_are_in_the_bucket_and_not_on_the_servers_disk(
     assert {p.relative_to(home).as_posix() for p in home.rglob("*") if p.is_file()} <= {
         "server.log"
     }
+    assert SECRET_KEY not in deployment.server.log.read_text()
     cache = Path(deployment.env["KEEL_CACHE_DIR"])
     assert not cache.exists() or _files_holding(cache, digests) == []
     # ana read the dataset through her own read-through cache
