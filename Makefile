@@ -10,14 +10,14 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CORE_VENV ?= .venv-core
 # Extras the full test suite needs (heavy ones included), and those the demo needs.
-TEST_EXTRAS ?= dev,bench,data,training,torch,onnx,server,s3
+TEST_EXTRAS ?= dev,bench,data,training,torch,onnx,serving,server,s3
 DEMO_EXTRAS ?= training,onnx
 
 export OMP_WAIT_POLICY ?= PASSIVE
 export MPLBACKEND ?= Agg
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-serving clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ lint: $(VENV)/.test-installed
 
 bench: $(VENV)/.test-installed
 	$(PY) benchmarks/tracking.py
+
+# keel serve vs mlflow models serve vs MLServer (its own venv, made by the script); wrk drives them
+bench-serving: $(VENV)/.test-installed
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PY) benchmarks/serving.py
 
 clean:
 	rm -rf $(VENV) $(CORE_VENV) .keel .pytest_cache .mypy_cache .ruff_cache

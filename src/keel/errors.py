@@ -230,6 +230,8 @@ _CLASSES: dict[str, str] = {
     "AUDIT_MISMATCH": "keel.governance._guard:AuditMismatchError",
     "DATASET_VALIDATION_FAILED": "keel.data._errors:DatasetValidationError",
     "INVALID_DATASET_SOURCE": "keel.data._errors:DatasetSourceError",
+    "INVALID_DRIFT_INPUT": "keel.monitoring._errors:DriftInputError",
+    "INVALID_SKETCH": "keel.monitoring._errors:SketchFormatError",
     "INVALID_POLICY": "keel.gates._policy:PolicyError",
     "INVALID_PRIVACY_CONFIG": "keel.responsible._privacy:PrivacyError",
     "INVALID_TRAINING_INPUT": "keel.training._errors:TrainingInputError",

@@ -100,12 +100,20 @@ def test_a_keel_error_is_one_line_and_exit_1(tmp_path: Path) -> None:
 
 
 def test_commands_work_without_extras(tmp_path: Path) -> None:
-    for args in (["runs", "list"], ["datasets", "list"], ["models", "list"], ["audit", "verify"]):
+    for args in (
+        ["runs", "list"],
+        ["datasets", "list"],
+        ["models", "list"],
+        ["endpoints", "list"],
+        ["audit", "verify"],
+    ):
         proc = core(*args, cwd=tmp_path)
         assert proc.returncode == 0, f"keel {' '.join(args)}: {proc.stderr}"
     doctor = core("doctor", cwd=tmp_path)
     assert doctor.returncode == 0, doctor.stderr
     assert "pip install 'keel[training]'" in doctor.stdout  # the extras are seen as absent
+    serve = core("serve", "iris", cwd=tmp_path)  # the server needs the serving extra
+    assert serve.returncode == 1 and "pip install 'keel[serving]'" in serve.stderr
 
 
 def test_the_server_without_its_extra_names_the_extra_and_creates_nothing(

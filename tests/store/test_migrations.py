@@ -432,7 +432,16 @@ def test_the_migrated_schema_is_the_one_the_code_declares(uri: str) -> None:
 
     from keel.store._sql._base import metadata
 
-    for name in ("tracking", "datasets", "registry", "lineage", "pipelines", "audit", "access"):
+    for name in (
+        "tracking",
+        "datasets",
+        "registry",
+        "lineage",
+        "pipelines",
+        "audit",
+        "access",
+        "endpoints",
+    ):
         importlib.import_module(f"keel.store._sql._{name}_rows")
     with open_store(uri) as store, store.database.engine.connect() as conn:  # type: ignore[attr-defined]
         context = MigrationContext.configure(conn, opts={"compare_type": True})

@@ -42,6 +42,7 @@ def test_the_rest_store_implements_every_interface() -> None:
             "lineage": _domains.RestLineageStore,
             "governance": _domains.RestGovernanceStore,
             "pipelines": _domains.RestPipelineStore,
+            "endpoints": _domains.RestEndpointStore,
         }[domain]
         assert not inspect.isabstract(cls), cls.__abstractmethods__
         interface = interface_of(domain)

@@ -38,12 +38,16 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "roles": ("keel.cli._audit", "roles_app", "group"),
     "lineage": ("keel.cli._lineage", "lineage", "command"),
     "train": ("keel.cli._train", "train_command", "command"),
+    "endpoints": ("keel.cli._endpoints", "endpoints_app", "group"),
+    "serve": ("keel.cli._serving", "serve_command", "command"),
+    "predict": ("keel.cli._serving", "predict_command", "command"),
     "server": ("keel.cli._server", "server_command", "command"),
     "login": ("keel.cli._server", "login_command", "command"),
     "logout": ("keel.cli._server", "logout_command", "command"),
     "users": ("keel.cli._access", "users_app", "group"),
     "tokens": ("keel.cli._access", "tokens_app", "group"),
     "projects": ("keel.cli._access", "projects_app", "group"),
+    "drift": ("keel.cli._drift", "drift_command", "command"),
 }
 
 
@@ -60,7 +64,9 @@ def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     project: Annotated[
         str | None,
-        typer.Option("--project", help="The project to work in (default: KEEL_PROJECT, else default)."),
+        typer.Option(
+            "--project", help="The project to work in (default: KEEL_PROJECT, else default)."
+        ),
     ] = None,
 ) -> None:
     """keel: datasets, experiments, models, deployments and monitoring in one tool."""

@@ -3,7 +3,8 @@
 The chain proves that its events were not changed; it says nothing by itself about
 rows changed *beside* it (``UPDATE model_aliases SET version = 2``). Replaying every
 event gives what the governed tables must hold — every model, version (status, files,
-digest of its immutable fields), alias, alias move, gate result and role grant — and
+digest of its immutable fields), alias, alias move, gate result, role grant, endpoint
+and endpoint revision — and
 each difference from what they do hold is a :class:`StateMismatch`.
 """
 
@@ -26,11 +27,15 @@ TABLES: dict[str, str] = {
     "alias_history": "model_alias_history",
     "gate_result": "gate_results",
     "role": "roles",
+    "endpoint": "endpoints",
+    "endpoint_revision": "endpoint_revisions",
 }
 
 _WHAT_DIGEST_COVERS = {
     "model_version": "its metrics, signature, description, details or files",
     "gate_result": "its checks, values, bounds, policy or reason",
+    "endpoint": "its spec (targets, shadow, limits, batching, ...) or model versions",
+    "endpoint_revision": "its spec (targets, shadow, limits, batching, ...) or model versions",
 }
 
 
@@ -115,6 +120,29 @@ class StateReplay:
             self._set("role", oid, event, granted_by=event.actor)
         elif action == "role.revoke":
             self._remove("role", oid, event)
+        elif action.startswith("endpoint.") and event.object_type == "endpoint":
+            self._endpoint(event, before, after)
+
+    def _endpoint(
+        self, event: AuditEvent, before: Mapping[str, Any], after: Mapping[str, Any]
+    ) -> None:
+        oid, verb = event.object_id, event.action.removeprefix("endpoint.")
+        revision: Any
+        digest: Any
+        if event.after is None:  # deleted: the delete itself is the revision after the last
+            self._remove("endpoint", oid, event)
+            revision, digest = (before.get("revision") or 0) + 1, ""
+        else:
+            revision, digest = after.get("revision"), after.get("digest")
+            self._set("endpoint", oid, event, revision=revision, digest=digest)
+        self._set(
+            "endpoint_revision",
+            f"{oid}#{revision}",
+            event,
+            action=verb,
+            actor=event.actor,
+            digest=digest,
+        )
 
     def _alias(
         self, event: AuditEvent, before: Mapping[str, Any], after: Mapping[str, Any]

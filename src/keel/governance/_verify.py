@@ -214,7 +214,11 @@ def verify_store(store: Store, expect: str | None = None) -> AuditVerification:
     governance = store.governance
     for _ in range(_ATTEMPTS):
         head = governance.head()
-        objects = [*store.registry.audited_state(), *governance.audited_state()]
+        objects = [
+            *store.registry.audited_state(),
+            *store.endpoints.audited_state(),
+            *governance.audited_state(),
+        ]
         chain, replay = ChainCheck(), StateReplay()
         walk = None if anchor is None else _AnchorWalk(*anchor)
         after = 0

@@ -19,7 +19,14 @@ from keel.registry._formats import (
     register_format,
 )
 from keel.registry._lineage import ModelLineage, model_lineage
-from keel.registry._load import get_version, load, load_input_example, load_version, read_files
+from keel.registry._load import (
+    get_version,
+    load,
+    load_input_example,
+    load_version,
+    read_checked_files,
+    read_files,
+)
 from keel.registry._manage import alias_history, archive, list_models, list_versions
 from keel.registry._onnx import DEFAULT_TOLERANCE, onnx_session
 from keel.registry._register import DESCRIPTOR, LoggedModel, log_model, register
@@ -52,6 +59,7 @@ __all__ = [
     "onnx_session",
     "parse_model_ref",
     "parse_model_uri",
+    "read_checked_files",
     "read_files",
     "register",
     "register_format",

@@ -12,7 +12,14 @@ from keel.registry._signature import example_to_frame
 from keel.registry._uri import ModelRef, resolve_version
 from keel.store import AuditEntry, ModelStateError, ModelVersion, ModelVersionStatus
 
-__all__ = ["get_version", "load", "load_input_example", "load_version", "read_files"]
+__all__ = [
+    "get_version",
+    "load",
+    "load_input_example",
+    "load_version",
+    "read_checked_files",
+    "read_files",
+]
 
 
 def get_version(uri: str | ModelRef, *, context: Context | None = None) -> ModelVersion:
@@ -44,14 +51,19 @@ def read_files(version: ModelVersion, *, context: Context | None = None) -> dict
     }
 
 
-def load_version(
-    version: ModelVersion,
-    *,
-    allow_pickle: bool = False,
-    context: Context | None = None,
-    serve: bool = True,
-) -> Any:
-    """Deserialise a version after verifying every file (see :func:`load`)."""
+def read_checked_files(
+    version: ModelVersion, *, serve: bool = True, context: Context | None = None
+) -> dict[str, bytes]:
+    """The bytes of every file of a version that may be loaded: the version is not
+    archived (when ``serve``), its row matches its audit events, and every file matches
+    its sha256. What :func:`load_version` checks before deserialising; serving uses it to
+    run the ONNX file without deserialising the native model.
+
+    Raises:
+        ModelStateError: the version is archived.
+        AuditMismatchError: the version's row is not what its audit events say.
+        ArtifactCorruptedError: a file was changed (the message names it).
+    """
     ctx = context or current_context()
     if serve and version.status is not ModelVersionStatus.READY:
         raise ModelStateError(
@@ -61,7 +73,19 @@ def load_version(
     from keel.governance import check_version
 
     check_version(ctx.store, version)  # the row is what its audit events registered
-    files = read_files(version, context=ctx)  # all verified before any deserialising
+    return read_files(version, context=ctx)  # all verified before any deserialising
+
+
+def load_version(
+    version: ModelVersion,
+    *,
+    allow_pickle: bool = False,
+    context: Context | None = None,
+    serve: bool = True,
+) -> Any:
+    """Deserialise a version after verifying every file (see :func:`load`)."""
+    ctx = context or current_context()
+    files = read_checked_files(version, serve=serve, context=ctx)
     descriptor_file = version.file("descriptor")
     model_file = version.file("model")
     if descriptor_file is None or model_file is None:

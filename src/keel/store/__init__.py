@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         DatasetVersionRecord,
         NewDatasetVersion,
     )
+    from keel.store._endpoints import Endpoint, EndpointRevision, EndpointStore
     from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunStatus
     from keel.store._filter import parse_filter, parse_order_by
     from keel.store._gateway import ServiceGateway
@@ -89,6 +90,9 @@ _EXPORTS: dict[str, str] = {
     "DatasetStore": "keel.store._datasets",
     "DatasetSummary": "keel.store._datasets",
     "DatasetVersionRecord": "keel.store._datasets",
+    "Endpoint": "keel.store._endpoints",
+    "EndpointRevision": "keel.store._endpoints",
+    "EndpointStore": "keel.store._endpoints",
     "Experiment": "keel.store._entities",
     "GateResult": "keel.store._registry",
     "GovernanceStore": "keel.store._audit",
@@ -143,6 +147,9 @@ __all__ = [
     "DatasetStore",
     "DatasetSummary",
     "DatasetVersionRecord",
+    "Endpoint",
+    "EndpointRevision",
+    "EndpointStore",
     "Experiment",
     "GateResult",
     "GovernanceStore",

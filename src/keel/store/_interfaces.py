@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # the other domains load only when a store's property is used
     from keel.store._access import AccessStore
     from keel.store._audit import GovernanceStore
     from keel.store._datasets import DatasetStore
+    from keel.store._endpoints import EndpointStore
     from keel.store._lineage import LineageStore
     from keel.store._pipelines import PipelineStore
     from keel.store._registry import RegistryStore
@@ -206,6 +207,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def pipelines(self) -> PipelineStore:
         """Pipeline runs, step runs and the step cache."""
+
+    @property
+    @abc.abstractmethod
+    def endpoints(self) -> EndpointStore:
+        """Served endpoints and their revisions."""
 
     @abc.abstractmethod
     def open(self) -> None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from keel.store._access import AccessStore
     from keel.store._audit import GovernanceStore
     from keel.store._datasets import DatasetStore
+    from keel.store._endpoints import EndpointStore
     from keel.store._interfaces import TrackingStore
     from keel.store._lineage import LineageStore
     from keel.store._pipelines import PipelineStore
@@ -126,6 +127,11 @@ class SqlStore(Store, Migratable):
         store: PipelineStore = self._domain("pipelines")
         return store
 
+    @property
+    def endpoints(self) -> EndpointStore:
+        store: EndpointStore = self._domain("endpoints")
+        return store
+
     def open(self) -> None:
         self.database.open()
 
@@ -155,4 +161,5 @@ _DOMAINS = {
     "governance": ("keel.store._sql._audit", "SqlGovernanceStore"),
     "pipelines": ("keel.store._sql._pipelines", "SqlPipelineStore"),
     "access": ("keel.store._sql._access", "SqlAccessStore"),
+    "endpoints": ("keel.store._sql._endpoints", "SqlEndpointStore"),
 }

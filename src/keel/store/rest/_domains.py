@@ -24,6 +24,13 @@ from keel.store._datasets import (
     DatasetVersionRecord,
     NewDatasetVersion,
 )
+from keel.store._endpoints import (
+    Endpoint,
+    EndpointRevision,
+    EndpointStore,
+    check_endpoint_name,
+    check_endpoint_spec,
+)
 from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunStatus
 from keel.store._interfaces import TrackingStore
 from keel.store._lineage import LineageEdge, LineageGraph, LineageNode, LineageStore
@@ -51,6 +58,7 @@ from keel.store.rest._signatures import signature_of
 
 __all__ = [
     "RestDatasetStore",
+    "RestEndpointStore",
     "RestGovernanceStore",
     "RestLineageStore",
     "RestPipelineStore",
@@ -551,4 +559,83 @@ class RestPipelineStore(_Domain, PipelineStore):
 
     def find_cached_step_run(self, cache_key: str) -> StepRun | None:
         result: StepRun | None = self._call("find_cached_step_run", cache_key=cache_key)
+        return result
+
+
+class RestEndpointStore(_Domain, EndpointStore):
+    """Endpoints and their revisions on a keel server.
+
+    A change is checked here as the SQL store checks it (the server checks it again), so
+    a malformed one gets the same message on every backend without a round trip.
+    """
+
+    _domain = "endpoints"
+
+    def create_endpoint(
+        self,
+        name: str,
+        spec: Mapping[str, Any],
+        model_versions: Sequence[str],
+        actor: str,
+        reason: str | None = None,
+    ) -> Endpoint:
+        check_endpoint_name(name)
+        spec, versions = check_endpoint_spec(name, spec, model_versions)
+        result: Endpoint = self._call(
+            "create_endpoint",
+            name=name,
+            spec=spec,
+            model_versions=list(versions),
+            actor=actor,
+            reason=reason,
+        )
+        return result
+
+    def update_endpoint(
+        self,
+        name: str,
+        spec: Mapping[str, Any],
+        model_versions: Sequence[str],
+        expected_revision: int,
+        actor: str,
+        reason: str | None = None,
+    ) -> Endpoint:
+        check_endpoint_name(name)
+        spec, versions = check_endpoint_spec(name, spec, model_versions)
+        result: Endpoint = self._call(
+            "update_endpoint",
+            name=name,
+            spec=spec,
+            model_versions=list(versions),
+            expected_revision=expected_revision,
+            actor=actor,
+            reason=reason,
+        )
+        return result
+
+    def delete_endpoint(
+        self, name: str, expected_revision: int, actor: str, reason: str | None = None
+    ) -> None:
+        self._call(
+            "delete_endpoint",
+            name=name,
+            expected_revision=expected_revision,
+            actor=actor,
+            reason=reason,
+        )
+
+    def get_endpoint(self, name: str) -> Endpoint:
+        result: Endpoint = self._call("get_endpoint", name=name)
+        return result
+
+    def list_endpoints(self) -> list[Endpoint]:
+        result: list[Endpoint] = self._call("list_endpoints")
+        return result
+
+    def list_revisions(self, name: str) -> list[EndpointRevision]:
+        result: list[EndpointRevision] = self._call("list_revisions", name=name)
+        return result
+
+    def audited_state(self) -> list[AuditedObject]:
+        result: list[AuditedObject] = self._call("audited_state")
         return result

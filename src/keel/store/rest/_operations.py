@@ -136,6 +136,15 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("registry", "record_gate_result", "POST", "/gate-results", A, status=201),
     _op("registry", "get_gate_result", "GET", "/gate-results/{result_id}", V),
     _op("registry", "audited_state", "GET", "/registry/audited-state", V),
+    # -- endpoints -----------------------------------------------------------------------
+    # Changing what is served is a maintainer's call, like promoting a model.
+    _op("endpoints", "create_endpoint", "POST", "/endpoints", M, stamp=("actor",), status=201),
+    _op("endpoints", "list_endpoints", "GET", "/endpoints", V, paged=True),
+    _op("endpoints", "get_endpoint", "GET", "/endpoints/{name}", V),
+    _op("endpoints", "update_endpoint", "PUT", "/endpoints/{name}", M, stamp=("actor",)),
+    _op("endpoints", "delete_endpoint", "DELETE", "/endpoints/{name}", M, stamp=("actor",)),
+    _op("endpoints", "list_revisions", "GET", "/endpoints/{name}/revisions", V, paged=True),
+    _op("endpoints", "audited_state", "GET", "/endpoint-audited-state", V),
     # -- lineage -------------------------------------------------------------------------
     _op("lineage", "add_edges", "POST", "/lineage/edges", E),
     _op("lineage", "upstream", "POST", "/lineage/upstream", V),

@@ -21,6 +21,7 @@ DOMAIN_INTERFACES: dict[str, tuple[str, str]] = {
     "lineage": ("keel.store._lineage", "LineageStore"),
     "governance": ("keel.store._audit", "GovernanceStore"),
     "pipelines": ("keel.store._pipelines", "PipelineStore"),
+    "endpoints": ("keel.store._endpoints", "EndpointStore"),
 }
 
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from keel.store._access import AccessStore
     from keel.store._audit import GovernanceStore
     from keel.store._datasets import DatasetStore
+    from keel.store._endpoints import EndpointStore
     from keel.store._interfaces import TrackingStore
     from keel.store._lineage import LineageStore
     from keel.store._pipelines import PipelineStore
@@ -140,6 +141,11 @@ class RestStore(Store, ServiceGateway):
     @property
     def pipelines(self) -> PipelineStore:
         store: PipelineStore = self._domain("Pipeline")
+        return store
+
+    @property
+    def endpoints(self) -> EndpointStore:
+        store: EndpointStore = self._domain("Endpoint")
         return store
 
     def open(self) -> None:

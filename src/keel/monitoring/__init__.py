@@ -1,0 +1,74 @@
+"""Monitoring: data drift between a reference and current data.
+
+Compare two tables (dataset references, files, DataFrames, Arrow tables) column by
+column, with Evidently's default tests, or compare a stored reference sketch with a
+fresh window::
+
+    >>> from keel.monitoring import drift, ReferenceSketch
+    >>> report = drift("iris/1", "iris_today.parquet")
+    >>> report.dataset_drift, report.drifted_columns
+    (False, ())
+    >>> sketch = ReferenceSketch.from_table("iris/1")
+    >>> drift(sketch, "iris_today.parquet").to_json()
+
+Everything is imported on first use, so ``import keel.monitoring`` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from keel.monitoring._drift import drift as drift
+    from keel.monitoring._errors import (
+        DriftInputError as DriftInputError,
+        SketchFormatError as SketchFormatError,
+    )
+    from keel.monitoring._html import write_html_report as write_html_report
+    from keel.monitoring._methods import TESTS as TESTS, DriftTest as DriftTest
+    from keel.monitoring._report import (
+        CategoryChange as CategoryChange,
+        ColumnDistribution as ColumnDistribution,
+        ColumnDrift as ColumnDrift,
+        DriftReport as DriftReport,
+        NullRateChange as NullRateChange,
+    )
+    from keel.monitoring._sketch import (
+        CategoricalSketch as CategoricalSketch,
+        NumericSketch as NumericSketch,
+        ReferenceSketch as ReferenceSketch,
+        UnsupportedColumn as UnsupportedColumn,
+    )
+
+_EXPORTS: dict[str, str] = {
+    "drift": "keel.monitoring._drift",
+    "DriftInputError": "keel.monitoring._errors",
+    "SketchFormatError": "keel.monitoring._errors",
+    "write_html_report": "keel.monitoring._html",
+    "TESTS": "keel.monitoring._methods",
+    "DriftTest": "keel.monitoring._methods",
+    "CategoryChange": "keel.monitoring._report",
+    "ColumnDistribution": "keel.monitoring._report",
+    "ColumnDrift": "keel.monitoring._report",
+    "DriftReport": "keel.monitoring._report",
+    "NullRateChange": "keel.monitoring._report",
+    "CategoricalSketch": "keel.monitoring._sketch",
+    "NumericSketch": "keel.monitoring._sketch",
+    "ReferenceSketch": "keel.monitoring._sketch",
+    "UnsupportedColumn": "keel.monitoring._sketch",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'keel.monitoring' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
