@@ -59,7 +59,8 @@ class KeelServer:
         self.log = home / "server.log"
 
     def _env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+        # neither the runner's keel settings nor its cloud credentials reach a test server
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("KEEL_", "AWS_"))}
         env.update(
             KEEL_HOME=str(self.home),
             KEEL_STORE_URI=self.store_uri,

@@ -17,6 +17,7 @@ from typing import ClassVar
 
 __all__ = [
     "ArtifactCorruptedError",
+    "ArtifactStoreUnavailableError",
     "AuthenticationError",
     "ConfigError",
     "ConflictError",
@@ -111,6 +112,14 @@ class StoreError(KeelError):
     """The metadata store cannot be reached or is in an unusable state."""
 
     code = "STORE_UNAVAILABLE"
+    http_status = 503
+
+
+class ArtifactStoreUnavailableError(StoreError):
+    """The artifact root (a bucket, a folder on another machine) cannot be read or written:
+    it does not exist, or its endpoint or credentials are wrong."""
+
+    code = "ARTIFACTS_UNAVAILABLE"
     http_status = 503
 
 
@@ -212,6 +221,7 @@ _CLASSES: dict[str, str] = {
     "ARTIFACT_CORRUPTED": "keel.errors:ArtifactCorruptedError",
     "CONFIG_ERROR": "keel.errors:ConfigError",
     "STORE_UNAVAILABLE": "keel.errors:StoreError",
+    "ARTIFACTS_UNAVAILABLE": "keel.errors:ArtifactStoreUnavailableError",
     "MISSING_EXTRA": "keel.errors:MissingExtraError",
     "UNAUTHENTICATED": "keel.errors:AuthenticationError",
     "RATE_LIMITED": "keel.errors:RateLimitedError",

@@ -116,10 +116,17 @@ def test_commands_work_without_extras(tmp_path: Path) -> None:
     assert serve.returncode == 1 and "pip install 'keel[serving]'" in serve.stderr
 
 
-def test_keel_server_without_its_extra_says_which_to_install(tmp_path: Path) -> None:
-    proc = core("server", "--port", "1", cwd=tmp_path)
-    assert proc.returncode == 1
-    assert "pip install 'keel[server]'" in proc.stderr and "Traceback" not in proc.stderr
+def test_the_server_without_its_extra_names_the_extra_and_creates_nothing(
+    tmp_path: Path, keel_home: Path
+) -> None:
+    proc = core("server", "--port", "1", "--init-admin", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip() == (
+        "error: keel server needs fastapi, which is not installed; install the server with: "
+        "pip install 'keel[server]'"
+    )
+    assert "keel_" not in proc.stdout  # no administrator was created
+    assert not keel_home.exists()
 
 
 def test_a_core_install_logs_to_a_server_with_a_token_and_is_refused_without(

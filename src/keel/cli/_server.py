@@ -120,13 +120,17 @@ def server_command(
 
 
 def _require_server_extra() -> None:
+    """Refuse to start (before creating anything) where the ``server`` extra is missing."""
     import importlib.util
 
     from keel.errors import MissingExtraError
 
     for package in ("fastapi", "uvicorn"):
         if importlib.util.find_spec(package) is None:
-            raise MissingExtraError.for_extra(package, "server")
+            raise MissingExtraError(
+                f"keel server needs {package}, which is not installed; install the server "
+                "with: pip install 'keel[server]'"
+            )
 
 
 def _check(settings: Settings) -> None:
