@@ -280,3 +280,99 @@ def register_model(client: Any, iris_xy: tuple[Any, Any]) -> Callable[..., Any]:
             return keel.log_model(est, name=name, **kwargs).version
 
     return make
+
+
+# ---- headless Chromium (Debian's), driven by Playwright --------------------------------
+
+#: Debian's Chromium, which `make test` installs; `playwright install` cannot download here
+CHROMIUM = os.environ.get("KEEL_TEST_CHROMIUM", "/usr/bin/chromium")
+_CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _browser_absent(why: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"headless Chromium is required under CI=true: {why}")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the whole session (a Playwright ``Browser``).
+
+    Skips where playwright or Chromium is missing, except under ``CI=true``, where that
+    fails the test.
+    """
+    try:
+        from playwright.sync_api import sync_playwright
+    except ModuleNotFoundError:
+        _browser_absent("playwright is not installed: pip install -e '.[dev]'")
+    if not Path(CHROMIUM).exists():
+        _browser_absent(f"{CHROMIUM} does not exist: apt-get install -y chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=_CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+class BrowserPage:
+    """A fresh page of the session's browser that records what went wrong on it.
+
+    Attributes:
+        page: the Playwright ``Page``.
+        errors: console errors and uncaught exceptions, as text.
+        requests: every URL the page asked for that is not a ``file:`` or ``data:`` URL
+            (they are refused: a report must not need the network).
+    """
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        page.on(
+            "console",
+            lambda msg: self.errors.append(f"console: {msg.text}") if msg.type == "error" else None,
+        )
+        page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+        page.route("**/*", self._route)
+
+    def _route(self, route: Any) -> None:
+        url = route.request.url
+        if url.startswith(("file:", "data:", "blob:", "about:")):
+            route.continue_()
+        else:
+            self.requests.append(url)
+            route.abort()
+
+    def open(self, path: Path) -> Any:
+        """Load a local file and wait until it and its scripts have run."""
+        self.page.goto(path.resolve().as_uri(), wait_until="load")
+        return self.page
+
+    def wait_for(self, expression: str, timeout_ms: float = 15_000) -> None:
+        """Wait until a JS expression is truthy; on timeout, fail with the page's errors."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            self.page.wait_for_function(expression, timeout=timeout_ms)
+        except PlaywrightTimeout:
+            pytest.fail(f"{expression!r} never held; errors on the page: {self.errors}")
+
+
+@pytest.fixture
+def browser_page(browser: Any) -> Iterator[BrowserPage]:
+    """A new browser context and page for one test (closed after it)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        yield BrowserPage(context.new_page())
+    finally:
+        context.close()
