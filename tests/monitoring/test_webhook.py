@@ -188,7 +188,10 @@ def test_close_is_bounded_when_the_receiver_keeps_failing(
         took = time.monotonic() - started
     assert took < 5  # the deadline, plus at most one request timeout
     assert (stats.delivered, stats.failed, stats.dropped, stats.pending) == (0, 0, 3, 0)
-    assert "closed after 0.5s with 2 payload(s) undelivered" in caplog.text
+    assert (
+        "close timed out after 0.5s; 2 queued payload(s) dropped, the one in flight gets no more retries"
+        in caplog.text
+    )
     assert not _sender_threads()
 
 
