@@ -42,9 +42,9 @@ def test_the_example_prints_what_the_guide_says(
     # the report it wrote, as JSON and as a page that renders
     data = MonitorReportData.from_json(Path("churn-inputs.json").read_text())
     assert len(data.windows) == 5 and data.firing
-    page = browser_page.open(Path("churn-inputs.html"))
+    browser_page.open(Path("churn-inputs.html"))
     browser_page.wait_for("document.querySelectorAll('.js-plotly-plot').length >= 4")
-    assert page.locator("#distribution-charts .js-plotly-plot").count() == 2
+    assert browser_page.count("#distribution-charts .js-plotly-plot") == 2
     assert browser_page.errors == [] and browser_page.requests == []
 
 

@@ -35,16 +35,16 @@ def test_the_drift_page_renders_in_chromium(tmp_path: Path, browser_page: Any) -
         capture_output=True, text=True, env=os.environ.copy(), timeout=120,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    page = browser_page.open(out)
+    browser_page.open(out)
     browser_page.wait_for("document.querySelectorAll('.js-plotly-plot').length === 3")
     for i, column in enumerate(["age", "city", "score"]):
-        chart = page.locator(f"#chart-{i}")
-        assert chart.get_attribute("aria-label") == column
-        assert chart.locator(".main-svg").count() >= 1
-        names = page.evaluate(f"document.getElementById('chart-{i}').data.map(t => t.name)")
+        assert browser_page.attribute(f"#chart-{i}", "aria-label") == column
+        assert browser_page.count(f"#chart-{i} .main-svg") >= 1
+        names = browser_page.evaluate(f"document.getElementById('chart-{i}').data.map(t => t.name)")
         assert names == ["reference", "current"]
     # the categories, a new one included, as bars of both sides
-    assert page.evaluate("document.getElementById('chart-1').data[1].x") == ["oslo", "lima", "rome"]
-    assert "dataset drift" in page.inner_text("h1")
+    shown = browser_page.evaluate("document.getElementById('chart-1').data[1].x")
+    assert shown == ["oslo", "lima", "rome"]
+    assert "dataset drift" in browser_page.text("h1")
     assert browser_page.errors == []
     assert browser_page.requests == []
