@@ -43,7 +43,8 @@ def test_public_surface_is_pinned() -> None:
         "MonitorReportData", "ReportAlert", "ReportColumn", "ReportDistribution",
         "ReportWindow", "WebhookSink", "WebhookStats", "drift_values", "evaluate_alerts",
         "lookup_value", "parse_alert_rules", "render_monitor_report", "serve_metrics",
-        "write_monitor_report",
+        "write_monitor_report", "AlertSinkError", "LogSinkSpec", "SinkSpec", "WebhookSinkSpec",
+        "open_sink", "parse_sinks",
     }  # fmt: skip
     for name in keel.monitoring.__all__:
         assert getattr(keel.monitoring, name) is not None

@@ -58,7 +58,16 @@ if TYPE_CHECKING:
         DriftReport as DriftReport,
         NullRateChange as NullRateChange,
     )
-    from keel.monitoring._sinks import AlertSink as AlertSink, LogSink as LogSink
+    from keel.monitoring._sinks import (
+        AlertSink as AlertSink,
+        AlertSinkError as AlertSinkError,
+        LogSink as LogSink,
+        LogSinkSpec as LogSinkSpec,
+        SinkSpec as SinkSpec,
+        WebhookSinkSpec as WebhookSinkSpec,
+        open_sink as open_sink,
+        parse_sinks as parse_sinks,
+    )
     from keel.monitoring._sketch import (
         CategoricalSketch as CategoricalSketch,
         NumericSketch as NumericSketch,
@@ -95,6 +104,12 @@ _EXPORTS: dict[str, str] = {
     "parse_alert_rules": "keel.monitoring._alerts",
     "AlertSink": "keel.monitoring._sinks",
     "LogSink": "keel.monitoring._sinks",
+    "AlertSinkError": "keel.monitoring._sinks",
+    "LogSinkSpec": "keel.monitoring._sinks",
+    "SinkSpec": "keel.monitoring._sinks",
+    "WebhookSinkSpec": "keel.monitoring._sinks",
+    "open_sink": "keel.monitoring._sinks",
+    "parse_sinks": "keel.monitoring._sinks",
     "WebhookSink": "keel.monitoring._webhook",
     "WebhookStats": "keel.monitoring._webhook",
     "MetricsServer": "keel.monitoring._prometheus",
