@@ -232,6 +232,8 @@ _CLASSES: dict[str, str] = {
     "INVALID_DATASET_SOURCE": "keel.data._errors:DatasetSourceError",
     "INVALID_DRIFT_INPUT": "keel.monitoring._errors:DriftInputError",
     "INVALID_SKETCH": "keel.monitoring._errors:SketchFormatError",
+    "INVALID_ALERT_RULE": "keel.monitoring._alerts:AlertRuleError",
+    "INVALID_ALERT_SINK": "keel.monitoring._sinks:AlertSinkError",
     "INVALID_POLICY": "keel.gates._policy:PolicyError",
     "INVALID_PRIVACY_CONFIG": "keel.responsible._privacy:PrivacyError",
     "INVALID_TRAINING_INPUT": "keel.training._errors:TrainingInputError",

@@ -20,6 +20,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from keel.monitoring._alerts import (
+        AlertEvaluation as AlertEvaluation,
+        AlertEvent as AlertEvent,
+        AlertRule as AlertRule,
+        AlertRuleError as AlertRuleError,
+        AlertState as AlertState,
+        AlertWindow as AlertWindow,
+        evaluate_alerts as evaluate_alerts,
+        parse_alert_rules as parse_alert_rules,
+    )
     from keel.monitoring._drift import drift as drift
     from keel.monitoring._errors import (
         DriftInputError as DriftInputError,
@@ -27,6 +37,20 @@ if TYPE_CHECKING:
     )
     from keel.monitoring._html import write_html_report as write_html_report
     from keel.monitoring._methods import TESTS as TESTS, DriftTest as DriftTest
+    from keel.monitoring._monitor_report import (
+        MonitorReportData as MonitorReportData,
+        ReportAlert as ReportAlert,
+        ReportColumn as ReportColumn,
+        ReportDistribution as ReportDistribution,
+        ReportWindow as ReportWindow,
+        render_monitor_report as render_monitor_report,
+        write_monitor_report as write_monitor_report,
+    )
+    from keel.monitoring._prometheus import (
+        MetricsServer as MetricsServer,
+        MonitorMetrics as MonitorMetrics,
+        serve_metrics as serve_metrics,
+    )
     from keel.monitoring._report import (
         CategoryChange as CategoryChange,
         ColumnDistribution as ColumnDistribution,
@@ -34,12 +58,24 @@ if TYPE_CHECKING:
         DriftReport as DriftReport,
         NullRateChange as NullRateChange,
     )
+    from keel.monitoring._sinks import (
+        AlertSink as AlertSink,
+        AlertSinkError as AlertSinkError,
+        LogSink as LogSink,
+        LogSinkSpec as LogSinkSpec,
+        SinkSpec as SinkSpec,
+        WebhookSinkSpec as WebhookSinkSpec,
+        open_sink as open_sink,
+        parse_sinks as parse_sinks,
+    )
     from keel.monitoring._sketch import (
         CategoricalSketch as CategoricalSketch,
         NumericSketch as NumericSketch,
         ReferenceSketch as ReferenceSketch,
         UnsupportedColumn as UnsupportedColumn,
     )
+    from keel.monitoring._values import drift_values as drift_values, lookup_value as lookup_value
+    from keel.monitoring._webhook import WebhookSink as WebhookSink, WebhookStats as WebhookStats
 
 _EXPORTS: dict[str, str] = {
     "drift": "keel.monitoring._drift",
@@ -57,6 +93,37 @@ _EXPORTS: dict[str, str] = {
     "NumericSketch": "keel.monitoring._sketch",
     "ReferenceSketch": "keel.monitoring._sketch",
     "UnsupportedColumn": "keel.monitoring._sketch",
+    # alerts, sinks, gauges and monitor reports (issue 12, section 3-4)
+    "AlertEvaluation": "keel.monitoring._alerts",
+    "AlertEvent": "keel.monitoring._alerts",
+    "AlertRule": "keel.monitoring._alerts",
+    "AlertRuleError": "keel.monitoring._alerts",
+    "AlertState": "keel.monitoring._alerts",
+    "AlertWindow": "keel.monitoring._alerts",
+    "evaluate_alerts": "keel.monitoring._alerts",
+    "parse_alert_rules": "keel.monitoring._alerts",
+    "AlertSink": "keel.monitoring._sinks",
+    "LogSink": "keel.monitoring._sinks",
+    "AlertSinkError": "keel.monitoring._sinks",
+    "LogSinkSpec": "keel.monitoring._sinks",
+    "SinkSpec": "keel.monitoring._sinks",
+    "WebhookSinkSpec": "keel.monitoring._sinks",
+    "open_sink": "keel.monitoring._sinks",
+    "parse_sinks": "keel.monitoring._sinks",
+    "WebhookSink": "keel.monitoring._webhook",
+    "WebhookStats": "keel.monitoring._webhook",
+    "MetricsServer": "keel.monitoring._prometheus",
+    "MonitorMetrics": "keel.monitoring._prometheus",
+    "serve_metrics": "keel.monitoring._prometheus",
+    "MonitorReportData": "keel.monitoring._monitor_report",
+    "ReportAlert": "keel.monitoring._monitor_report",
+    "ReportColumn": "keel.monitoring._monitor_report",
+    "ReportDistribution": "keel.monitoring._monitor_report",
+    "ReportWindow": "keel.monitoring._monitor_report",
+    "render_monitor_report": "keel.monitoring._monitor_report",
+    "write_monitor_report": "keel.monitoring._monitor_report",
+    "drift_values": "keel.monitoring._values",
+    "lookup_value": "keel.monitoring._values",
 }
 
 __all__ = sorted(_EXPORTS)
