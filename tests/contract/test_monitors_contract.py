@@ -212,7 +212,7 @@ def test_concurrent_runs_store_each_result_once(store: Store) -> None:
         ({"check": "vibes"}, "check 'vibes' is unknown"),
         ({"status": "meh"}, "status 'meh' is unknown"),
         ({"rows": -1}, "rows must be an integer >= 0"),
-        ({"values": {"bad key!": 1.0}}, "value name 'bad key!' is invalid"),
+        ({"values": {"bad\nkey": 1.0}}, "value name 'bad\\\\nkey' is invalid"),
         ({"values": {"x": "high"}}, "value 'x' must be a number"),
         ({"details": {"blob": "x" * 1_100_000}}, "at most 1048576 are stored"),
         ({"monitor": "other"}, "cannot be recorded under 'iris-drift'"),
