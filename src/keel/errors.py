@@ -235,6 +235,7 @@ _CLASSES: dict[str, str] = {
     "INVALID_MONITOR_SPEC": "keel.monitoring._monitor_spec:MonitorSpecError",
     "MONITOR_REFERENCE": "keel.monitoring._errors:MonitorReferenceError",
     "INVALID_LABELS": "keel.monitoring._errors:LabelError",
+    "INVALID_ALERT_RULE": "keel.monitoring._alerts:AlertRuleError",
     "INVALID_POLICY": "keel.gates._policy:PolicyError",
     "INVALID_PRIVACY_CONFIG": "keel.responsible._privacy:PrivacyError",
     "INVALID_TRAINING_INPUT": "keel.training._errors:TrainingInputError",
