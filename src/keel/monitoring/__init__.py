@@ -1,4 +1,12 @@
-"""Monitoring: data drift between a reference and current data.
+"""Monitoring: data drift between two tables, and monitors over a live endpoint.
+
+Monitors watch an endpoint's prediction log in windows (data drift of the inputs,
+prediction drift of the outputs, performance once labels arrive and CBPE's estimate
+before), store their results, fire alerts and may roll the endpoint's alias back::
+
+    >>> from keel.monitoring import create_monitor, run_monitor
+    >>> create_monitor("iris-watch", "iris", {"window": {"rows": 500}})
+    >>> run_monitor("iris-watch").summary()
 
 Compare two tables (dataset references, files, DataFrames, Arrow tables) column by
 column, with Evidently's default tests, or compare a stored reference sketch with a
@@ -20,13 +28,44 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from keel.monitoring._alerts import (
+        AlertEvent as AlertEvent,
+        AlertRule as AlertRule,
+        AlertRuleError as AlertRuleError,
+        evaluate_alerts as evaluate_alerts,
+        parse_alert_rules as parse_alert_rules,
+    )
+    from keel.monitoring._cbpe import Calibration as Calibration
     from keel.monitoring._drift import drift as drift
     from keel.monitoring._errors import (
         DriftInputError as DriftInputError,
+        LabelError as LabelError,
+        MonitorReferenceError as MonitorReferenceError,
         SketchFormatError as SketchFormatError,
     )
     from keel.monitoring._html import write_html_report as write_html_report
     from keel.monitoring._methods import TESTS as TESTS, DriftTest as DriftTest
+    from keel.monitoring._monitor_spec import (
+        MonitorSpec as MonitorSpec,
+        MonitorSpecError as MonitorSpecError,
+        ReferenceSpec as ReferenceSpec,
+        WindowSpec as WindowSpec,
+        parse_monitor_spec as parse_monitor_spec,
+    )
+    from keel.monitoring._monitors import (
+        create_monitor as create_monitor,
+        delete_monitor as delete_monitor,
+        get_monitor as get_monitor,
+        list_monitors as list_monitors,
+        monitor_alerts as monitor_alerts,
+        monitor_results as monitor_results,
+        run_monitor as run_monitor,
+        run_monitor_every as run_monitor_every,
+    )
+    from keel.monitoring._prometheus import (
+        MonitorMetrics as MonitorMetrics,
+        serve_metrics as serve_metrics,
+    )
     from keel.monitoring._report import (
         CategoryChange as CategoryChange,
         ColumnDistribution as ColumnDistribution,
@@ -34,14 +73,44 @@ if TYPE_CHECKING:
         DriftReport as DriftReport,
         NullRateChange as NullRateChange,
     )
+    from keel.monitoring._run import MonitorRun as MonitorRun
+    from keel.monitoring._sinks import AlertSink as AlertSink, LogSink as LogSink
     from keel.monitoring._sketch import (
         CategoricalSketch as CategoricalSketch,
         NumericSketch as NumericSketch,
         ReferenceSketch as ReferenceSketch,
         UnsupportedColumn as UnsupportedColumn,
     )
+    from keel.monitoring._webhook import WebhookSink as WebhookSink
 
 _EXPORTS: dict[str, str] = {
+    "AlertEvent": "keel.monitoring._alerts",
+    "AlertRule": "keel.monitoring._alerts",
+    "AlertRuleError": "keel.monitoring._alerts",
+    "evaluate_alerts": "keel.monitoring._alerts",
+    "parse_alert_rules": "keel.monitoring._alerts",
+    "Calibration": "keel.monitoring._cbpe",
+    "LabelError": "keel.monitoring._errors",
+    "MonitorReferenceError": "keel.monitoring._errors",
+    "MonitorSpec": "keel.monitoring._monitor_spec",
+    "MonitorSpecError": "keel.monitoring._monitor_spec",
+    "ReferenceSpec": "keel.monitoring._monitor_spec",
+    "WindowSpec": "keel.monitoring._monitor_spec",
+    "parse_monitor_spec": "keel.monitoring._monitor_spec",
+    "create_monitor": "keel.monitoring._monitors",
+    "delete_monitor": "keel.monitoring._monitors",
+    "get_monitor": "keel.monitoring._monitors",
+    "list_monitors": "keel.monitoring._monitors",
+    "monitor_alerts": "keel.monitoring._monitors",
+    "monitor_results": "keel.monitoring._monitors",
+    "run_monitor": "keel.monitoring._monitors",
+    "run_monitor_every": "keel.monitoring._monitors",
+    "MonitorMetrics": "keel.monitoring._prometheus",
+    "serve_metrics": "keel.monitoring._prometheus",
+    "MonitorRun": "keel.monitoring._run",
+    "AlertSink": "keel.monitoring._sinks",
+    "LogSink": "keel.monitoring._sinks",
+    "WebhookSink": "keel.monitoring._webhook",
     "drift": "keel.monitoring._drift",
     "DriftInputError": "keel.monitoring._errors",
     "SketchFormatError": "keel.monitoring._errors",

@@ -138,9 +138,7 @@ def classification_metrics(y_true: Sequence[Any], y_pred: Sequence[Any]) -> dict
     return {
         "accuracy": float(m.accuracy_score(truth, pred)),
         "f1_macro": float(m.f1_score(truth, pred, average="macro", zero_division=0)),
-        "precision_macro": float(
-            m.precision_score(truth, pred, average="macro", zero_division=0)
-        ),
+        "precision_macro": float(m.precision_score(truth, pred, average="macro", zero_division=0)),
         "recall_macro": float(m.recall_score(truth, pred, average="macro", zero_division=0)),
     }
 

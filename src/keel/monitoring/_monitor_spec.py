@@ -222,9 +222,12 @@ def parse_monitor_spec(data: Mapping[str, Any] | MonitorSpec) -> MonitorSpec:
         except ValidationError as exc:
             problems = "; ".join(_problem(e) for e in exc.errors()[:5])
             raise MonitorSpecError(f"the monitor spec is invalid: {problems}") from None
-    from keel.monitoring._rules import parse_rules
+    from keel.monitoring._alerts import AlertRuleError, parse_alert_rules
 
-    parse_rules(spec.alerts)  # the rules' own errors, named
+    try:
+        parse_alert_rules(spec.alerts)
+    except AlertRuleError as exc:
+        raise MonitorSpecError(f"the monitor spec is invalid: {exc}") from None
     return spec
 
 

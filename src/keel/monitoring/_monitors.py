@@ -135,6 +135,7 @@ def run_monitor(
     *,
     now_ms: int | None = None,
     sinks: Any = None,
+    metrics: Any = None,
     context: Context | None = None,
 ) -> MonitorRun:
     """Compute the windows the monitor has not computed yet, store them, evaluate its alerts.
@@ -147,7 +148,10 @@ def run_monitor(
     Args:
         name: the monitor.
         now_ms: the time to run at (ms since the epoch; default now).
-        sinks: where alerts go (default: the log; see :mod:`keel.monitoring`).
+        sinks: where alerts go: objects with ``deliver(event)`` such as
+            :class:`~keel.monitoring.WebhookSink` (default: the log).
+        metrics: a :class:`~keel.monitoring.MonitorMetrics` to set the gauges of the
+            latest window and the alert rules on.
         context: where (:func:`keel.context.current_context` by default).
 
     Returns:
@@ -178,7 +182,7 @@ def run_monitor(
         return ctx.store.monitors.record_results(name, results, actor)
 
     run = compute_windows(ctx, monitor, spec, now, store)
-    evaluate_and_act(ctx, monitor, spec, run, sinks)
+    evaluate_and_act(ctx, monitor, spec, run, sinks, metrics)
     return run
 
 
@@ -190,6 +194,7 @@ def run_monitor_every(
     on_run: Callable[[MonitorRun], None] | None = None,
     on_error: Callable[[Exception], None] | None = None,
     sinks: Any = None,
+    metrics: Any = None,
     context: Context | None = None,
 ) -> None:
     """Run the monitor now and then every ``interval_s`` seconds until ``stop`` is set.
@@ -203,7 +208,7 @@ def run_monitor_every(
     while not stop.is_set():
         started = time.monotonic()
         try:
-            run = run_monitor(name, sinks=sinks, context=context)
+            run = run_monitor(name, sinks=sinks, metrics=metrics, context=context)
             if on_run is not None:
                 on_run(run)
         except (KeelError, OSError) as exc:

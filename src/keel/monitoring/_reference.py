@@ -190,8 +190,9 @@ def _outputs(
             proba = np.asarray(model.predict_proba(X), dtype=float)
             truth = cal_frame[target].tolist()
             calibration = Calibration.fit(
-                proba, truth, list(classes), f"{calib.name}/{calib.version}"
-            )
+                proba, truth, list(classes if classes is not None else ()),
+                f"{calib.name}/{calib.version}",
+            )  # fmt: skip
             realised = classification_metrics(truth, model.predict(X))
     data = {
         "format": _FORMAT,
@@ -209,7 +210,9 @@ def _outputs(
         [
             LineageEdge(
                 node,
-                LineageNode(MONITOR_REFERENCE, stored.sha256, f"monitor reference of {version.uri}"),
+                LineageNode(
+                    MONITOR_REFERENCE, stored.sha256, f"monitor reference of {version.uri}"
+                ),
                 MONITOR_REFERENCE,
             )
         ]

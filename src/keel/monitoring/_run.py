@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from keel.monitoring._monitor_spec import MonitorSpec
     from keel.monitoring._reference import Reference
     from keel.monitoring._windows import LoggedRows, Window
-    from keel.store import Monitor, MonitorAlert, ModelVersion
+    from keel.store import ModelVersion, Monitor, MonitorAlert
 
 __all__ = ["MonitorRun", "compute_windows", "flatten_drift", "window_values"]
 
@@ -179,6 +179,18 @@ class _Computer:
         self.spec = spec
         self._references: dict[str, Reference] = {}
         self._tasks: dict[str, _Task] = {}
+        self._models: dict[str, Any] = {}
+
+    def model(self, version: str) -> Any:
+        """The loaded model of a version (verified, loaded once per run)."""
+        if version not in self._models:
+            from keel.monitoring._reference import _model_version
+            from keel.registry import load_version
+
+            self._models[version] = load_version(
+                _model_version(self.context, version), context=self.context, serve=False
+            )
+        return self._models[version]
 
     def reference(self, version: str) -> Reference:
         if version not in self._references:
@@ -323,16 +335,24 @@ class _Computer:
             )
             return self.result(window, check, "empty", len(window.rows), message=why)
         meta = window.rows.meta
-        keep = [i for i, p in enumerate(meta["proba"]) if isinstance(p, list)]
-        if not keep:
-            return self.result(
-                window,
-                check,
-                "empty",
-                len(window.rows),
-                message="the log holds no probabilities for these predictions",
-            )
-        proba = np.asarray([meta["proba"].iloc[i] for i in keep], dtype=float)
+        logged = [isinstance(p, list) for p in meta["proba"]]
+        if all(logged):
+            keep = list(range(len(meta)))
+            proba = np.asarray(list(meta["proba"]), dtype=float)
+        else:
+            # requests that did not ask for probabilities: the monitor asks the model
+            version = self.majority(window.rows)
+            names = list(self.task(version).inputs) or list(window.rows.inputs.columns)
+            model = self.model(version)
+            if not hasattr(model, "predict_proba"):
+                return self.result(
+                    window, check, "empty", len(window.rows),
+                    message="the model gives no probabilities",
+                )  # fmt: skip
+            computed = np.asarray(model.predict_proba(window.rows.inputs[names]), dtype=float)
+            rows = [meta["proba"].iloc[i] if ok else computed[i] for i, ok in enumerate(logged)]
+            keep = list(range(len(meta)))
+            proba = np.asarray(rows, dtype=float)
         if proba.shape[1] != len(outputs.calibration.classes):
             return self.result(
                 window,
@@ -440,7 +460,7 @@ def compute_windows(
     from keel.monitoring._windows import read_rows, row_windows, time_windows
 
     run = MonitorRun(monitor.name)
-    wanted = [c for c in ("data_drift", "prediction_drift") if c in spec.checks]
+    wanted: list[str] = [c for c in ("data_drift", "prediction_drift") if c in spec.checks]
     if "performance" in spec.checks:
         wanted += ["estimated_performance", "performance"]
     existing = context.store.monitors.list_results(monitor.name)
@@ -466,11 +486,12 @@ def compute_windows(
         for check in wanted:
             if (window.id, check) in done:
                 continue
-            if check == "performance":
-                if not labels_ready or window.closed_at + spec.lateness_ms > now_ms:
-                    labels_ready = False
-                    run.waiting.append(window.id)
-                    continue
+            if check == "performance" and (
+                not labels_ready or window.closed_at + spec.lateness_ms > now_ms
+            ):
+                labels_ready = False  # later windows' labels cannot be complete either
+                run.waiting.append(window.id)
+                continue
             pending.append(_compute(computer, window, check))
         if len(pending) >= _BATCH:
             run.computed += store_results(pending)

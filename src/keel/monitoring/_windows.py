@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from keel.context import Context
 
-__all__ = ["LoggedRows", "Window", "read_rows", "time_windows", "row_windows", "window_id"]
+__all__ = ["LoggedRows", "Window", "read_rows", "row_windows", "time_windows", "window_id"]
 
 #: the most windows one run computes (a long gap is caught up over several runs)
 MAX_WINDOWS_PER_RUN = 5000
@@ -122,9 +122,7 @@ def read_rows(context: Context, endpoint: str, since_ms: int | None, until_ms: i
     )
 
 
-def time_windows(
-    rows: LoggedRows, size: int, first: int | None, until_ms: int
-) -> Iterator[Window]:
+def time_windows(rows: LoggedRows, size: int, first: int | None, until_ms: int) -> Iterator[Window]:
     """Complete time windows from the one holding ``first`` (ms) up to ``until_ms``.
 
     ``first`` ``None``: from the window of the first row (nothing when there are none).
