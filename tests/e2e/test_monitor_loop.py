@@ -137,11 +137,18 @@ def test_the_monitoring_loop_closes(keel_home: Path, client: Any) -> None:
 
                 # drift: in the two shifted windows only, on x1 and x3, not x2
                 drift = {r.window: r for r in monitor_results("credit-watch", "data_drift")}
-                assert sorted(drift) == ["rows:0-100", "rows:100-200", "rows:200-300",
-                                         "rows:300-400"]  # fmt: skip
+                assert sorted(drift) == [
+                    "rows:0-100",
+                    "rows:100-200",
+                    "rows:200-300",
+                    "rows:300-400",
+                ]
                 assert [drift[w].status for w in sorted(drift, key=lambda w: drift[w].start)] == [
-                    "ok", "ok", "drift", "drift",
-                ]  # fmt: skip
+                    "ok",
+                    "ok",
+                    "drift",
+                    "drift",
+                ]
                 for w in ("rows:200-300", "rows:300-400"):
                     values = drift[w].values
                     assert values["columns.x1.drifted"] == 1.0
@@ -191,8 +198,9 @@ def test_the_monitoring_loop_closes(keel_home: Path, client: Any) -> None:
                 assert all(r.values["labelled_share"] == 1.0 for r in performance)
                 assert min(real[:2]) > 0.85 and max(real[2:]) < 0.75
                 est = {r.window: r.values["accuracy"] for r in estimated}
-                assert all(abs(est[r.window] - r.values["accuracy"]) < 0.15
-                           for r in performance[:2])  # fmt: skip
+                assert all(
+                    abs(est[r.window] - r.values["accuracy"]) < 0.15 for r in performance[:2]
+                )
                 # the rule on accuracy fired too, without an action
                 rules = sorted(a.rule for a in monitor_alerts("credit-watch"))
                 assert rules == ["accuracy-drop", "inputs-drift"]

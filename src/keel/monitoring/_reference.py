@@ -190,9 +190,11 @@ def _outputs(
             proba = np.asarray(model.predict_proba(X), dtype=float)
             truth = cal_frame[target].tolist()
             calibration = Calibration.fit(
-                proba, truth, list(classes if classes is not None else ()),
+                proba,
+                truth,
+                list(classes if classes is not None else ()),
                 f"{calib.name}/{calib.version}",
-            )  # fmt: skip
+            )
             realised = classification_metrics(truth, model.predict(X))
     data = {
         "format": _FORMAT,

@@ -288,9 +288,13 @@ class _Computer:
             report = self._drift_report(ref.sketch, inputs, columns)
         except DriftInputError as exc:
             return self.result(
-                window, "data_drift", "error", len(window.rows), reference=ref.label,
+                window,
+                "data_drift",
+                "error",
+                len(window.rows),
+                reference=ref.label,
                 message=str(exc),
-            )  # fmt: skip
+            )
         return self._drift_result(window, "data_drift", report, ref.label)
 
     def prediction_drift(self, window: Window) -> MonitorResult:
@@ -313,9 +317,13 @@ class _Computer:
             report = self._drift_report(ref.outputs.predictions, current, ["prediction"])
         except DriftInputError as exc:
             return self.result(
-                window, "prediction_drift", "error", len(window.rows), reference=ref.label,
+                window,
+                "prediction_drift",
+                "error",
+                len(window.rows),
+                reference=ref.label,
                 message=str(exc),
-            )  # fmt: skip
+            )
         return self._drift_result(window, "prediction_drift", report, f"{ref.label} predictions")
 
     def estimated(self, window: Window) -> MonitorResult:
@@ -346,9 +354,12 @@ class _Computer:
             model = self.model(version)
             if not hasattr(model, "predict_proba"):
                 return self.result(
-                    window, check, "empty", len(window.rows),
+                    window,
+                    check,
+                    "empty",
+                    len(window.rows),
                     message="the model gives no probabilities",
-                )  # fmt: skip
+                )
             computed = np.asarray(model.predict_proba(window.rows.inputs[names]), dtype=float)
             rows = [meta["proba"].iloc[i] if ok else computed[i] for i, ok in enumerate(logged)]
             keep = list(range(len(meta)))
@@ -386,9 +397,11 @@ class _Computer:
         if not len(meta):
             return self.result(window, check, "empty", 0, message="no predictions")
         labels, late = joined_labels(
-            self.context, self.monitor.endpoint, meta[["request_id", "time_ms"]],
+            self.context,
+            self.monitor.endpoint,
+            meta[["request_id", "time_ms"]],
             self.spec.lateness_ms,
-        )  # fmt: skip
+        )
         task = self.task(self.majority(window.rows))
         checked = check_labels(
             list(meta["request_id"]), list(meta["row"]), labels, task.task, task.classes
@@ -441,9 +454,14 @@ class _Computer:
             )
         except (TypeError, ValueError) as exc:
             return self.result(
-                window, check, "error", checked.labelled, values=counts, details=details,
+                window,
+                check,
+                "error",
+                checked.labelled,
+                values=counts,
+                details=details,
                 message=f"the labels cannot be compared with the predictions: {exc}",
-            )  # fmt: skip
+            )
         return self.result(
             window, check, "ok", checked.labelled, values={**metrics, **counts}, details=details
         )
