@@ -177,6 +177,14 @@ def test_the_monitoring_loop_closes(keel_home: Path, client: Any) -> None:
                 assert store.registry.get_alias("credit", "champion").version == 1
                 (alert,) = monitor_alerts("credit-watch")
                 assert alert.action_status == "done" and alert.active
+                # while the monitor alerts, a policy with monitor_healthy blocks promotion
+                import keel
+                from keel.gates import parse_policy
+
+                policy = parse_policy("checks:\n  - monitor_healthy: {monitor: credit-watch}\n")
+                blocked = keel.models.promote("credit", 2, to="champion", policy=policy)
+                assert blocked.status == "rejected"
+                assert store.registry.get_alias("credit", "champion").version == 1
 
                 # labels arrive late; a second run right away changes nothing
                 labelled = http.post(
@@ -218,6 +226,7 @@ def test_the_monitoring_loop_closes(keel_home: Path, client: Any) -> None:
         "monitor_alert.claim",
         "alias.rollback",
         "monitor_alert.action",
+        "promotion.reject",
     ):
         assert action in actions, (action, actions)
     rollback = store.governance.latest_event("alias", "credit@champion", "alias.")
