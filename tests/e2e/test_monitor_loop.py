@@ -6,7 +6,7 @@ follows the training distribution for its first half; in the second half ``x1`` 
 ``x3`` shift and the labels follow another rule. The monitor (windows of 100 rows)
 must flag data drift in the last two windows only, on ``x1`` and ``x3`` and not ``x2``,
 give CBPE's estimate before any label, then the real accuracy once the delayed labels
-are in, deliver its alert to a webhook receiver on 127.0.0.1, roll ``credit@champion``
+are in (asked as of a time past ``lateness``), deliver its alert to a webhook receiver on 127.0.0.1, roll ``credit@champion``
 back to version 1 (once), and leave every step in the audit log.
 """
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.timeout(120)
 
 ROWS_PER_REQUEST = 10
 WINDOW = 100
-LATENESS_S = 12
+LATENESS_S = 30
 
 
 def _frame(rng: np.random.Generator, n: int, shifted: bool) -> pd.DataFrame:
@@ -71,7 +71,7 @@ def test_the_monitoring_loop_closes(keel_home: Path, client: Any) -> None:
         monitor_results,
         run_monitor,
     )
-    from keel.serving import endpoints, read_prediction_log
+    from keel.serving import endpoints, read_feedback, read_prediction_log
     from serving.conftest import Server
     from webhook_receiver import WebhookReceiver
 
@@ -177,6 +177,16 @@ def test_the_monitoring_loop_closes(keel_home: Path, client: Any) -> None:
                 assert store.registry.get_alias("credit", "champion").version == 1
                 (alert,) = monitor_alerts("credit-watch")
                 assert alert.action_status == "done" and alert.active
+                # the serving app's /metrics exports the monitor's latest window and alert
+                metrics = http.get("/metrics").text
+                assert (
+                    'keel_monitor_drift_share_drifted{endpoint="credit",monitor="credit-watch"}'
+                    in metrics
+                )
+                assert (
+                    'keel_monitor_alert_firing{alert="inputs-drift",endpoint="credit",'
+                    'monitor="credit-watch",severity="critical"} 1.0' in metrics
+                )
                 # while the monitor alerts, a policy with monitor_healthy blocks promotion
                 import keel
                 from keel.gates import parse_policy
@@ -196,10 +206,13 @@ def test_the_monitoring_loop_closes(keel_home: Path, client: Any) -> None:
                 assert again.computed == [] and again.alerts == [] and not again.actions
                 assert store.registry.get_alias("credit", "champion").version == 1
 
-                # once lateness has passed, the real accuracy is in, next to the estimate
+                # once lateness has passed (the monitor is asked as of then, rather than the
+                # test sleeping 30 s), the real accuracy is in, next to the estimate
+                deadline = time.monotonic() + 20
+                while len(read_feedback("credit")) < 40 and time.monotonic() < deadline:
+                    time.sleep(0.3)  # the server writes the feedback log about every second
                 last = pd.to_datetime(log["time"], utc=True).max().timestamp()
-                time.sleep(max(0.0, last + LATENESS_S + 0.5 - time.time()))
-                run_monitor("credit-watch", sinks=[])
+                run_monitor("credit-watch", sinks=[], now_ms=int((last + LATENESS_S + 1) * 1000))
                 performance = monitor_results("credit-watch", "performance")
                 assert len(performance) == 4
                 real = [r.values["accuracy"] for r in performance]

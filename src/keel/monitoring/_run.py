@@ -505,7 +505,7 @@ def compute_windows(
             if (window.id, check) in done:
                 continue
             if check == "performance" and (
-                not labels_ready or window.closed_at + spec.lateness_ms > now_ms
+                not labels_ready or window.closed_at + spec.lateness_ms + spec.grace_ms > now_ms
             ):
                 labels_ready = False  # later windows' labels cannot be complete either
                 run.waiting.append(window.id)
