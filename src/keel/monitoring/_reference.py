@@ -70,7 +70,8 @@ class Reference:
         sketch: the sketch of the reference table.
         sketch_sha256: where the sketch is stored.
         target: the reference's label column, when known.
-        outputs: the outputs' reference (``None`` for an explicit sketch).
+        outputs: the outputs' reference (``None`` when there is none).
+        no_outputs: why there is none (an explicit sketch, inputs the reference lacks).
     """
 
     label: str
@@ -78,6 +79,7 @@ class Reference:
     sketch_sha256: str
     target: str | None
     outputs: OutputReference | None
+    no_outputs: str | None = None
 
 
 def _model_version(context: Context, uri: str) -> ModelVersion:
@@ -171,7 +173,7 @@ def _outputs(
     if missing:
         raise MonitorReferenceError(
             f"the reference {train.name}/{train.version} lacks the model's input columns "
-            f"{missing}; give a reference with them"
+            f"{missing}, so the model cannot predict it; give a reference with them"
         )
     predictions = np.asarray(model.predict(frame[names] if names else frame))
     pred_frame = pd.DataFrame({"prediction": predictions})
@@ -263,7 +265,14 @@ def resolve_reference(context: Context, spec: MonitorSpec, model_version: str) -
         except (OSError, NotFoundError) as exc:
             raise MonitorReferenceError(f"the reference sketch cannot be read: {exc}") from None
         sketch = ReferenceSketch.from_bytes(raw)
-        return Reference(f"sketch {sha[:12]}", sketch, sha, explicit.target, None)
+        return Reference(
+            f"sketch {sha[:12]}",
+            sketch,
+            sha,
+            explicit.target,
+            None,
+            "an explicit reference sketch holds no predictions to compare with",
+        )
     if explicit is not None and explicit.dataset is not None:
         train = _get_dataset(context, explicit.dataset)
         evaluation = None
@@ -280,5 +289,8 @@ def resolve_reference(context: Context, spec: MonitorSpec, model_version: str) -
     label = f"{train.name}/{train.version}"
     sketch, sha = _dataset_sketch(context, train, label)
     target = _target(context, version, explicit.target if explicit else None)
-    outputs = _outputs(context, version, train, evaluation, target)
+    try:
+        outputs = _outputs(context, version, train, evaluation, target)
+    except MonitorReferenceError as exc:  # the inputs' drift still says what differs
+        return Reference(label, sketch, sha, target, None, str(exc))
     return Reference(label, sketch, sha, target, outputs)

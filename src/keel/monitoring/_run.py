@@ -310,7 +310,7 @@ class _Computer:
                 "empty",
                 len(window.rows),
                 reference=ref.label,
-                message="an explicit reference sketch holds no predictions to compare with",
+                message=ref.no_outputs or "the reference holds no predictions",
             )
         current = pd.DataFrame({"prediction": list(window.rows.meta["prediction"])})
         try:
@@ -335,12 +335,16 @@ class _Computer:
         ref = self.reference(self.majority(window.rows))
         outputs = ref.outputs
         if outputs is None or outputs.task != "classification" or outputs.calibration is None:
-            why = (
-                "CBPE estimates classifiers only"
-                if outputs is not None and outputs.task != "classification"
-                else "no calibration: the reference has no target column with labels (give "
-                "reference: {dataset: NAME/N, target: COLUMN}) or the model no probabilities"
-            )
+            if outputs is None:
+                why = f"no calibration: {ref.no_outputs or 'the reference has no predictions'}"
+            elif outputs.task != "classification":
+                why = "CBPE estimates classifiers only"
+            else:
+                why = (
+                    "no calibration: the reference has no target column with labels (give "
+                    "reference: {dataset: NAME/N, target: COLUMN}) or the model no "
+                    "probabilities"
+                )
             return self.result(window, check, "empty", len(window.rows), message=why)
         meta = window.rows.meta
         logged = [isinstance(p, list) for p in meta["proba"]]
