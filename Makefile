@@ -47,6 +47,7 @@ demo: $(VENV)/.demo-installed
 	$(PY) examples/07-registry/registry_demo.py
 
 test: $(VENV)/.test-installed $(CORE_VENV)/.core-installed
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(PY) -m ruff check src tests benchmarks examples
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports --no-cache

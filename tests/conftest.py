@@ -280,3 +280,194 @@ def register_model(client: Any, iris_xy: tuple[Any, Any]) -> Callable[..., Any]:
             return keel.log_model(est, name=name, **kwargs).version
 
     return make
+
+
+# ---- headless Chromium (Debian's), driven by Playwright --------------------------------
+#
+# Playwright's sync API makes its thread look like it runs an event loop, so every later
+# asyncio.run() in that thread fails ("cannot be called from a running event loop"). The
+# session's browser therefore lives in a thread of its own, and tests reach it through
+# BrowserPage, whose methods run there.
+
+#: Debian's Chromium, which `make test` installs; `playwright install` cannot download here
+CHROMIUM = os.environ.get("KEEL_TEST_CHROMIUM", "/usr/bin/chromium")
+_CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _browser_absent(why: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"headless Chromium is required under CI=true: {why}")
+    pytest.skip(why)
+
+
+class SessionBrowser:
+    """One headless Chromium and the thread every call to it runs in."""
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keel-test-browser")
+        self._playwright: Any = None
+        self.browser: Any = None
+
+    def call(self, fn: Callable[..., Any], *args: Any, timeout: float = 120.0) -> Any:
+        """Run ``fn(*args)`` in the browser's thread and return what it returns."""
+        return self._thread.submit(fn, *args).result(timeout=timeout)
+
+    def start(self) -> SessionBrowser:
+        def launch() -> None:
+            from playwright.sync_api import sync_playwright
+
+            self._playwright = sync_playwright().start()
+            self.browser = self._playwright.chromium.launch(
+                executable_path=CHROMIUM, args=_CHROMIUM_ARGS
+            )
+
+        self.call(launch)
+        return self
+
+    def stop(self) -> None:
+        def close() -> None:
+            if self.browser is not None:
+                self.browser.close()
+            if self._playwright is not None:
+                self._playwright.stop()
+
+        try:
+            self.call(close)
+        finally:
+            self._thread.shutdown(wait=True)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[SessionBrowser]:
+    """One headless Chromium for the whole session, in a thread of its own.
+
+    Skips where playwright or Chromium is missing, except under ``CI=true``, where that
+    fails the test.
+    """
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ModuleNotFoundError:
+        _browser_absent("playwright is not installed: pip install -e '.[dev]'")
+    if not Path(CHROMIUM).exists():
+        _browser_absent(f"{CHROMIUM} does not exist: apt-get install -y chromium")
+    session = SessionBrowser().start()
+    try:
+        yield session
+    finally:
+        session.stop()
+
+
+class BrowserPage:
+    """A fresh page of the session's browser that records what went wrong on it.
+
+    Every method runs in the browser's thread. Requests for anything but ``file:``,
+    ``data:``, ``blob:`` and ``about:`` URLs are refused and recorded: a report must not
+    need the network.
+    """
+
+    def __init__(self, session: SessionBrowser) -> None:
+        self._session = session
+        self._errors: list[str] = []
+        self._requests: list[str] = []
+        self._context: Any = None
+        self.page: Any = None  # the Playwright Page: use it only inside run()
+        session.call(self._open_page)
+
+    def _open_page(self) -> None:
+        self._context = self._session.browser.new_context(viewport={"width": 1280, "height": 900})
+        page = self._context.new_page()
+        page.on(
+            "console",
+            lambda msg: (
+                self._errors.append(f"console: {msg.text}") if msg.type == "error" else None
+            ),
+        )
+        page.on("pageerror", lambda exc: self._errors.append(f"page error: {exc}"))
+        page.route("**/*", self._route)
+        self.page = page
+
+    def _route(self, route: Any) -> None:
+        url = route.request.url
+        if url.startswith(("file:", "data:", "blob:", "about:")):
+            route.continue_()
+        else:
+            self._requests.append(url)
+            route.abort()
+
+    def run(self, fn: Callable[[Any], Any]) -> Any:
+        """``fn(page)`` in the browser's thread (for what the helpers below lack)."""
+        return self._session.call(fn, self.page)
+
+    def open(self, path: Path) -> None:
+        """Load a local file and wait until it and its scripts have run."""
+        self.run(lambda page: page.goto(path.resolve().as_uri(), wait_until="load"))
+
+    def wait_for(self, expression: str, timeout_ms: float = 15_000) -> None:
+        """Wait until a JS expression is truthy; on timeout, fail with the page's errors."""
+
+        def wait(page: Any) -> bool:
+            from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+            try:
+                page.wait_for_function(expression, timeout=timeout_ms)
+            except PlaywrightTimeout:
+                return False
+            return True
+
+        if not self.run(wait):
+            pytest.fail(f"{expression!r} never held; errors on the page: {self.errors}")
+
+    def evaluate(self, expression: str) -> Any:
+        """The value of a JS expression on the page."""
+        return self.run(lambda page: page.evaluate(expression))
+
+    def count(self, selector: str) -> int:
+        """How many elements match a CSS selector."""
+        return int(self.run(lambda page: page.locator(selector).count()))
+
+    def attribute(self, selector: str, name: str) -> str | None:
+        """An attribute of the (one) element matching a selector."""
+        return self.run(lambda page: page.locator(selector).get_attribute(name))  # type: ignore[no-any-return]
+
+    def text(self, selector: str) -> str:
+        """The visible text of the first element matching a selector."""
+        return str(self.run(lambda page: page.locator(selector).first.inner_text()))
+
+    def select(self, selector: str, value: str) -> None:
+        """Pick an option of a <select> (its change handlers run)."""
+        self.run(lambda page: page.select_option(selector, value))
+
+    @property
+    def errors(self) -> list[str]:
+        """Console errors and uncaught exceptions so far (events still queued included)."""
+        self.run(lambda page: page.wait_for_timeout(50))  # let pending events arrive
+        return list(self._errors)
+
+    @property
+    def requests(self) -> list[str]:
+        """Network requests the page tried (and was refused)."""
+        self.run(lambda page: page.wait_for_timeout(50))
+        return list(self._requests)
+
+    def close(self) -> None:
+        self._session.call(self._context.close)
+
+
+@pytest.fixture
+def browser_page(browser: SessionBrowser) -> Iterator[BrowserPage]:
+    """A new browser context and page for one test (closed after it)."""
+    page = BrowserPage(browser)
+    try:
+        yield page
+    finally:
+        page.close()

@@ -236,6 +236,7 @@ _CLASSES: dict[str, str] = {
     "MONITOR_REFERENCE": "keel.monitoring._errors:MonitorReferenceError",
     "INVALID_LABELS": "keel.monitoring._errors:LabelError",
     "INVALID_ALERT_RULE": "keel.monitoring._alerts:AlertRuleError",
+    "INVALID_ALERT_SINK": "keel.monitoring._sinks:AlertSinkError",
     "INVALID_POLICY": "keel.gates._policy:PolicyError",
     "INVALID_PRIVACY_CONFIG": "keel.responsible._privacy:PrivacyError",
     "INVALID_TRAINING_INPUT": "keel.training._errors:TrainingInputError",

@@ -37,6 +37,19 @@ def test_public_surface_is_pinned() -> None:
         "DriftInputError", "DriftReport", "DriftTest", "NullRateChange", "NumericSketch",
         "ReferenceSketch", "SketchFormatError", "TESTS", "UnsupportedColumn", "drift",
         "write_html_report",
+        # alerts, sinks, gauges, monitor reports
+        "AlertEvaluation", "AlertEvent", "AlertRule", "AlertRuleError", "AlertSink",
+        "AlertState", "AlertWindow", "LogSink", "MetricsServer", "MonitorMetrics",
+        "MonitorReportData", "ReportAlert", "ReportColumn", "ReportDistribution",
+        "ReportWindow", "WebhookSink", "WebhookStats", "drift_values", "evaluate_alerts",
+        "lookup_value", "parse_alert_rules", "render_monitor_report", "serve_metrics",
+        "write_monitor_report", "AlertSinkError", "LogSinkSpec", "SinkSpec", "WebhookSinkSpec",
+        "open_sink", "parse_sinks",
+        # monitors of endpoints
+        "Calibration", "LabelError", "MonitorReferenceError", "MonitorRun", "MonitorSpec",
+        "MonitorSpecError", "ReferenceSpec", "WindowSpec", "create_monitor", "delete_monitor",
+        "get_monitor", "list_monitors", "monitor_alerts", "monitor_results",
+        "parse_monitor_spec", "run_monitor", "run_monitor_every",
     }  # fmt: skip
     for name in keel.monitoring.__all__:
         assert getattr(keel.monitoring, name) is not None

@@ -188,7 +188,10 @@ def test_close_is_bounded_when_the_receiver_keeps_failing(
         took = time.monotonic() - started
     assert took < 5  # the deadline, plus at most one request timeout
     assert (stats.delivered, stats.failed, stats.dropped, stats.pending) == (0, 0, 3, 0)
-    assert "closed after 0.5s with 2 payload(s) undelivered" in caplog.text
+    assert (
+        "close timed out after 0.5s; 2 queued payload(s) dropped, the one in flight gets no more retries"
+        in caplog.text
+    )
     assert not _sender_threads()
 
 
@@ -271,3 +274,67 @@ def test_log_sink_logs_at_the_severity(caplog: pytest.LogCaptureFixture) -> None
     )
     assert "resolved at window w1" in done.getMessage()
     assert fired.keel_alert["alert_id"] == "inputs@w0"  # type: ignore[attr-defined]
+
+
+# ---- sinks as data ---------------------------------------------------------------------
+
+
+def test_sinks_described_as_data_open_and_deliver(caplog: pytest.LogCaptureFixture) -> None:
+    from keel.monitoring._sinks import LogSinkSpec, WebhookSinkSpec, open_sink, parse_sinks
+
+    firing, _ = _events()
+    with WebhookReceiver() as receiver:
+        specs = parse_sinks(
+            [
+                {"type": "log", "logger": "my.alerts"},
+                {
+                    "type": "webhook",
+                    "url": receiver.url.replace("127.0.0.1", "${HOOK_HOST}"),
+                    "headers": {"Authorization": "Bearer ${HOOK_TOKEN}"},
+                    "backoff": 0.01,
+                },
+            ]
+        )
+        assert isinstance(specs[0], LogSinkSpec) and isinstance(specs[1], WebhookSinkSpec)
+        # the stored description keeps the names, not the secret
+        assert "${HOOK_TOKEN}" in specs[1].model_dump_json()
+        env = {"HOOK_HOST": "127.0.0.1", "HOOK_TOKEN": "t0ken"}
+        sinks = [open_sink(spec, env) for spec in specs]
+        for sink in sinks:
+            sink.deliver(firing)
+            sink.close()
+        (got,) = receiver.accepted()
+    assert got.headers["authorization"] == "Bearer t0ken"
+    assert got.body["alert_id"] == "inputs@w0"
+    assert [r.name for r in caplog.records if r.name == "my.alerts"] == ["my.alerts"]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"type": "email", "to": "a@b"}, "alert sink 1 is invalid: type: Input tag 'email'"),
+        ({"url": "http://x"}, "alert sink 1 is invalid: type: Unable to extract tag"),
+        ({"type": "webhook"}, "url: Field required"),
+        ({"type": "webhook", "url": "hooks.example.com"}, "'hooks.example.com' is not an http"),
+        ({"type": "webhook", "url": "http://h/x", "retries": 3}, "retries: Extra inputs"),
+        ({"type": "webhook", "url": "http://h/x", "max_attempts": 0}, "max_attempts: Input"),
+        ({"type": "log", "url": "http://h/x"}, "url: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_sink_descriptions_are_clear_errors(data: dict[str, Any], message: str) -> None:
+    from keel.errors import error_for_code
+    from keel.monitoring._sinks import AlertSinkError, parse_sinks
+
+    with pytest.raises(AlertSinkError, match=message) as info:
+        parse_sinks([data])
+    assert error_for_code(info.value.code) is AlertSinkError
+    with pytest.raises(AlertSinkError, match="alert sink 1 must be a mapping"):
+        parse_sinks(["webhook"])  # type: ignore[list-item]
+
+
+def test_an_unset_variable_is_named() -> None:
+    from keel.monitoring._sinks import AlertSinkError, open_sink, parse_sinks
+
+    (spec,) = parse_sinks([{"type": "webhook", "url": "https://h/x?key=${HOOK_KEY}"}])
+    with pytest.raises(AlertSinkError, match=r"webhook url uses \$\{HOOK_KEY\}, which is not set"):
+        open_sink(spec, {})

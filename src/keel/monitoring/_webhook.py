@@ -223,17 +223,19 @@ class WebhookSink:
             self._closed = True
             self._cond.notify_all()
         if not self.flush(timeout):
-            self._abort.set()
             with self._cond:
+                busy = self._in_flight
+                self._abort.set()
                 left = len(self._queue)
                 self._queue.clear()
                 self._dropped += left
                 self._cond.notify_all()
             logger.warning(
-                "webhook %s: closed after %ss with %d payload(s) undelivered (dropped)",
+                "webhook %s: close timed out after %ss; %d queued payload(s) dropped%s",
                 self._shown,
                 timeout,
                 left,
+                ", the one in flight gets no more retries" if busy else "",
             )
         thread = self._thread
         if thread is not None:
