@@ -48,8 +48,8 @@ if TYPE_CHECKING:
     )
     from keel.monitoring._html import write_html_report as write_html_report
     from keel.monitoring._methods import (
-        DriftTest as DriftTest,
         TESTS as TESTS,
+        DriftTest as DriftTest,
     )
     from keel.monitoring._monitor_report import (
         MonitorReportData as MonitorReportData,
