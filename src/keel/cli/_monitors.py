@@ -128,6 +128,7 @@ def create(
         f"monitor {monitor.name} (revision {monitor.revision}) watches endpoint "
         f"{monitor.endpoint}: {_describe(monitor)}",
         highlight=False,
+        markup=False,
         soft_wrap=True,
     )
 
@@ -211,6 +212,7 @@ def show(
                 f"revision {r.revision}: {r.action} by {r.actor} at {_time(r.time)}"
                 + (f" ({r.reason})" if r.reason else ""),
                 highlight=False,
+                markup=False,
             )
         return
     monitor = store.get_monitor(name)
@@ -229,6 +231,7 @@ def show(
         f"monitor {monitor.name} (revision {monitor.revision}) of endpoint {monitor.endpoint}: "
         f"{_describe(monitor)}",
         highlight=False,
+        markup=False,
         soft_wrap=True,
     )
     if recent:
@@ -242,6 +245,7 @@ def show(
             f"alert {a.rule} [{a.severity}] {state}, fired on {_window(a.window)}: "
             f"{a.metric} = {_value(a.value)} ({a.condition}){action}",
             highlight=False,
+            markup=False,
             soft_wrap=True,
         )
 
@@ -298,7 +302,7 @@ def run(
     ] = None,
     webhook: Annotated[
         list[str] | None,
-        typer.Option("--webhook", help="POST alerts as JSON to this URL (repeatable)."),
+        typer.Option("--webhook", help="Also POST alerts as JSON to this URL (repeatable)."),
     ] = None,
     serve_metrics: Annotated[
         int | None,
@@ -312,17 +316,18 @@ def run(
     """Compute the windows the monitor has not computed yet, then evaluate its alerts."""
     import threading
 
-    from keel.monitoring import LogSink, WebhookSink, run_monitor, run_monitor_every
-    from keel.monitoring._monitor_spec import parse_duration_ms
+    from keel.monitoring import WebhookSink, get_monitor, run_monitor, run_monitor_every
+    from keel.monitoring._monitor_spec import open_sinks, parse_duration_ms, parse_monitor_spec
 
-    sinks: list[Any] = [LogSink(), *(WebhookSink(url) for url in webhook or ())]
+    spec = parse_monitor_spec(get_monitor(name).spec)
+    sinks: list[Any] = [*open_sinks(spec), *(WebhookSink(url) for url in webhook or ())]
     metrics = server = None
     if serve_metrics is not None:
         from keel.monitoring import MonitorMetrics, serve_metrics as serve
 
         metrics = MonitorMetrics()
         server = serve(serve_metrics, metrics.registry, host=metrics_host)
-        _console().print(f"keel_monitor_* gauges on {server.url}", highlight=False)
+        _console().print(f"keel_monitor_* gauges on {server.url}", highlight=False, markup=False)
     try:
         if every is None:
             _said(run_monitor(name, sinks=sinks, metrics=metrics), as_json)
@@ -335,7 +340,9 @@ def run(
                 interval,
                 stop=stop,
                 on_run=lambda r: _said(r, as_json),
-                on_error=lambda e: _console().print(f"run failed: {e}", highlight=False),
+                on_error=lambda e: _console().print(
+                    f"run failed: {e}", highlight=False, markup=False
+                ),
                 sinks=sinks,
                 metrics=metrics,
             )
@@ -350,3 +357,22 @@ def run(
 
 monitors_app.command("run")(run)
 monitor_app.command("run")(run)
+
+
+def report(
+    name: Annotated[str, typer.Argument(help="The monitor.")],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="The page to write (.html; .json for the data)."),
+    ] = Path("monitor-report.html"),
+) -> None:
+    """Write the monitor's report: one self-contained HTML page (or its JSON)."""
+    from keel.monitoring import write_monitor_report
+    from keel.monitoring._stored_report import monitor_report_data
+
+    path = write_monitor_report(monitor_report_data(name), output)
+    _console().print(f"monitor report written to {path}", highlight=False, markup=False)
+
+
+monitors_app.command("report")(report)
+monitor_app.command("report")(report)

@@ -27,6 +27,7 @@ __all__ = [
     "MonitorSpecError",
     "ReferenceSpec",
     "WindowSpec",
+    "open_sinks",
     "parse_duration_ms",
     "parse_monitor_spec",
 ]
@@ -142,6 +143,9 @@ class MonitorSpec(_Strict):
             written every second or so).
         start: ignore predictions before this time (ISO 8601).
         alerts: alert rules (see ``docs/guides/monitoring.md``).
+        sinks: where alerts go (``{type: log}``, ``{type: webhook, url: ...}``; ``${NAME}``
+            in a URL or header is read from the environment where the monitor runs, so
+            no token is stored); the log when none is given.
     """
 
     window: WindowSpec
@@ -154,6 +158,7 @@ class MonitorSpec(_Strict):
     grace: str = "5s"
     start: str | None = None
     alerts: tuple[dict[str, Any], ...] = ()
+    sinks: tuple[dict[str, Any], ...] = ()
 
     @model_validator(mode="after")
     def _check(self) -> MonitorSpec:
@@ -223,10 +228,12 @@ def parse_monitor_spec(data: Mapping[str, Any] | MonitorSpec) -> MonitorSpec:
             problems = "; ".join(_problem(e) for e in exc.errors()[:5])
             raise MonitorSpecError(f"the monitor spec is invalid: {problems}") from None
     from keel.monitoring._alerts import AlertRuleError, parse_alert_rules
+    from keel.monitoring._sinks import AlertSinkError, parse_sinks
 
     try:
         parse_alert_rules(spec.alerts)
-    except AlertRuleError as exc:
+        parse_sinks(spec.sinks)
+    except (AlertRuleError, AlertSinkError) as exc:
         raise MonitorSpecError(f"the monitor spec is invalid: {exc}") from None
     return spec
 
@@ -239,3 +246,15 @@ def _problem(error: Mapping[str, Any]) -> str:
     if error["type"] == "missing":
         return f"{where}: required"
     return f"{where}: {message}"
+
+
+def open_sinks(spec: MonitorSpec) -> list[Any]:
+    """The spec's alert sinks, opened (``${NAME}`` read now); the log when it names none.
+
+    Raises:
+        AlertSinkError: a sink names an environment variable that is not set.
+    """
+    from keel.monitoring._sinks import LogSink, open_sink, parse_sinks
+
+    specs = parse_sinks(spec.sinks)
+    return [open_sink(s) for s in specs] if specs else [LogSink()]

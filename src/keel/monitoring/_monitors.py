@@ -149,7 +149,8 @@ def run_monitor(
         name: the monitor.
         now_ms: the time to run at (ms since the epoch; default now).
         sinks: where alerts go: objects with ``deliver(event)`` such as
-            :class:`~keel.monitoring.WebhookSink` (default: the log).
+            :class:`~keel.monitoring.WebhookSink` (default: the spec's ``sinks``, opened
+            for this run and closed after it; the log when it names none).
         metrics: a :class:`~keel.monitoring.MonitorMetrics` to set the gauges of the
             latest window and the alert rules on.
         context: where (:func:`keel.context.current_context` by default).
@@ -169,7 +170,7 @@ def run_monitor(
     """
     from keel._clock import now_ms as clock
     from keel.monitoring._alerting import evaluate_and_act
-    from keel.monitoring._monitor_spec import parse_monitor_spec
+    from keel.monitoring._monitor_spec import open_sinks, parse_monitor_spec
     from keel.monitoring._run import compute_windows
 
     ctx = _ctx(context)
@@ -177,12 +178,17 @@ def run_monitor(
     spec = parse_monitor_spec(monitor.spec)
     now = clock() if now_ms is None else now_ms
     actor = ctx.actor
+    opened = open_sinks(spec) if sinks is None else None  # an unset ${NAME} fails here, first
 
     def store(results: list[MonitorResult]) -> list[MonitorResult]:
         return ctx.store.monitors.record_results(name, results, actor)
 
-    run = compute_windows(ctx, monitor, spec, now, store)
-    evaluate_and_act(ctx, monitor, spec, run, sinks, metrics)
+    try:
+        run = compute_windows(ctx, monitor, spec, now, store)
+        evaluate_and_act(ctx, monitor, spec, run, opened if sinks is None else sinks, metrics)
+    finally:
+        for sink in opened or ():
+            sink.close(10)
     return run
 
 

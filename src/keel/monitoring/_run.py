@@ -218,6 +218,10 @@ class _Computer:
         message: str | None = None,
     ) -> MonitorResult:
         versions = tuple(sorted(set(window.rows.meta["model_version"]))) if len(window.rows) else ()
+        details = dict(details or {})
+        if len(window.rows):  # when the window's rows were logged (row windows have no clock)
+            times = window.rows.meta["time_ms"]
+            details["logged"] = [int(times.iloc[0]), int(times.iloc[-1])]
         return MonitorResult(
             monitor=self.monitor.name,
             window=window.id,
@@ -225,7 +229,7 @@ class _Computer:
             status=status,
             rows=rows,
             values=dict(values or {}),
-            details=_sanitise(dict(details or {})),
+            details=_sanitise(details),
             model_versions=versions,
             reference=reference,
             message=message,
