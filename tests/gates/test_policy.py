@@ -19,6 +19,7 @@ checks:
   - required_artifacts: [model_card, shap]
   - training_data_valid: true
   - onnx_parity: max_abs_diff <= 1e-4
+  - monitor_healthy: {monitor: iris-watch}
 """
 
 
@@ -33,11 +34,14 @@ def test_every_check_kind_parses() -> None:
         "required_artifacts",
         "training_data_valid",
         "onnx_parity",
+        "monitor_healthy",
     ]
+    assert policy.checks[7].options == {"monitor": "iris-watch"}
+    assert policy.checks[7].describe() == "monitor_healthy: iris-watch"
     assert str(policy.checks[0].bound) == "f1_macro >= 0.9"
     assert policy.checks[1].options == {"metric": "f1_macro", "tolerance": 0.02}
     assert policy.checks[6].bound is not None and policy.checks[6].bound.value == 1e-4
-    assert [c.line for c in policy.checks] == [3, 4, 5, 6, 7, 8, 9]
+    assert [c.line for c in policy.checks] == [3, 4, 5, 6, 7, 8, 9, 10]
 
 
 @pytest.mark.parametrize(
@@ -64,6 +68,13 @@ def test_every_check_kind_parses() -> None:
         ("checks:\n  - no_regression: {tolerance: 0.1}\n", r"line 2: no_regression needs a metric"),
         ("checks:\n  - training_data_valid: false\n", r"line 2: training_data_valid takes true"),
         ("checks:\n  - required_artifacts: []\n", r"line 2: required_artifacts needs"),
+        ("checks:\n  - monitor_healthy: iris-watch\n", r"line 2: monitor_healthy needs"),
+        ("checks:\n  - monitor_healthy: {}\n", r"line 2: monitor_healthy needs a monitor"),
+        (
+            "checks:\n  - monitor_healthy: {monitr: w}\n",
+            r"line 2: monitor_healthy has no option 'monitr'",
+        ),
+        ("checks:\n  - monitor_healthy: {monitor: 3}\n", r"monitor must be a monitor's name"),
         ("check:\n  - metric: f1 >= 1\n", r"line 1: unknown policy key 'check'"),
         ("name: x\n", r"has no 'checks:' list"),
         ("checks: [\n", r"p.yaml line 2: not valid YAML"),
@@ -79,6 +90,6 @@ def test_bad_policies_name_the_line(text: str, message: str) -> None:
 def test_load_policy_from_file(tmp_path: Path) -> None:
     path = tmp_path / "policy.yaml"
     path.write_text(GOOD)
-    assert len(load_policy(path).checks) == 7
+    assert len(load_policy(path).checks) == 8
     with pytest.raises(NotFoundError, match="does not exist"):
         load_policy(tmp_path / "missing.yaml")

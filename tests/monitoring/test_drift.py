@@ -45,6 +45,11 @@ def test_public_surface_is_pinned() -> None:
         "lookup_value", "parse_alert_rules", "render_monitor_report", "serve_metrics",
         "write_monitor_report", "AlertSinkError", "LogSinkSpec", "SinkSpec", "WebhookSinkSpec",
         "open_sink", "parse_sinks",
+        # monitors of endpoints
+        "Calibration", "LabelError", "MonitorReferenceError", "MonitorRun", "MonitorSpec",
+        "MonitorSpecError", "ReferenceSpec", "WindowSpec", "create_monitor", "delete_monitor",
+        "get_monitor", "list_monitors", "monitor_alerts", "monitor_results",
+        "parse_monitor_spec", "run_monitor", "run_monitor_every",
     }  # fmt: skip
     for name in keel.monitoring.__all__:
         assert getattr(keel.monitoring, name) is not None

@@ -43,6 +43,7 @@ def test_the_rest_store_implements_every_interface() -> None:
             "governance": _domains.RestGovernanceStore,
             "pipelines": _domains.RestPipelineStore,
             "endpoints": _domains.RestEndpointStore,
+            "monitors": _domains.RestMonitorStore,
         }[domain]
         assert not inspect.isabstract(cls), cls.__abstractmethods__
         interface = interface_of(domain)

@@ -48,6 +48,8 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "tokens": ("keel.cli._access", "tokens_app", "group"),
     "projects": ("keel.cli._access", "projects_app", "group"),
     "drift": ("keel.cli._drift", "drift_command", "command"),
+    "monitors": ("keel.cli._monitors", "monitors_app", "group"),
+    "monitor": ("keel.cli._monitors", "monitor_app", "group"),
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -68,6 +68,7 @@ def serve_command(
     }
     if workers == 1:
         app = create_app(specs, runtime=runtime, prediction_log=not no_log)
+        _monitor_gauges(app)
         uvicorn.run(app, **options)  # type: ignore[arg-type]
         return
     os.environ[SPECS_VARIABLE] = json.dumps(
@@ -139,3 +140,16 @@ def predict_command(
     if result.dataset is not None:
         line += f" (dataset {result.dataset.reference})"
     out.print(line)
+
+
+def _monitor_gauges(app: Any) -> None:
+    """The stored monitors of the served endpoints, as keel_monitor_* on /metrics."""
+    from keel.errors import MissingExtraError
+
+    try:
+        from keel.monitoring._gauges import StoredMonitorGauges
+
+        gauges = StoredMonitorGauges(lambda: list(app.endpoints), context=app.context)
+    except (ImportError, MissingExtraError):  # without prometheus-client: no gauges
+        return
+    app.metrics.registry.register(gauges)

@@ -393,6 +393,33 @@ def _check_onnx(check: Check, ctx: GateContext) -> CheckResult:
     )
 
 
+def _check_monitor(check: Check, ctx: GateContext) -> CheckResult:
+    """No alert of the monitor is firing (a monitor that does not exist fails the check)."""
+    from keel.errors import NotFoundError
+
+    name = check.options["monitor"]
+    try:
+        firing = ctx.context.store.monitors.list_alerts(name, active_only=True)
+    except NotFoundError as exc:
+        return CheckResult(check.describe(), None, "no firing alert", False, str(exc))
+    if not firing:
+        return CheckResult(
+            check.describe(), 0, "no firing alert", True, f"monitor {name} has no firing alert"
+        )
+    shown = "; ".join(
+        f"{a.rule} [{a.severity}] since window {a.window}: {a.metric} = {a.value:.4g} "
+        f"({a.condition})"
+        for a in firing[:5]
+    )
+    return CheckResult(
+        check.describe(),
+        len(firing),
+        "no firing alert",
+        False,
+        f"monitor {name} has {len(firing)} firing alert(s): {shown}",
+    )
+
+
 _EVALUATORS: dict[str, Callable[[Check, GateContext], CheckResult]] = {
     "metric": _check_metric,
     "fairness": _check_fairness,
@@ -401,6 +428,7 @@ _EVALUATORS: dict[str, Callable[[Check, GateContext], CheckResult]] = {
     "required_artifacts": _check_artifacts,
     "training_data_valid": _check_training_data,
     "onnx_parity": _check_onnx,
+    "monitor_healthy": _check_monitor,
 }
 
 

@@ -10,6 +10,7 @@ Example policy::
       - required_artifacts: [model_card, shap]
       - training_data_valid: true
       - onnx_parity: max_abs_diff <= 1e-4
+      - monitor_healthy: {monitor: iris-watch}
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ CHECK_KINDS: dict[str, str] = {
     "required_artifacts": "a list such as [model_card, shap, onnx, plots/roc.png]",
     "training_data_valid": "true",
     "onnx_parity": "'max_abs_diff <= NUMBER', e.g. 'max_abs_diff <= 1e-4'",
+    "monitor_healthy": "{monitor: NAME}: no alert of that monitor is firing",
 }
 
 
@@ -87,6 +89,8 @@ class Check:
             return f"{self.kind}: {self.bound}"
         if self.kind == "required_artifacts":
             return f"required_artifacts: {', '.join(self.options['artifacts'])}"
+        if self.kind == "monitor_healthy":
+            return f"monitor_healthy: {self.options['monitor']}"
         if self.kind == "no_regression":
             return (
                 f"no_regression: {self.options['metric']} (tolerance {self.options['tolerance']:g})"
@@ -182,6 +186,8 @@ def _check(source: str, kind_node: Any, node: Any) -> Check:
         if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
             raise _fail(source, node, f"required_artifacts needs {CHECK_KINDS[kind]}")
         return Check(kind, options={"artifacts": items}, line=line)
+    if kind == "monitor_healthy":
+        return _monitor_check(source, node, line)
     # no_regression
     if not isinstance(node, yaml.MappingNode):
         raise _fail(source, node, f"no_regression needs {CHECK_KINDS[kind]}")
@@ -212,6 +218,27 @@ def _check(source: str, kind_node: Any, node: Any) -> Check:
     if ("dataset" in options) != ("target" in options):
         raise _fail(source, node, "no_regression needs both dataset and target, or neither")
     return Check(kind, options=options, line=line)
+
+
+def _monitor_check(source: str, node: Any, line: int) -> Check:
+    import yaml
+
+    if not isinstance(node, yaml.MappingNode):
+        raise _fail(source, node, f"monitor_healthy needs {CHECK_KINDS['monitor_healthy']}")
+    options: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        key = str(key_node.value)
+        if key != "monitor":
+            raise _fail(
+                source, key_node, f"monitor_healthy has no option {key!r}; its option is: monitor"
+            )
+        value = _value(value_node)
+        if not isinstance(value, str) or not value:
+            raise _fail(source, value_node, "monitor_healthy: monitor must be a monitor's name")
+        options["monitor"] = value
+    if "monitor" not in options:
+        raise _fail(source, node, "monitor_healthy needs a monitor, e.g. {monitor: iris-watch}")
+    return Check("monitor_healthy", options=options, line=line)
 
 
 def parse_policy(text: str, source: str = "<policy>") -> Policy:

@@ -3,8 +3,8 @@
 The chain proves that its events were not changed; it says nothing by itself about
 rows changed *beside* it (``UPDATE model_aliases SET version = 2``). Replaying every
 event gives what the governed tables must hold — every model, version (status, files,
-digest of its immutable fields), alias, alias move, gate result, role grant, endpoint
-and endpoint revision — and
+digest of its immutable fields), alias, alias move, gate result, role grant, endpoint,
+endpoint revision, monitor and monitor revision — and
 each difference from what they do hold is a :class:`StateMismatch`.
 """
 
@@ -29,6 +29,8 @@ TABLES: dict[str, str] = {
     "role": "roles",
     "endpoint": "endpoints",
     "endpoint_revision": "endpoint_revisions",
+    "monitor": "monitors",
+    "monitor_revision": "monitor_revisions",
 }
 
 _WHAT_DIGEST_COVERS = {
@@ -36,6 +38,8 @@ _WHAT_DIGEST_COVERS = {
     "gate_result": "its checks, values, bounds, policy or reason",
     "endpoint": "its spec (targets, shadow, limits, batching, ...) or model versions",
     "endpoint_revision": "its spec (targets, shadow, limits, batching, ...) or model versions",
+    "monitor": "its endpoint or spec (window, checks, reference, alert rules)",
+    "monitor_revision": "its endpoint or spec (window, checks, reference, alert rules)",
 }
 
 
@@ -121,22 +125,25 @@ class StateReplay:
         elif action == "role.revoke":
             self._remove("role", oid, event)
         elif action.startswith("endpoint.") and event.object_type == "endpoint":
-            self._endpoint(event, before, after)
+            self._revised("endpoint", event, before, after)
+        elif action.startswith("monitor.") and event.object_type == "monitor":
+            self._revised("monitor", event, before, after)
 
-    def _endpoint(
-        self, event: AuditEvent, before: Mapping[str, Any], after: Mapping[str, Any]
+    def _revised(
+        self, kind: str, event: AuditEvent, before: Mapping[str, Any], after: Mapping[str, Any]
     ) -> None:
-        oid, verb = event.object_id, event.action.removeprefix("endpoint.")
+        """An endpoint or monitor change: the object and its revision row."""
+        oid, verb = event.object_id, event.action.removeprefix(f"{kind}.")
         revision: Any
         digest: Any
         if event.after is None:  # deleted: the delete itself is the revision after the last
-            self._remove("endpoint", oid, event)
+            self._remove(kind, oid, event)
             revision, digest = (before.get("revision") or 0) + 1, ""
         else:
             revision, digest = after.get("revision"), after.get("digest")
-            self._set("endpoint", oid, event, revision=revision, digest=digest)
+            self._set(kind, oid, event, revision=revision, digest=digest)
         self._set(
-            "endpoint_revision",
+            f"{kind}_revision",
             f"{oid}#{revision}",
             event,
             action=verb,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from keel.errors import InvalidArgumentError
 
-__all__ = ["DriftInputError", "SketchFormatError"]
+__all__ = ["DriftInputError", "LabelError", "MonitorReferenceError", "SketchFormatError"]
 
 
 class DriftInputError(InvalidArgumentError):
@@ -22,3 +22,18 @@ class SketchFormatError(InvalidArgumentError):
 
     code = "INVALID_SKETCH"
     http_status = 400
+
+
+class MonitorReferenceError(InvalidArgumentError):
+    """A monitor's reference cannot be found or read (no training dataset in lineage, a
+    missing dataset or sketch); the message says what to give instead."""
+
+    code = "MONITOR_REFERENCE"
+    http_status = 422
+
+
+class LabelError(InvalidArgumentError):
+    """Labels (feedback) that cannot be compared with the model's predictions."""
+
+    code = "INVALID_LABELS"
+    http_status = 422

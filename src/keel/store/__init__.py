@@ -46,6 +46,14 @@ if TYPE_CHECKING:
     from keel.store._interfaces import Store, TrackingStore
     from keel.store._lineage import LineageEdge, LineageGraph, LineageNode, LineageStore
     from keel.store._migratable import Migratable
+    from keel.store._monitors import (
+        AlertDraft,
+        Monitor,
+        MonitorAlert,
+        MonitorResult,
+        MonitorRevision,
+        MonitorStore,
+    )
     from keel.store._pipelines import (
         PipelineRun,
         PipelineRunStatus,
@@ -94,6 +102,12 @@ _EXPORTS: dict[str, str] = {
     "EndpointRevision": "keel.store._endpoints",
     "EndpointStore": "keel.store._endpoints",
     "Experiment": "keel.store._entities",
+    "AlertDraft": "keel.store._monitors",
+    "Monitor": "keel.store._monitors",
+    "MonitorAlert": "keel.store._monitors",
+    "MonitorResult": "keel.store._monitors",
+    "MonitorRevision": "keel.store._monitors",
+    "MonitorStore": "keel.store._monitors",
     "GateResult": "keel.store._registry",
     "GovernanceStore": "keel.store._audit",
     "Identity": "keel.store._access",
@@ -137,6 +151,7 @@ __all__ = [
     "ROLES",
     "SYSTEM_PROJECT",
     "AccessStore",
+    "AlertDraft",
     "Alias",
     "AliasMove",
     "ArtifactRecord",
@@ -165,6 +180,11 @@ __all__ = [
     "ModelVersion",
     "ModelVersionDraft",
     "ModelVersionStatus",
+    "Monitor",
+    "MonitorAlert",
+    "MonitorResult",
+    "MonitorRevision",
+    "MonitorStore",
     "NewDatasetVersion",
     "PipelineRun",
     "PipelineRunStatus",

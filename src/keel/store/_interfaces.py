@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the other domains load only when a store's property is used
     from keel.store._datasets import DatasetStore
     from keel.store._endpoints import EndpointStore
     from keel.store._lineage import LineageStore
+    from keel.store._monitors import MonitorStore
     from keel.store._pipelines import PipelineStore
     from keel.store._registry import RegistryStore
 
@@ -212,6 +213,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def endpoints(self) -> EndpointStore:
         """Served endpoints and their revisions."""
+
+    @property
+    @abc.abstractmethod
+    def monitors(self) -> MonitorStore:
+        """Monitors of endpoints, their results and alerts."""
 
     @abc.abstractmethod
     def open(self) -> None:

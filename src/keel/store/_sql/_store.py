@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from keel.store._endpoints import EndpointStore
     from keel.store._interfaces import TrackingStore
     from keel.store._lineage import LineageStore
+    from keel.store._monitors import MonitorStore
     from keel.store._pipelines import PipelineStore
     from keel.store._registry import RegistryStore
 
@@ -132,6 +133,11 @@ class SqlStore(Store, Migratable):
         store: EndpointStore = self._domain("endpoints")
         return store
 
+    @property
+    def monitors(self) -> MonitorStore:
+        store: MonitorStore = self._domain("monitors")
+        return store
+
     def open(self) -> None:
         self.database.open()
 
@@ -162,4 +168,5 @@ _DOMAINS = {
     "pipelines": ("keel.store._sql._pipelines", "SqlPipelineStore"),
     "access": ("keel.store._sql._access", "SqlAccessStore"),
     "endpoints": ("keel.store._sql._endpoints", "SqlEndpointStore"),
+    "monitors": ("keel.store._sql._monitors", "SqlMonitorStore"),
 }

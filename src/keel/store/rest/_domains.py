@@ -34,6 +34,18 @@ from keel.store._endpoints import (
 from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunStatus
 from keel.store._interfaces import TrackingStore
 from keel.store._lineage import LineageEdge, LineageGraph, LineageNode, LineageStore
+from keel.store._monitors import (
+    AlertDraft,
+    Monitor,
+    MonitorAlert,
+    MonitorResult,
+    MonitorRevision,
+    MonitorStore,
+    check_alert,
+    check_monitor_name,
+    check_monitor_spec,
+    check_result,
+)
 from keel.store._pipelines import (
     PipelineRun,
     PipelineRunStatus,
@@ -61,6 +73,7 @@ __all__ = [
     "RestEndpointStore",
     "RestGovernanceStore",
     "RestLineageStore",
+    "RestMonitorStore",
     "RestPipelineStore",
     "RestRegistryStore",
     "RestTrackingStore",
@@ -634,6 +647,151 @@ class RestEndpointStore(_Domain, EndpointStore):
 
     def list_revisions(self, name: str) -> list[EndpointRevision]:
         result: list[EndpointRevision] = self._call("list_revisions", name=name)
+        return result
+
+    def audited_state(self) -> list[AuditedObject]:
+        result: list[AuditedObject] = self._call("audited_state")
+        return result
+
+
+class RestMonitorStore(_Domain, MonitorStore):
+    """Monitors, their results and alerts on a keel server.
+
+    Input is checked here as the SQL store checks it (the server checks it again), so a
+    malformed change gets the same message on every backend without a round trip.
+    """
+
+    _domain = "monitors"
+
+    def create_monitor(
+        self,
+        name: str,
+        endpoint: str,
+        spec: Mapping[str, Any],
+        actor: str,
+        reason: str | None = None,
+    ) -> Monitor:
+        check_monitor_name(name)
+        check_monitor_name(endpoint, "endpoint")
+        result: Monitor = self._call(
+            "create_monitor",
+            name=name,
+            endpoint=endpoint,
+            spec=check_monitor_spec(name, spec),
+            actor=actor,
+            reason=reason,
+        )
+        return result
+
+    def update_monitor(
+        self,
+        name: str,
+        endpoint: str,
+        spec: Mapping[str, Any],
+        expected_revision: int,
+        actor: str,
+        reason: str | None = None,
+    ) -> Monitor:
+        check_monitor_name(name)
+        check_monitor_name(endpoint, "endpoint")
+        result: Monitor = self._call(
+            "update_monitor",
+            name=name,
+            endpoint=endpoint,
+            spec=check_monitor_spec(name, spec),
+            expected_revision=expected_revision,
+            actor=actor,
+            reason=reason,
+        )
+        return result
+
+    def delete_monitor(
+        self, name: str, expected_revision: int, actor: str, reason: str | None = None
+    ) -> None:
+        check_monitor_name(name)
+        self._call(
+            "delete_monitor",
+            name=name,
+            expected_revision=expected_revision,
+            actor=actor,
+            reason=reason,
+        )
+
+    def get_monitor(self, name: str) -> Monitor:
+        check_monitor_name(name)
+        result: Monitor = self._call("get_monitor", name=name)
+        return result
+
+    def list_monitors(self, endpoint: str | None = None) -> list[Monitor]:
+        result: list[Monitor] = self._call("list_monitors", endpoint=endpoint)
+        return result
+
+    def list_monitor_revisions(self, name: str) -> list[MonitorRevision]:
+        check_monitor_name(name)
+        result: list[MonitorRevision] = self._call("list_monitor_revisions", name=name)
+        return result
+
+    def record_results(
+        self, name: str, results: Sequence[MonitorResult], actor: str
+    ) -> list[MonitorResult]:
+        check_monitor_name(name)
+        if isinstance(results, MonitorResult) or not isinstance(results, Sequence):
+            raise InvalidArgumentError("results must be a list of MonitorResult")
+        for r in results:
+            check_result(r, name)
+        if not results:
+            return []
+        result: list[MonitorResult] = self._call(
+            "record_results", name=name, results=list(results), actor=actor
+        )
+        return result
+
+    def list_results(
+        self, name: str, check: str | None = None, since: int | None = None
+    ) -> list[MonitorResult]:
+        check_monitor_name(name)
+        result: list[MonitorResult] = self._call(
+            "list_results", name=name, check=check, since=since
+        )
+        return result
+
+    def record_alert(self, name: str, draft: AlertDraft, actor: str) -> tuple[MonitorAlert, bool]:
+        check_monitor_name(name)
+        check_alert(draft)
+        result: tuple[MonitorAlert, bool] = self._call(
+            "record_alert", name=name, draft=draft, actor=actor
+        )
+        return result
+
+    def claim_alert_action(self, name: str, alert_id: str, actor: str) -> bool:
+        check_monitor_name(name)
+        result: bool = self._call("claim_alert_action", name=name, alert_id=alert_id, actor=actor)
+        return result
+
+    def finish_alert_action(
+        self, name: str, alert_id: str, status: str, detail: str, actor: str
+    ) -> MonitorAlert:
+        check_monitor_name(name)
+        result: MonitorAlert = self._call(
+            "finish_alert_action",
+            name=name,
+            alert_id=alert_id,
+            status=status,
+            detail=detail,
+            actor=actor,
+        )
+        return result
+
+    def resolve_alert(self, name: str, alert_id: str, window: str, actor: str) -> MonitorAlert:
+        check_monitor_name(name)
+        result: MonitorAlert = self._call(
+            "resolve_alert", name=name, alert_id=alert_id, window=window, actor=actor
+        )
+        return result
+
+    def list_alerts(self, name: str, active_only: bool = False) -> list[MonitorAlert]:
+        check_monitor_name(name)
+        result: list[MonitorAlert] = self._call("list_alerts", name=name, active_only=active_only)
         return result
 
     def audited_state(self) -> list[AuditedObject]:

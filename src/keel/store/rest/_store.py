@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from keel.store._endpoints import EndpointStore
     from keel.store._interfaces import TrackingStore
     from keel.store._lineage import LineageStore
+    from keel.store._monitors import MonitorStore
     from keel.store._pipelines import PipelineStore
     from keel.store._registry import RegistryStore
 
@@ -146,6 +147,11 @@ class RestStore(Store, ServiceGateway):
     @property
     def endpoints(self) -> EndpointStore:
         store: EndpointStore = self._domain("Endpoint")
+        return store
+
+    @property
+    def monitors(self) -> MonitorStore:
+        store: MonitorStore = self._domain("Monitor")
         return store
 
     def open(self) -> None:
