@@ -235,6 +235,8 @@ _CLASSES: dict[str, str] = {
     "INVALID_POLICY": "keel.gates._policy:PolicyError",
     "INVALID_PRIVACY_CONFIG": "keel.responsible._privacy:PrivacyError",
     "INVALID_TRAINING_INPUT": "keel.training._errors:TrainingInputError",
+    "ONLINE_SCHEMA_MISMATCH": "keel.features._online:OnlineSchemaMismatchError",
+    "ONLINE_STORE_UNAVAILABLE": "keel.features._online:OnlineStoreUnavailableError",
     "METRICS_NOT_STORED": "keel.tracking._buffer:MetricsNotStoredError",
     "MODEL_NOT_STORED": "keel.training._errors:ModelNotStoredError",
     "MODEL_STATE": "keel.store._registry:ModelStateError",
