@@ -224,6 +224,7 @@ class RecordCodec:
     _strings: tuple[int, ...] = field(init=False, repr=False)
     _struct: struct.Struct = field(init=False, repr=False)
     _mask_bytes: int = field(init=False, repr=False)
+    _plain: bool = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.fingerprint) != 8:
@@ -236,6 +237,8 @@ class RecordCodec:
         object.__setattr__(self, "_strings", strings)
         object.__setattr__(self, "_mask_bytes", mask)
         object.__setattr__(self, "_struct", struct.Struct(fmt))
+        plain = all(k in ("float", "int", "bool") for k in self.kinds)
+        object.__setattr__(self, "_plain", plain)
 
     # -- one record at a time (lookups, tests) ---------------------------------------------
 
@@ -273,6 +276,8 @@ class RecordCodec:
         """
         unpacked = self._struct.unpack_from(record, HEADER_SIZE)
         mask = int.from_bytes(unpacked[0], "little")
+        if self._plain and not mask:
+            return list(unpacked[1:])  # numbers only and no nulls: the common case
         values: list[Any] = [None] * len(self.kinds)
         for slot, i in enumerate(self._fixed, start=1):
             if not mask >> i & 1:
