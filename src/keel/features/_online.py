@@ -68,7 +68,8 @@ class Watermark:
         source_event_us: the newest event time in the source when the run ended (the
             view is ``source_event_us - event_us`` behind it).
         materialized_us: when the run ended (microseconds since the epoch).
-        rows: entities written by that run.
+        rows: the records that run handed to the store (one per entity with new rows);
+            the store sets it when it writes the watermark.
         view_version: the version of the view the run materialized.
     """
 
@@ -141,7 +142,8 @@ class OnlineStore(abc.ABC):
             records: batches of ``(entity key, record)``. A record replaces the stored
                 one only if its event time is at least the stored one's, or its schema
                 fingerprint differs.
-            watermark: written once every batch is stored, never before.
+            watermark: written once every batch is stored, never before, with its
+                ``rows`` set to the number of records given.
 
         Returns:
             The number of records that replaced (or added) a stored one.

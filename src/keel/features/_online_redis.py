@@ -14,6 +14,7 @@ the same records again (a no-op for those already there).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import urllib.parse
 from collections.abc import Iterable, Sequence
@@ -139,9 +140,10 @@ class RedisOnlineStore(OnlineStore):
         check_name("view", view)
         client = self._redis()
         base = self._record_key(project, view)
-        written = 0
+        written = given = 0
         try:
             for batch in records:
+                given += len(batch)
                 pipe = client.pipeline(transaction=False)
                 for start in range(0, len(batch), _KEYS_PER_CALL):
                     part = batch[start : start + _KEYS_PER_CALL]
@@ -150,7 +152,8 @@ class RedisOnlineStore(OnlineStore):
                     )
                 written += sum(int(n) for n in pipe.execute())
             # only now, with every record stored, does the watermark move
-            client.hset(self._watermark_key(project, view), mapping=watermark.to_fields())
+            done = dataclasses.replace(watermark, rows=given)
+            client.hset(self._watermark_key(project, view), mapping=done.to_fields())
         except self._errors() as exc:
             raise self._unavailable(exc) from None
         return written

@@ -8,6 +8,7 @@ the store as it was. WAL mode lets lookups go on while a materialization writes.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sqlite3
 import threading
@@ -116,11 +117,13 @@ class SQLiteOnlineStore(OnlineStore):
         try:
             con.execute("BEGIN IMMEDIATE")
             try:
+                given = 0
                 for batch in records:
+                    given += len(batch)
                     before = con.total_changes
                     con.executemany(_UPSERT, [(project, view, k, r) for k, r in batch])
                     written += con.total_changes - before
-                w = watermark
+                w = dataclasses.replace(watermark, rows=given)
                 con.execute(
                     _WATERMARK,
                     (
