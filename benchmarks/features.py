@@ -131,7 +131,7 @@ def _peak_rss_mb() -> float:
 def _summary(frame: Any) -> dict[str, Any]:
     """Rows, and per feature the non-null count and sum (to compare contenders)."""
     out: dict[str, Any] = {"rows": len(frame)}
-    for v, (prefix, _) in VIEWS.items():
+    for prefix, _ in VIEWS.values():
         for i in range(FEATURES):
             column = frame[f"{prefix}{i}"]
             out[f"{prefix}{i}"] = [int(column.notna().sum()), float(column.sum())]
@@ -512,7 +512,7 @@ def _median(runs: list[dict[str, Any]] | None, key: str) -> float | None:
 
 def _agrees(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Same non-null count and (to rounding) the same sum for every feature."""
-    for v, (prefix, _) in VIEWS.items():
+    for prefix, _ in VIEWS.values():
         for i in range(FEATURES):
             (na, sa), (nb, sb) = a[f"{prefix}{i}"], b[f"{prefix}{i}"]
             if na != nb or abs(sa - sb) > 1e-6 * max(1.0, abs(sa), abs(sb)):
@@ -577,8 +577,10 @@ def report(results: dict[str, Any], sizes: list[int]) -> None:
     print()
     print("Online: lookups of 10 features (2 views), in process; materialization of both views")
     print()
-    print("| store | contender | materialize (s) | 1 entity p50 (ms) | 1 entity p99 (ms) | "
-          "100 entities p50 (ms) | 100 entities p99 (ms) |")
+    print(
+        "| store | contender | materialize (s) | 1 entity p50 (ms) | 1 entity p99 (ms) | "
+        "100 entities p50 (ms) | 100 entities p99 (ms) |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|")
     for store in ("sqlite", "redis"):
         keel = results.get(f"online/keel/{store}")
@@ -605,7 +607,11 @@ def report(results: dict[str, Any], sizes: list[int]) -> None:
             if feast:
                 fp99 = feast["prepared_1"]["p99_ms"]
                 goals.append(
-                    (f"online p99, 1 entity, {store} below Feast's", p99 < fp99, f"{p99:.3f} vs {fp99:.3f} ms")
+                    (
+                        f"online p99, 1 entity, {store} below Feast's",
+                        p99 < fp99,
+                        f"{p99:.3f} vs {fp99:.3f} ms",
+                    )
                 )
     print()
     for goal, met, detail in goals:

@@ -311,10 +311,7 @@ def _materialize_view(
     try:
         relation, columns = _check_source(layout, con, context)
         inner, mark = _source_query(layout, relation, columns)
-        upto, source_us = con.execute(_bounds_query(inner, mark, after_us, end_us)).fetchone() or (
-            None,
-            None,
-        )
+        (upto, source_us), *_ = con.execute(_bounds_query(inner, mark, after_us, end_us)).fetchall()
         written = 0
         if upto is not None:
             # rows are read up to the watermark the run will write, so a row that lands
@@ -323,7 +320,8 @@ def _materialize_view(
 
             def batches() -> Iterator[list[tuple[bytes, bytes]]]:
                 nonlocal rows
-                for batch in con.execute(sql).fetch_record_batch(_BATCH_ROWS):
+                reader = con.sql(sql).to_arrow_reader(_BATCH_ROWS)
+                for batch in reader if reader is not None else ():
                     if batch.num_rows == 0:
                         continue
                     table = _as_table(batch)
@@ -344,6 +342,14 @@ def _materialize_view(
                 view_version=layout.version,
             )
             written = online.write(project, name, batches(), watermark)
+    except duckdb.Error as exc:
+        from keel.features._errors import FeatureSourceError
+
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise FeatureSourceError(
+            f"the source of feature view {name!r} ({layout.view.source.describe()}) cannot be "
+            f"read: {first}; nothing was written (fix the source and run materialize again)"
+        ) from None
     finally:
         con.close()
     after = online.watermark(project, name)

@@ -226,7 +226,9 @@ class OnlineFeatureLookup:
         when = parse_time(at, "at")
         now_us = to_micros(when) if when is not None else time.time_ns() // 1000
         plans = self._plans
-        lookups = [(p.layout.view.name, [entity_key(p.layout.join_keys, r) for r in rows]) for p in plans]
+        lookups = [
+            (p.layout.view.name, [entity_key(p.layout.join_keys, r) for r in rows]) for p in plans
+        ]
         found = self.online.read(self.project, lookups)
         values: dict[str, list[Any]] = {}
         ages: dict[str, list[float | None]] = {}

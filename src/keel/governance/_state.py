@@ -4,7 +4,7 @@ The chain proves that its events were not changed; it says nothing by itself abo
 rows changed *beside* it (``UPDATE model_aliases SET version = 2``). Replaying every
 event gives what the governed tables must hold — every model, version (status, files,
 digest of its immutable fields), alias, alias move, gate result, role grant, endpoint
-and endpoint revision — and
+endpoint revision and feature definition version — and
 each difference from what they do hold is a :class:`StateMismatch`.
 """
 
@@ -29,13 +29,18 @@ TABLES: dict[str, str] = {
     "role": "roles",
     "endpoint": "endpoints",
     "endpoint_revision": "endpoint_revisions",
+    "feature_definition": "feature_definitions",
 }
+
+#: the object types of feature definitions' audit events
+_FEATURE_KINDS = ("entity", "feature_view", "feature_service")
 
 _WHAT_DIGEST_COVERS = {
     "model_version": "its metrics, signature, description, details or files",
     "gate_result": "its checks, values, bounds, policy or reason",
     "endpoint": "its spec (targets, shadow, limits, batching, ...) or model versions",
     "endpoint_revision": "its spec (targets, shadow, limits, batching, ...) or model versions",
+    "feature_definition": "its spec (entities, source, features, TTL, ...)",
 }
 
 
@@ -122,6 +127,18 @@ class StateReplay:
             self._remove("role", oid, event)
         elif action.startswith("endpoint.") and event.object_type == "endpoint":
             self._endpoint(event, before, after)
+        elif event.object_type in _FEATURE_KINDS and action in (
+            f"{event.object_type}.register",
+            f"{event.object_type}.retire",
+        ):
+            self._set(
+                "feature_definition",
+                f"{event.object_type}:{oid}",
+                event,
+                created_by=event.actor,
+                retired=action.endswith(".retire"),
+                digest=after.get("digest"),
+            )
 
     def _endpoint(
         self, event: AuditEvent, before: Mapping[str, Any], after: Mapping[str, Any]

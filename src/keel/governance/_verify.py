@@ -217,6 +217,7 @@ def verify_store(store: Store, expect: str | None = None) -> AuditVerification:
         objects = [
             *store.registry.audited_state(),
             *store.endpoints.audited_state(),
+            *store.features.audited_state(),
             *governance.audited_state(),
         ]
         chain, replay = ChainCheck(), StateReplay()

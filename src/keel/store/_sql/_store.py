@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from keel.store._audit import GovernanceStore
     from keel.store._datasets import DatasetStore
     from keel.store._endpoints import EndpointStore
+    from keel.store._features import FeatureStore
     from keel.store._interfaces import TrackingStore
     from keel.store._lineage import LineageStore
     from keel.store._pipelines import PipelineStore
@@ -132,6 +133,11 @@ class SqlStore(Store, Migratable):
         store: EndpointStore = self._domain("endpoints")
         return store
 
+    @property
+    def features(self) -> FeatureStore:
+        store: FeatureStore = self._domain("features")
+        return store
+
     def open(self) -> None:
         self.database.open()
 
@@ -162,4 +168,5 @@ _DOMAINS = {
     "pipelines": ("keel.store._sql._pipelines", "SqlPipelineStore"),
     "access": ("keel.store._sql._access", "SqlAccessStore"),
     "endpoints": ("keel.store._sql._endpoints", "SqlEndpointStore"),
+    "features": ("keel.store._sql._features", "SqlFeatureStore"),
 }

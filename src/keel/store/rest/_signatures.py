@@ -22,6 +22,7 @@ DOMAIN_INTERFACES: dict[str, tuple[str, str]] = {
     "governance": ("keel.store._audit", "GovernanceStore"),
     "pipelines": ("keel.store._pipelines", "PipelineStore"),
     "endpoints": ("keel.store._endpoints", "EndpointStore"),
+    "features": ("keel.store._features", "FeatureStore"),
 }
 
 

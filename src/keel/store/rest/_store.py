@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from keel.store._audit import GovernanceStore
     from keel.store._datasets import DatasetStore
     from keel.store._endpoints import EndpointStore
+    from keel.store._features import FeatureStore
     from keel.store._interfaces import TrackingStore
     from keel.store._lineage import LineageStore
     from keel.store._pipelines import PipelineStore
@@ -106,9 +107,9 @@ class RestStore(Store, ServiceGateway):
             with self._lock:
                 found = self._domains.get(name)
                 if found is None:
-                    from keel.store.rest import _access, _domains
+                    from keel.store.rest import _access, _domains, _features
 
-                    module = _access if name == "Access" else _domains
+                    module = {"Access": _access, "Feature": _features}.get(name, _domains)
                     cls = getattr(module, f"Rest{name}Store")
                     found = self._domains[name] = cls(self.transport)
         return found
@@ -146,6 +147,11 @@ class RestStore(Store, ServiceGateway):
     @property
     def endpoints(self) -> EndpointStore:
         store: EndpointStore = self._domain("Endpoint")
+        return store
+
+    @property
+    def features(self) -> FeatureStore:
+        store: FeatureStore = self._domain("Feature")
         return store
 
     def open(self) -> None:
