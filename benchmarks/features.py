@@ -43,6 +43,7 @@ Not a test: speed is never asserted in the test suite.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -188,7 +189,30 @@ def worker_keel_offline(folder: Path, events: int) -> dict[str, Any]:
     return {"seconds": seconds, **_summary(out)}
 
 
-def _keel_online(folder: Path, entities: int, lookups: int, store: str) -> dict[str, Any]:
+def _serve_lookups(lookups: dict[str, Any], entities: int, ready: dict[str, Any]) -> None:
+    """Answer the driver's lookup commands (one JSON line each) until it says quit.
+
+    ``lookups[mode](rows)`` does one lookup of ``rows`` and returns how many were
+    missing; each command times ``count`` lookups of ``size`` random drivers and answers
+    with the seconds of each.
+    """
+    print(json.dumps(ready), flush=True)
+    for line in sys.stdin:
+        command = json.loads(line)
+        if command.get("quit"):
+            return
+        lookup = lookups[command.get("mode", "prepared")]
+        samples = []
+        missing = 0
+        for ids in _lookup_ids(entities, command["count"], command["size"], command["seed"]):
+            rows = [{"driver_id": i} for i in ids]
+            t = time.perf_counter()
+            missing += lookup(rows)
+            samples.append(time.perf_counter() - t)
+        print(json.dumps({"samples": samples, "missing": missing}), flush=True)
+
+
+def _keel_online(folder: Path, entities: int, store: str) -> dict[str, Any]:
     home = folder / f"keel-home-{uuid.uuid4().hex[:8]}"
     prefix = f"keel-bench-{uuid.uuid4().hex[:8]}:"
     if store == "redis":
@@ -196,30 +220,20 @@ def _keel_online(folder: Path, entities: int, lookups: int, store: str) -> dict[
     _keel_setup(folder, home)
     import keel.features as kf
 
-    result: dict[str, Any] = {}
     try:
         start = time.perf_counter()
-        report = kf.materialize()
-        result["materialize_s"] = time.perf_counter() - start
-        result["materialized_rows"] = report.rows
-        lookup = kf.prepare_online_features(refs())
-        for size, count in ((1, lookups), (100, max(lookups // 10, 20))):
-            samples = []
-            nulls = 0
-            for ids in _lookup_ids(entities, count, size, seed=size):
-                rows = [{"driver_id": i} for i in ids]
-                t = time.perf_counter()
-                out = lookup.get(rows)
-                samples.append(time.perf_counter() - t)
-                nulls += out.missing
-            result[f"prepared_{size}"] = {**_percentiles(samples), "missing": nulls}
-        samples = []
-        for ids in _lookup_ids(entities, max(lookups // 4, 20), 1, seed=7):
-            t = time.perf_counter()
-            kf.get_online_features([{"driver_id": ids[0]}], refs())
-            samples.append(time.perf_counter() - t)
-        result["unprepared_1"] = _percentiles(samples)
-        lookup.close()
+        with contextlib.redirect_stdout(sys.stderr):  # stdout carries the answers
+            report = kf.materialize()
+        ready = {"materialize_s": time.perf_counter() - start, "materialized": report.rows}
+        with kf.prepare_online_features(refs()) as prepared:
+            _serve_lookups(
+                {
+                    "prepared": lambda rows: prepared.get(rows).missing,
+                    "unprepared": lambda rows: kf.get_online_features(rows, refs()).missing,
+                },
+                entities,
+                ready,
+            )
     finally:
         if store == "redis":
             import redis
@@ -229,7 +243,7 @@ def _keel_online(folder: Path, entities: int, lookups: int, store: str) -> dict[
             for i in range(0, len(keys), 1000):
                 client.delete(*keys[i : i + 1000])
             client.close()
-    return result
+    return {}
 
 
 # -- Feast (runs in its own virtualenv) --------------------------------------------------
@@ -292,33 +306,30 @@ def worker_feast_offline(folder: Path, events: int) -> dict[str, Any]:
     return {"seconds": seconds, **_summary(out)}
 
 
-def _feast_online(folder: Path, entities: int, lookups: int, store: str) -> dict[str, Any]:
+def _feast_online(folder: Path, entities: int, store: str) -> dict[str, Any]:
     from datetime import timedelta
 
     import pandas as pd
 
     fs = _feast_store(folder, store)
-    result: dict[str, Any] = {}
     try:
         base = pd.Timestamp(BASE).to_pydatetime()
         start = time.perf_counter()
-        fs.materialize(
-            start_date=base - timedelta(days=1), end_date=base + timedelta(days=SPAN_DAYS + 1)
-        )
-        result["materialize_s"] = time.perf_counter() - start
-        for size, count in ((1, lookups), (100, max(lookups // 10, 20))):
-            samples = []
-            nulls = 0
-            for ids in _lookup_ids(entities, count, size, seed=size):
-                rows = [{"driver_id": i} for i in ids]
-                t = time.perf_counter()
-                out = fs.get_online_features(features=refs(), entity_rows=rows).to_dict()
-                samples.append(time.perf_counter() - t)
-                nulls += sum(v is None for v in out["a0"])
-            result[f"prepared_{size}"] = {**_percentiles(samples), "missing": nulls}
+        with contextlib.redirect_stdout(sys.stderr):  # stdout carries the answers
+            fs.materialize(
+                start_date=base - timedelta(days=1), end_date=base + timedelta(days=SPAN_DAYS + 1)
+            )
+        ready = {"materialize_s": time.perf_counter() - start}
+        features = refs()
+
+        def lookup(rows: list[dict[str, Any]]) -> int:
+            out = fs.get_online_features(features=features, entity_rows=rows).to_dict()
+            return sum(v is None for v in out["a0"])
+
+        _serve_lookups({"prepared": lookup}, entities, ready)
     finally:
         fs.teardown()
-    return result
+    return {}
 
 
 # -- the pandas floor --------------------------------------------------------------------
@@ -366,9 +377,9 @@ def worker(args: argparse.Namespace) -> None:
     elif name == "floor-sorting":
         result = worker_floor(folder, args.events, False)
     elif name.startswith("keel-online-"):
-        result = _keel_online(folder, args.entities, args.lookups, name.rsplit("-", 1)[1])
+        result = _keel_online(folder, args.entities, name.rsplit("-", 1)[1])
     elif name.startswith("feast-online-"):
-        result = _feast_online(folder, args.entities, args.lookups, name.rsplit("-", 1)[1])
+        result = _feast_online(folder, args.entities, name.rsplit("-", 1)[1])
     else:
         raise SystemExit(f"unknown worker {name}")
     result["rss_mb"] = _peak_rss_mb()
@@ -436,6 +447,101 @@ def run_worker(
     return result
 
 
+class OnlineWorker:
+    """A contender's online worker: set up and materialized, then answering lookup commands."""
+
+    def __init__(self, python: Path | str, name: str, folder: Path, args: argparse.Namespace):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
+        if name.startswith("feast"):
+            env["FEAST_USAGE"] = "False"
+        else:
+            env["PYTHONPATH"] = str(ROOT / "src")
+        self.name = name
+        self.errors = (folder / f"{name}.err").open("w")
+        cmd = [str(python), __file__, "--worker", name, "--folder", str(folder)]
+        cmd += ["--entities", str(args.entities), "--events", "0"]
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.errors,
+            text=True,
+            env=env,
+        )
+        self.ready = self._answer()
+
+    def _answer(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait()
+            self.errors.flush()
+            tail = Path(self.errors.name).read_text()[-3000:]
+            raise RuntimeError(f"{self.name} stopped:\n{tail}")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def lookups(self, mode: str, size: int, count: int, seed: int) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        command = {"mode": mode, "size": size, "count": count, "seed": seed}
+        self.proc.stdin.write(json.dumps(command) + "\n")
+        self.proc.stdin.flush()
+        return self._answer()
+
+    def close(self) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"quit": True}) + "\n")
+        self.proc.stdin.flush()
+        final = self._answer()
+        self.proc.wait(timeout=300)
+        self.errors.close()
+        return final
+
+
+def online_round(
+    store: str, feast: Path | None, folder: Path, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Both contenders on one store: each materializes (one after the other), then their
+    lookups run in alternating blocks, so both are measured over the same minutes."""
+    workers: dict[str, OnlineWorker] = {}
+    try:
+        workers["keel"] = OnlineWorker(sys.executable, f"keel-online-{store}", folder, args)
+        if feast:
+            workers["feast"] = OnlineWorker(feast, f"feast-online-{store}", folder, args)
+    except RuntimeError as exc:
+        print(f"  online {store}: {exc}", flush=True)
+        for w in workers.values():
+            w.proc.kill()
+        return {}
+    samples: dict[str, list[float]] = {}
+    missing: dict[str, int] = {}
+    blocks = 10
+    plan = [("prepared", 1, args.lookups), ("prepared", 100, max(args.lookups // 10, 20))]
+    plan.append(("unprepared", 1, max(args.lookups // 20, 20)))
+    for block in range(blocks):
+        for mode, size, total in plan:
+            for tool, w in workers.items():
+                if mode == "unprepared" and tool != "keel":
+                    continue
+                answer = w.lookups(mode, size, max(total // blocks, 2), seed=block * 1000 + size)
+                samples.setdefault(f"{tool}/{mode}_{size}", []).extend(answer["samples"])
+                missing[f"{tool}/{mode}_{size}"] = (
+                    missing.get(f"{tool}/{mode}_{size}", 0) + answer["missing"]
+                )
+    out: dict[str, Any] = {}
+    for tool, w in workers.items():
+        final = w.close()
+        result: dict[str, Any] = {**w.ready, "rss_mb": final.get("rss_mb")}
+        for key, values in samples.items():
+            if key.startswith(f"{tool}/"):
+                name = key.split("/", 1)[1]
+                result[name] = {**_percentiles(values), "n": len(values), "missing": missing[key]}
+        out[f"online/{tool}/{store}"] = result
+        print(f"online {store} {tool}: {json.dumps(result)}", flush=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -491,14 +597,7 @@ def main() -> None:
                             flush=True,
                         )
         for store in ("sqlite", "redis"):
-            for tool in ("keel", "feast"):
-                if tool == "feast" and not feast:
-                    continue
-                python = feast if tool == "feast" else sys.executable
-                r = run_worker(python or sys.executable, f"{tool}-online-{store}", folder, args)
-                if r is not None:
-                    results[f"online/{tool}/{store}"] = r
-                    print(f"online {tool} {store}: {json.dumps(r)}", flush=True)
+            results.update(online_round(store, feast, folder, args))
     report(results, sizes)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
