@@ -189,16 +189,23 @@ def test_ties_resolve_as_documented(ctx: Context, tmp_path: Path) -> None:
 def test_a_changed_view_is_refused_online_until_rematerialized(ctx: Context, source: Path) -> None:
     kf.apply([DRIVER, _view(source)])
     kf.materialize()
+    lookup = kf.prepare_online_features(["stats:*"])  # prepared before the change
     changed = _view(source, features={"trips": "int64", "rating": "float64"})
     kf.apply([DRIVER, changed])
     with pytest.raises(OnlineSchemaMismatchError, match="keel features materialize --view stats"):
-        _online(ctx, [1], ["stats:trips"])
+        _online(ctx, [1], ["stats:trips"])  # the new layout meets the old records
     (done,) = kf.materialize().views
     assert done.full and done.rows == 3 and done.watermark_before is None
     assert _online(ctx, [1, 2], ["stats:trips", "stats:rating"]).values == {
         "trips": [11, 20],
         "rating": [4.6, None],
     }
+    with pytest.raises(OnlineSchemaMismatchError):
+        lookup.get([{"driver_id": 1}])  # the old layout meets the new records
+    lookup.refresh()
+    assert lookup.features == ("trips", "rating")
+    assert lookup.get([{"driver_id": 1}]).values == {"trips": [11], "rating": [4.6]}
+    lookup.close()
 
 
 def test_every_type_round_trips(ctx: Context, tmp_path: Path) -> None:

@@ -208,6 +208,23 @@ class OnlineFeatureLookup:
     project: str
     online: OnlineStore
     _plans: list[_ViewRead] = field(repr=False)
+    _refs: list[tuple[str, str]] = field(repr=False, default_factory=list)
+    _context: Context | None = field(repr=False, default=None)
+
+    def refresh(self) -> None:
+        """Read the views again (after ``keel features apply`` changed one, and it was
+        materialized): later lookups use their latest versions (a lookup raises
+        :class:`OnlineSchemaMismatchError` until then).
+
+        Raises:
+            FeatureNotFoundError: a view or feature asked for is no longer registered.
+        """
+        ctx = self._context or current_context()
+        plans = _plan(self._refs, ctx)
+        # VIEW:* follows the view: its features may have changed
+        self.features = tuple(n for p in plans for n in p.names)
+        self.join_keys = tuple(dict.fromkeys(k for p in plans for k in p.layout.join_keys))
+        self._plans = plans
 
     def get(self, entity_rows: Any, *, at: datetime | str | None = None) -> OnlineFeatures:
         """The features of ``entity_rows``: each row names the join keys of every view.
@@ -302,11 +319,12 @@ def prepare_online_features(
         {'trips': [12], 'rating': [4.8]}
     """
     ctx = context or current_context()
-    plans = _plan(_requested(features, ctx), ctx)
+    refs = _requested(features, ctx)
+    plans = _plan(refs, ctx)
     keys = tuple(dict.fromkeys(k for p in plans for k in p.layout.join_keys))
     names = tuple(n for p in plans for n in p.names)
     online = online_store or open_online_store(default_online_uri(ctx.settings))
-    return OnlineFeatureLookup(names, keys, ctx.project, online, plans)
+    return OnlineFeatureLookup(names, keys, ctx.project, online, plans, refs, ctx)
 
 
 def get_online_features(
