@@ -55,6 +55,11 @@ if TYPE_CHECKING:
         FreshnessCollector as FreshnessCollector,
         register_freshness_metrics as register_freshness_metrics,
     )
+    from keel.features._historical import (
+        HistoricalFeatures as HistoricalFeatures,
+        RetrievalReport as RetrievalReport,
+        get_historical_features as get_historical_features,
+    )
     from keel.features._load import (
         Declarations as Declarations,
         load_declarations as load_declarations,
@@ -102,6 +107,9 @@ _EXPORTS: dict[str, str] = {
     "FeatureNotFoundError": "keel.features._errors",
     "FeatureRequestError": "keel.features._errors",
     "FeatureSourceError": "keel.features._errors",
+    "HistoricalFeatures": "keel.features._historical",
+    "RetrievalReport": "keel.features._historical",
+    "get_historical_features": "keel.features._historical",
     "Declarations": "keel.features._load",
     "load_declarations": "keel.features._load",
     "MaterializeReport": "keel.features._materialize",
