@@ -131,6 +131,36 @@ def register(
     )
 
 
+def register_derived(
+    path: str | os.PathLike[str],
+    name: str,
+    *,
+    parents: tuple[str, ...],
+    derivation: Mapping[str, Any],
+    upstream: tuple[tuple[LineageNode, str], ...],
+    source_uri: str,
+    description: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    context: Context | None = None,
+) -> DatasetVersion:
+    """Register a Parquet file that keel derived from other objects, with its lineage.
+
+    For other keel services (the feature store's training data): ``parents`` are the
+    dataset version ids it was made from, ``derivation`` says how, and each
+    ``(node, relation)`` of ``upstream`` becomes an edge ``node -[relation]-> version``.
+    """
+    check_name(name)
+    return _register(
+        os.fspath(path),
+        name,
+        description=description,
+        tags=_check_tags(tags),
+        format="parquet",
+        derived=_Derivation(parents, dict(derivation), upstream, source_uri),
+        context=context,
+    )
+
+
 def _load_expectations(
     expectations: Expectations | Mapping[str, Any] | str | os.PathLike[str] | None,
 ) -> Expectations | None:

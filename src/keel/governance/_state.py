@@ -4,7 +4,7 @@ The chain proves that its events were not changed; it says nothing by itself abo
 rows changed *beside* it (``UPDATE model_aliases SET version = 2``). Replaying every
 event gives what the governed tables must hold — every model, version (status, files,
 digest of its immutable fields), alias, alias move, gate result, role grant, endpoint,
-endpoint revision, monitor and monitor revision — and
+endpoint revision, monitor, monitor revision and feature definition version — and
 each difference from what they do hold is a :class:`StateMismatch`.
 """
 
@@ -31,7 +31,11 @@ TABLES: dict[str, str] = {
     "endpoint_revision": "endpoint_revisions",
     "monitor": "monitors",
     "monitor_revision": "monitor_revisions",
+    "feature_definition": "feature_definitions",
 }
+
+#: the object types of feature definitions' audit events
+_FEATURE_KINDS = ("entity", "feature_view", "feature_service")
 
 _WHAT_DIGEST_COVERS = {
     "model_version": "its metrics, signature, description, details or files",
@@ -40,6 +44,7 @@ _WHAT_DIGEST_COVERS = {
     "endpoint_revision": "its spec (targets, shadow, limits, batching, ...) or model versions",
     "monitor": "its endpoint or spec (window, checks, reference, alert rules)",
     "monitor_revision": "its endpoint or spec (window, checks, reference, alert rules)",
+    "feature_definition": "its spec (entities, source, features, TTL, ...)",
 }
 
 
@@ -128,6 +133,18 @@ class StateReplay:
             self._revised("endpoint", event, before, after)
         elif action.startswith("monitor.") and event.object_type == "monitor":
             self._revised("monitor", event, before, after)
+        elif event.object_type in _FEATURE_KINDS and action in (
+            f"{event.object_type}.register",
+            f"{event.object_type}.retire",
+        ):
+            self._set(
+                "feature_definition",
+                f"{event.object_type}:{oid}",
+                event,
+                created_by=event.actor,
+                retired=action.endswith(".retire"),
+                digest=after.get("digest"),
+            )
 
     def _revised(
         self, kind: str, event: AuditEvent, before: Mapping[str, Any], after: Mapping[str, Any]
