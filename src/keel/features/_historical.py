@@ -635,6 +635,14 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str) -> None:
 
     try:
         con.execute(sql)
+    except duckdb.OutOfMemoryException:
+        from keel.errors import ConfigError
+
+        raise ConfigError(
+            f"the point-in-time join needed more memory than DuckDB may use here "
+            f"({MEMORY_LIMIT}, beyond what it could spill to disk); raise "
+            "KEEL_FEATURES_MEMORY_LIMIT (e.g. 2GB), or request fewer rows or features at once"
+        ) from None
     except duckdb.ConversionException as exc:
         first = str(exc).strip().splitlines()[0]
         raise FeatureRequestError(
