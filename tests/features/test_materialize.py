@@ -180,10 +180,16 @@ def test_ties_resolve_as_documented(ctx: Context, tmp_path: Path) -> None:
     folder = tmp_path / "ties"
     folder.mkdir()
     _write(folder, "a", [(1, T, 5, 1.0, "x"), (1, T, 7, 0.5, "y"), (1, T, 6, 9.0, "z")])
+    _write(folder, "b", [(2, T, 1, 1.0, "x")])
+    _write(folder, "c", [(2, T, 3, 1.0, "x"), (2, T, 2, 1.0, "x")])
     kf.apply([DRIVER, _view(folder)])
     kf.materialize()
-    # same time: the row whose values sort last (trips first) wins, whatever the file order
-    assert _online(ctx, [1]).values["trips"] == [7]
+    # same time: the row that comes last in the source wins (a glob's files in name
+    # order), as in the offline join
+    assert _online(ctx, [1, 2]).values["trips"] == [6, 2]
+    events = pd.DataFrame({"driver_id": [1, 2], "event_timestamp": [T, T]})
+    offline = kf.get_historical_features(events, ["stats:trips"]).to_pandas()
+    assert offline["trips"].tolist() == [6, 2]
 
 
 def test_a_changed_view_is_refused_online_until_rematerialized(ctx: Context, source: Path) -> None:

@@ -14,6 +14,9 @@ watermark to the newest value it read. A change of the view's layout (its keys,
 features or their types: the schema fingerprint) starts it over from the beginning.
 """
 
+# SQL here is built from quote_ident and keel's own fragments only.
+# ruff: noqa: S608
+
 from __future__ import annotations
 
 import time
@@ -220,9 +223,36 @@ def _feature_expression(name: str, dtype: str, duck_type: str) -> str:
     return f"CAST({quote_ident(name)} AS {FEATURE_TYPES[dtype]}) AS {quote_ident(name)}"
 
 
+def _ordered(relation: str) -> tuple[str, str]:
+    """The source with a column giving each row's place in it, for the tie rule the
+    offline join uses (docs/decisions.md, issue 13): among rows of one entity with the
+    same event time (and ``created_at``), the one that comes last in the source wins,
+    in file order for Parquet files and datasets (a glob's files in name order), in the
+    query's order for SQL sources."""
+    order = "__keel_ord"
+    if relation.startswith("read_parquet("):
+        path = relation[len("read_parquet(") : -1]
+        inner = relation[:-1] + ", file_row_number = true, filename = true)"
+        if any(ch in path for ch in "*?["):
+            return (
+                f"SELECT s.*, "
+                f"(f.__keel_file::HUGEINT * 1099511627776 + s.file_row_number) AS {order} "
+                f"FROM {inner} s JOIN (SELECT file AS filename, row_number() OVER "
+                f"(ORDER BY file) AS __keel_file FROM glob({path})) f USING (filename)",
+                order,
+            )
+        return (
+            f"SELECT *, file_row_number AS {order} FROM {inner}",
+            order,
+        )
+    return f"SELECT *, row_number() OVER () AS {order} FROM {relation}", order
+
+
 def _source_query(layout: ViewLayout, relation: str, columns: dict[str, str]) -> tuple[str, str]:
-    """The source as the columns materialization needs (keys, times, typed features),
-    and the name of the column the watermark is on."""
+    """The source as the columns materialization needs (keys, times, typed features, the
+    row's place), and the column the watermark is on: the event time, or for a view with
+    ``created_at`` the moment a row became known, ``greatest(timestamp, created_at)`` (as
+    in the offline join)."""
     from keel.features._sources import time_expression
 
     view = layout.view
@@ -230,14 +260,17 @@ def _source_query(layout: ViewLayout, relation: str, columns: dict[str, str]) ->
     created = (
         time_expression(view.created_at, columns[view.created_at]) if view.created_at else None
     )
+    base, order = _ordered(relation)
     select = [
         *(quote_ident(k) for k in layout.join_keys),
         f"{ts} AS __keel_ts",
         f"{created if created else 'NULL::TIMESTAMP'} AS __keel_created",
+        f"{f'greatest({ts}, {created})' if created else ts} AS __keel_known",
+        f"{order} AS __keel_ord",
         *(_feature_expression(f.name, f.dtype, columns[f.name]) for f in view.features),
     ]
-    inner = f"SELECT {', '.join(select)} FROM {relation}"  # noqa: S608
-    return inner, "__keel_created" if created else "__keel_ts"
+    inner = f"SELECT {', '.join(select)} FROM ({base})"
+    return inner, "__keel_known"
 
 
 def _window(mark: str, after_us: int | None, upto_us: int | None) -> str:
@@ -253,7 +286,7 @@ def _bounds_query(inner: str, mark: str, after_us: int | None, end_us: int | Non
     """The newest watermark-column value in the window (the next watermark) and in the
     whole source (how far the source goes), in one scan."""
     return (
-        f"SELECT max({_time_micros(mark)}) FILTER (WHERE {_window(mark, after_us, end_us)}), "  # noqa: S608
+        f"SELECT max({_time_micros(mark)}) FILTER (WHERE {_window(mark, after_us, end_us)}), "
         f"max({_time_micros(mark)}) FROM ({inner})"
     )
 
@@ -264,12 +297,11 @@ def _latest_query(
     """The latest row per entity among the source rows in the window."""
     keys = ", ".join(quote_ident(k) for k in layout.join_keys)
     features = ", ".join(quote_ident(f.name) for f in layout.view.features)
-    # the offline join's tie rule: the newest event time, then the newest created_at,
-    # then the row whose feature values sort last (deterministic whatever the file order)
-    order = "__keel_ts DESC, __keel_created DESC NULLS LAST"
-    order += "".join(f", {quote_ident(f.name)} DESC NULLS LAST" for f in layout.view.features)
+    # the offline join's rule: the newest event time, then the newest created_at, then
+    # the row that comes last in the source
+    order = "__keel_ts DESC, __keel_created DESC NULLS LAST, __keel_ord DESC"
     return (
-        f"SELECT {keys}, {_time_micros('__keel_ts')} AS __keel_ts_us, {features} "  # noqa: S608
+        f"SELECT {keys}, {_time_micros('__keel_ts')} AS __keel_ts_us, {features} "
         f"FROM ({inner}) WHERE {_window(mark, after_us, upto_us)} "
         f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}) = 1"
     )
