@@ -161,7 +161,7 @@ def _keel_setup(folder: Path, home: Path) -> None:
     # what the calls import on first use, imported before any clock starts
     import duckdb  # noqa: F401
     import pandas  # noqa: F401
-    import pyarrow.compute  # noqa: F401
+    import pyarrow.compute
     import pyarrow.parquet  # noqa: F401
 
     import keel.features as kf
@@ -305,9 +305,8 @@ def _feast_store(folder: Path, store: str) -> Any:
 
 
 def worker_feast_offline(folder: Path, events: int) -> dict[str, Any]:
-    import pandas as pd
-
     import dask.dataframe  # noqa: F401  (imported on first use; not timed)
+    import pandas as pd
 
     fs = _feast_store(folder, "sqlite")
     frame = pd.read_parquet(folder / f"events-{events}.parquet")
