@@ -505,7 +505,9 @@ class OnlineWorker:
         self.proc.stdin.flush()
         final = self._answer()
         self.proc.wait(timeout=300)
-        self.errors.close()
+        for stream in (self.proc.stdin, self.proc.stdout, self.errors):
+            if stream is not None:
+                stream.close()
         return final
 
 
