@@ -248,11 +248,13 @@ def _ordered(relation: str) -> tuple[str, str]:
     return f"SELECT *, row_number() OVER () AS {order} FROM {relation}", order
 
 
-def _source_query(layout: ViewLayout, relation: str, columns: dict[str, str]) -> tuple[str, str]:
+def _source_query(
+    layout: ViewLayout, relation: str, columns: dict[str, str], *, times_only: bool = False
+) -> tuple[str, str]:
     """The source as the columns materialization needs (keys, times, typed features, the
-    row's place), and the column the watermark is on: the event time, or for a view with
-    ``created_at`` the moment a row became known, ``greatest(timestamp, created_at)`` (as
-    in the offline join)."""
+    row's place; or only the times), and the column the watermark is on: the event
+    time, or for a view with ``created_at`` the moment a row became known,
+    ``greatest(timestamp, created_at)`` (as in the offline join)."""
     from keel.features._sources import time_expression
 
     view = layout.view
@@ -260,17 +262,21 @@ def _source_query(layout: ViewLayout, relation: str, columns: dict[str, str]) ->
     created = (
         time_expression(view.created_at, columns[view.created_at]) if view.created_at else None
     )
-    base, order = _ordered(relation)
     select = [
-        *(quote_ident(k) for k in layout.join_keys),
         f"{ts} AS __keel_ts",
         f"{created if created else 'NULL::TIMESTAMP'} AS __keel_created",
         f"{f'greatest({ts}, {created})' if created else ts} AS __keel_known",
+    ]
+    if times_only:
+        return f"SELECT {', '.join(select)} FROM {relation}", "__keel_known"
+    base, order = _ordered(relation)
+    select = [
+        *(quote_ident(k) for k in layout.join_keys),
+        *select,
         f"{order} AS __keel_ord",
         *(_feature_expression(f.name, f.dtype, columns[f.name]) for f in view.features),
     ]
-    inner = f"SELECT {', '.join(select)} FROM ({base})"
-    return inner, "__keel_known"
+    return f"SELECT {', '.join(select)} FROM ({base})", "__keel_known"
 
 
 def _window(mark: str, after_us: int | None, upto_us: int | None) -> str:
@@ -294,16 +300,30 @@ def _bounds_query(inner: str, mark: str, after_us: int | None, end_us: int | Non
 def _latest_query(
     layout: ViewLayout, inner: str, mark: str, after_us: int | None, upto_us: int
 ) -> str:
-    """The latest row per entity among the source rows in the window."""
+    """The latest row per entity among the source rows in the window.
+
+    The offline join's rule picks it (decisions 511-512): the newest event time, then
+    the newest ``created_at``, then the row that comes last in the source; as there,
+    the maximum of one struct per row, which a hash aggregate computes (a window sort
+    per entity cost 3x more, measured on 2.5M rows).
+    """
     keys = ", ".join(quote_ident(k) for k in layout.join_keys)
-    features = ", ".join(quote_ident(f.name) for f in layout.view.features)
-    # the offline join's rule: the newest event time, then the newest created_at, then
-    # the row that comes last in the source
-    order = "__keel_ts DESC, __keel_created DESC NULLS LAST, __keel_ord DESC"
+    packed = ", ".join(
+        f"{quote_ident('f_' + f.name)} := {quote_ident(f.name)}" for f in layout.view.features
+    )
+    unpacked = ", ".join(
+        f"__keel_best.{quote_ident('f_' + f.name)} AS {quote_ident(f.name)}"
+        for f in layout.view.features
+    )
+    # a null created_at sorts first (DuckDB would put it last in a struct comparison)
+    best = (
+        "max(struct_pack(t := __keel_ts, c := coalesce(__keel_created, TIMESTAMP '0001-01-01'), "
+        f"o := __keel_ord, {packed}))"
+    )
     return (
-        f"SELECT {keys}, {_time_micros('__keel_ts')} AS __keel_ts_us, {features} "
-        f"FROM ({inner}) WHERE {_window(mark, after_us, upto_us)} "
-        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}) = 1"
+        f"SELECT {keys}, {_time_micros('__keel_best.t')} AS __keel_ts_us, {unpacked} FROM ("
+        f"SELECT {keys}, {best} AS __keel_best FROM ({inner}) "
+        f"WHERE {_window(mark, after_us, upto_us)} GROUP BY {keys})"
     )
 
 
@@ -339,11 +359,13 @@ def _materialize_view(
     full = before is None or before.fingerprint != layout.fingerprint.hex()
     after_us = None if full or before is None else before.event_us
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     rows = 0
     try:
         relation, columns = _check_source(layout, con, context)
-        inner, mark = _source_query(layout, relation, columns)
-        (upto, source_us), *_ = con.execute(_bounds_query(inner, mark, after_us, end_us)).fetchall()
+        times, mark = _source_query(layout, relation, columns, times_only=True)
+        (upto, source_us), *_ = con.execute(_bounds_query(times, mark, after_us, end_us)).fetchall()
+        inner, _ = _source_query(layout, relation, columns)
         written = 0
         if upto is not None:
             # rows are read up to the watermark the run will write, so a row that lands
@@ -363,7 +385,8 @@ def _materialize_view(
                         [table.column(f.name) for f in layout.view.features],
                     )
                     rows += len(records)
-                    yield list(zip(keys, records, strict=True))
+                    # in key order: SQLite's B-tree takes sorted keys faster
+                    yield sorted(zip(keys, records, strict=True))
 
             watermark = Watermark(
                 fingerprint=layout.fingerprint.hex(),
