@@ -591,6 +591,7 @@ def main() -> None:
         args.feature_rows, args.entities, sizes, args.lookups = 200_000, 5_000, [5_000, 20_000], 300
     feast = None if args.skip_feast else feast_python()
     results: dict[str, Any] = {"config": vars(args) | {"events": sizes}}
+    results["load_before"] = os.getloadavg()
     with tempfile.TemporaryDirectory(dir=args.tmp) as name:
         folder = Path(name)
         t = time.perf_counter()
@@ -620,6 +621,7 @@ def main() -> None:
                         )
         for store in ("sqlite", "redis"):
             results.update(online_round(store, feast, folder, args))
+    results["load_after"] = os.getloadavg()
     report(results, sizes)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
@@ -740,6 +742,11 @@ def report(results: dict[str, Any], sizes: list[int]) -> None:
                     )
                 )
     print()
+    if "load_before" in results:
+        before, after = results["load_before"][0], results["load_after"][0]
+        print(
+            f"machine: {os.cpu_count()} cores, load average {before:.1f} before, {after:.1f} after"
+        )
     for goal, met, detail in goals:
         mark = "info" if met is None else ("met" if met else "NOT met")
         print(f"- {goal}: {mark} ({detail})")
