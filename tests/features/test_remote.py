@@ -72,12 +72,11 @@ def _tokens(server: KeelServer) -> dict[str, str]:
     tokens = {}
     admin = server.client()
     with Context(store=admin) as ctx:
+        grant_role("admin", "admin", context=ctx)  # the project's first grant: its admin
         for name, role in (("eve", "editor"), ("vic", "viewer")):
             create_user(name, context=ctx)
             _, tokens[name] = create_token("features", user=name, context=ctx)
-        grant_role("admin", "admin", context=ctx)
-        grant_role("eve", "editor", context=ctx)
-        grant_role("vic", "viewer", context=ctx)
+            grant_role(name, role, context=ctx)
     admin.close()
     return tokens
 
@@ -102,7 +101,14 @@ def test_apply_and_historical_features_through_a_server(server: KeelServer, tmp_
     assert lines[-1] == "spend-train/1"
     (home / "features.yaml").write_text(DECLARATIONS.replace("ts\n", "ts\n    ttl: 1d\n"))
     viewer = subprocess.run(
-        [sys.executable, "-c", "from keel.cli import main; main()", "features", "apply", "features.yaml"],
+        [
+            sys.executable,
+            "-c",
+            "from keel.cli import main; main()",
+            "features",
+            "apply",
+            "features.yaml",
+        ],
         env=_env(server, home, tokens["vic"]),
         cwd=home,
         capture_output=True,
