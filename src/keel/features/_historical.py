@@ -646,8 +646,8 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     except duckdb.ConversionException as exc:
         first = str(exc).strip().splitlines()[0]
         raise FeatureRequestError(
-            f"a join key of the entity rows does not convert to the entity's declared type "
-            f"({first}); give keys of the declared types"
+            f"a join key of the entity rows (or of a view's source) does not convert to the "
+            f"entity's declared type ({first}); give keys of the declared types"
         ) from None
 
 
