@@ -180,10 +180,16 @@ def test_ties_resolve_as_documented(ctx: Context, tmp_path: Path) -> None:
     folder = tmp_path / "ties"
     folder.mkdir()
     _write(folder, "a", [(1, T, 5, 1.0, "x"), (1, T, 7, 0.5, "y"), (1, T, 6, 9.0, "z")])
+    _write(folder, "b", [(2, T, 1, 1.0, "x")])
+    _write(folder, "c", [(2, T, 3, 1.0, "x"), (2, T, 2, 1.0, "x")])
     kf.apply([DRIVER, _view(folder)])
     kf.materialize()
-    # same time: the row whose values sort last (trips first) wins, whatever the file order
-    assert _online(ctx, [1]).values["trips"] == [7]
+    # same time: the row that comes last in the source wins (a glob's files in name
+    # order), as in the offline join
+    assert _online(ctx, [1, 2]).values["trips"] == [6, 2]
+    events = pd.DataFrame({"driver_id": [1, 2], "event_timestamp": [T, T]})
+    offline = kf.get_historical_features(events, ["stats:trips"]).to_pandas()
+    assert offline["trips"].tolist() == [6, 2]
 
 
 def test_a_changed_view_is_refused_online_until_rematerialized(ctx: Context, source: Path) -> None:
@@ -378,3 +384,49 @@ def test_current_context_is_used_by_default(keel_home: Path, source: Path) -> No
     report = kf.materialize()
     assert report.online_store == f"sqlite:///{keel_home.absolute() / 'online.db'}"
     assert current_context().settings.online_store is None
+
+
+@pytest.mark.parametrize("created_at", [False, True])
+def test_online_equals_offline_at_the_materialization_time(
+    ctx: Context, tmp_path: Path, created_at: bool
+) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    folder = tmp_path / "random"
+    folder.mkdir()
+    n = 3000
+    for part in range(3):
+        ts = T + pd.to_timedelta(rng.integers(0, 40, n), unit="h")  # many ties
+        frame = pd.DataFrame(
+            {
+                "driver_id": rng.integers(0, 300, n),
+                "ts": ts,
+                "created": ts + pd.to_timedelta(rng.integers(0, 30, n), unit="h"),
+                "trips": rng.integers(0, 5, n),
+                "rating": np.where(rng.random(n) < 0.2, np.nan, rng.random(n)),
+            }
+        )
+        frame.to_parquet(folder / f"part-{part}.parquet", index=False)
+    view = FeatureView(
+        name="rand",
+        entities=["driver"],
+        timestamp="ts",
+        created_at="created" if created_at else None,
+        ttl="20h",
+        source={"parquet": str(folder / "*.parquet")},
+        features={"trips": "int64", "rating": "float64"},
+    )
+    kf.apply([DRIVER, view])
+    refs = ["rand:trips", "rand:rating"]
+    for hours in (20, 35, 80):  # materialize step by step, comparing at each end
+        at = T + pd.Timedelta(hours=hours)
+        kf.materialize(end=at.to_pydatetime())
+        drivers = list(range(310))
+        events = pd.DataFrame({"driver_id": drivers, "event_timestamp": [at] * len(drivers)})
+        offline = kf.get_historical_features(events, refs).to_pandas()
+        online = kf.get_online_features({"driver_id": drivers}, refs, at=at.to_pydatetime())
+        for name in ("trips", "rating"):
+            expected = [None if pd.isna(v) else v for v in offline[name].tolist()]
+            got = [None if v is None or v != v else v for v in online.values[name]]
+            assert got == expected, (hours, name)

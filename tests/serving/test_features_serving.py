@@ -209,3 +209,51 @@ def test_an_unknown_service_stops_the_start(churn: dict[str, Any], client: Any) 
     )
     with pytest.raises(kf.FeatureNotFoundError, match="feature service 'nope' is not registered"):
         run(app.startup())
+
+
+@pytest.mark.slow
+def test_keel_serve_looks_features_up_over_http(
+    churn: dict[str, Any], client: Any, keel_home: Any
+) -> None:
+    """A stored endpoint naming the service, served by ``keel serve NAME`` on 127.0.0.1."""
+    import httpx
+
+    from .conftest import Server
+
+    kf.materialize()
+    keel.serving.endpoints.create(
+        {"name": "churn", "targets": [{"model": "churn@champion"}], "feature_service": "churn"}
+    )
+    client.close()
+    server = Server(keel_home.parent, ["churn"])
+    try:
+        answer = httpx.post(
+            f"{server.url}/v1/endpoints/churn/predict",
+            json={"inputs": [{"customer_id": 5}, {"customer_id": 6}]},
+            timeout=30,
+        )
+    finally:
+        server.stop()
+    assert answer.status_code == 200, answer.text
+    offline = kf.get_historical_features(
+        pd.DataFrame({"customer_id": [5, 6], "event_timestamp": NOW}), "churn"
+    ).to_pandas()
+    expected = churn["model"].predict(offline[churn["columns"]]).tolist()
+    assert answer.json()["predictions"] == expected
+
+
+def test_a_stored_endpoint_links_its_feature_service(churn: dict[str, Any], client: Any) -> None:
+    from keel.store import LineageNode
+
+    with pytest.raises(kf.FeatureNotFoundError, match="feature service 'nope' is not registered"):
+        keel.serving.endpoints.create(
+            {"name": "churn", "targets": [{"model": "churn@champion"}], "feature_service": "nope"}
+        )
+    assert keel.serving.endpoints.list() == []  # nothing stored
+    keel.serving.endpoints.create(
+        {"name": "churn", "targets": [{"model": "churn@champion"}], "feature_service": "churn"}
+    )
+    graph = client.context.store.lineage.upstream(LineageNode("endpoint", "churn"))
+    edges = {(e.source.kind, e.source.id, e.relation) for e in graph.edges}
+    assert ("feature_service", "churn/1", "features_for") in edges
+    assert ("model_version", "churn/1", "served_by") in edges
