@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from keel.config import Settings
 from keel.server._auth import ACCESS_CACHE_SECONDS, AccessCache
+from keel.server._paging import Snapshots
 
 if TYPE_CHECKING:
     from keel.artifacts import ArtifactStore
@@ -32,6 +33,8 @@ class StoreHub:
     ) -> None:
         self.settings = settings
         self.access_cache = AccessCache(access_cache_seconds)
+        #: the lists of paged listings, between their pages (one query per listing)
+        self.snapshots = Snapshots()
         self._root: Any = None
         self._artifacts: ArtifactStore | None = None
         self._projects: dict[str, Store] = {}

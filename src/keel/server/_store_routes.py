@@ -30,7 +30,7 @@ from starlette.responses import Response
 from keel import _json
 from keel.errors import InvalidArgumentError
 from keel.server._context import RequestState, request_state
-from keel.server._paging import MAX_PAGE_SIZE, page_of
+from keel.server._paging import MAX_PAGE_SIZE, page_from
 from keel.store import to_wire
 from keel.store.rest import OPERATIONS, ROLE_ORDER, Operation, Parameter, signature_of
 
@@ -184,11 +184,18 @@ def _endpoint(op: Operation) -> Callable[..., Any]:
         if body is not None:
             args.update({name: getattr(body, name) for name in body_fields})
         cursor, limit = kwargs.get("cursor"), kwargs.get("limit")
-        result = _run(op, state, args)
         if op.paged:
-            query = {k: to_wire(v) for k, v in args.items() if k not in stamped}
-            items, next_cursor = page_of(result, {"op": op.key, **query}, cursor, limit)
+            query = {"op": op.key, **{k: to_wire(v) for k, v in args.items() if k not in stamped}}
+            items, next_cursor = page_from(
+                lambda: _run(op, state, args),
+                query,
+                cursor,
+                limit,
+                state.hub.snapshots,
+                state.project or "",
+            )
             return _json_response({"items": list(items), "next_cursor": next_cursor}, op.status)
+        result = _run(op, state, args)
         if result is None and signature.returns in (None, type(None)):
             return Response(status_code=204)
         return _json_response(result, op.status)
