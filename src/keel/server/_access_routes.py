@@ -77,9 +77,9 @@ class NewTokenSecret(pydantic.BaseModel):
 
 
 def _page(request: Request, items: list[Any], cursor: str | None, limit: int | None) -> Response:
-    page, following = page_of(
-        items, {"path": request.url.path, **request.query_params}, cursor, limit
-    )
+    # the query is what selects the rows: not where a page starts or how long it is
+    query = {k: v for k, v in request.query_params.items() if k not in ("cursor", "limit")}
+    page, following = page_of(items, {"path": request.url.path, **query}, cursor, limit)
     return _json({"items": list(page), "next_cursor": following})
 
 
