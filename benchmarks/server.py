@@ -16,7 +16,8 @@ connection pool, started and warmed up (imports, first run) before any clock sta
 concurrency C, C of them run the same operation at once; a rate is the values (or runs)
 of all of them over the time from the first one's start to the last one's end.
 
-Operations (counts per client; ``--quick`` shrinks them):
+Operations (the counts of a concurrency level are shared among its clients; ``--quick``
+shrinks them):
 
 a. metric values one call each: keel ``Client.log_metric`` (queued and written in the
    background; the clock stops once ``end_run`` has written the last value), MLflow
@@ -27,7 +28,8 @@ c. run creation: start, 5 params, 5 metrics, end (keel: ``create_run``, ``log_pa
    of the metrics, as its fluent API does, ``set_terminated``); p50/p99 of one run and
    runs/s;
 d. search: ``metrics.acc > 0.5`` over an experiment of 1,000 runs (about half match),
-   every match returned; p50 and p99 latency;
+   every match returned; p50 and p99 latency (the runs are made first, untimed, each with
+   one create and one batch);
 e. a 100 MB file of random bytes uploaded as a run's artifact and downloaded again
    (the client's cache emptied first, so the bytes travel), against ``shutil.copy`` of
    the same file (and the same copy made durable with fsync, as keel's writes are).
@@ -74,26 +76,34 @@ SEED = 20261206
 SEARCH_EXPERIMENT = "search"
 BATCH = 1000  # MLflow's most metrics per log_batch
 
-# per client, per side: MLflow's synchronous calls are slow, so it gets fewer to finish
-# in seconds; rates do not depend on the count once start-up is out of the clock
+# values, runs and searches per concurrency level, shared among its clients, per side:
+# MLflow's synchronous calls are slower, so it gets fewer to stay within minutes (a rate
+# does not depend on the count once start-up is out of the clock)
 FULL: dict[str, Any] = {
     "concurrency": (1, 8),
-    "single": {"keel": 100_000, "embedded": 100_000, "mlflow": 1_000},
-    "batch": {"keel": 100_000, "embedded": 100_000, "mlflow": 20_000},
-    "runs": {"keel": 300, "embedded": 300, "mlflow": 100},
+    "single": {"keel": 100_000, "embedded": 100_000, "mlflow": 800},
+    "batch": {"keel": 100_000, "embedded": 100_000, "mlflow": 24_000},
+    "runs": {"keel": 400, "embedded": 400, "mlflow": 80},
     "search_runs": 1_000,
-    "searches": {"keel": 20, "embedded": 20, "mlflow": 10},
+    "searches": {"keel": 40, "embedded": 40, "mlflow": 10},
     "artifact_mb": 100,
 }
 QUICK: dict[str, Any] = {
     "concurrency": (1, 2),
-    "single": {"keel": 2_000, "embedded": 2_000, "mlflow": 50},
+    "single": {"keel": 2_000, "embedded": 2_000, "mlflow": 40},
     "batch": {"keel": 2_000, "embedded": 2_000, "mlflow": 2_000},
-    "runs": {"keel": 10, "embedded": 10, "mlflow": 5},
+    "runs": {"keel": 10, "embedded": 10, "mlflow": 4},
     "search_runs": 40,
-    "searches": {"keel": 3, "embedded": 3, "mlflow": 3},
+    "searches": {"keel": 4, "embedded": 4, "mlflow": 4},
     "artifact_mb": 4,
 }
+
+
+def shares(total: int, clients: int, least: int = 1) -> list[int]:
+    """``total`` split among ``clients`` (each gets at least ``least``)."""
+    base, extra = divmod(total, clients)
+    return [max(least, base + (1 if i < extra else 0)) for i in range(clients)]
+
 
 #: goals from issue 10, section 6
 GOALS = {"metrics": 20.0, "runs": 10.0, "artifact": 1.5}
@@ -165,6 +175,16 @@ class KeelClient:
         self.client.log_params(run_id, params)
         self.client.log_metrics(run_id, metrics)
         self.client.end_run(run_id)
+
+    def seed_run(
+        self, experiment: str, name: str, params: dict[str, str], metrics: dict[str, float]
+    ) -> None:
+        """A run to search (not timed): created, and everything logged in one batch."""
+        run_id = self.client.create_run(experiment, run_name=name).id
+        ts = int(time.time() * 1000)
+        self.client.log_batch(
+            run_id, [self._metric(k, v, 0, ts) for k, v in metrics.items()], params=params
+        )
 
     def search(self, experiment: str) -> int:
         return len(self.client.search_runs(experiment, filter=FILTER, max_results=50_000))
@@ -249,6 +269,18 @@ class MlflowClient:
         )
         self.client.set_terminated(run_id)
 
+    def seed_run(
+        self, experiment: str, name: str, params: dict[str, str], metrics: dict[str, float]
+    ) -> None:
+        """A run to search (not timed): created, and everything logged in one batch."""
+        run_id = self.client.create_run(self._experiment(experiment), run_name=name).info.run_id
+        ts = int(time.time() * 1000)
+        self.client.log_batch(
+            run_id,
+            metrics=[self._metric(k, v, ts, 0) for k, v in metrics.items()],
+            params=[self._param(k, v) for k, v in params.items()],
+        )
+
     def _all_runs(self, experiment: str, filter_string: str = "") -> list[Any]:
         runs: list[Any] = []
         token = None
@@ -330,7 +362,7 @@ def op_populate(client: Any, worker: int, indices: list[int], n_runs: int) -> di
     for i in indices:
         params = {"i": str(i)}
         metrics = {"acc": accs[i], "loss": 1 - accs[i]}
-        client.full_run(SEARCH_EXPERIMENT, f"search-{i}", params, metrics)
+        client.seed_run(SEARCH_EXPERIMENT, f"search-{i}", params, metrics)
     return {"t0": t0, "t1": time.perf_counter(), "count": len(indices)}
 
 
@@ -636,29 +668,35 @@ def measure_side(
         experiments = [f"{op}-c{c}" for op in ("single", "batch", "runs") for c in conc]
         pool.run("prepare", [{"experiments": [*experiments, SEARCH_EXPERIMENT, "artifacts"]}])
         for op in ("single", "batch"):
-            n = counts[op][side]
             for c in conc:
+                ns = shares(counts[op][side], c)
                 res = pool.run(
-                    op, [{"worker": i, "experiment": f"{op}-c{c}", "n": n} for i in range(c)]
+                    op,
+                    [{"worker": i, "experiment": f"{op}-c{c}", "n": n} for i, n in enumerate(ns)],
                 )
                 lost = [r for r in res if r["stored"] != r["count"]]
                 if lost:
-                    raise SystemExit(f"{side} {op} c={c}: stored {lost[0]['stored']} of {n} values")
-                rate = n * c / _span(res)
-                out[f"{op}/{c}"] = {"rate": rate, "raw": res}
+                    raise SystemExit(
+                        f"{side} {op} c={c}: stored {lost[0]['stored']} of {lost[0]['count']} values"
+                    )
+                rate = sum(ns) / _span(res)
+                out[f"{op}/{c}"] = {"rate": rate, "values": sum(ns), "seconds": _span(res)}
                 print(f"  {side:8s} {op:6s} c={c}: {rate:12,.0f} values/s", flush=True)
-        n = counts["runs"][side]
         for c in conc:
             exp = f"runs-c{c}"
-            res = pool.run("runs", [{"worker": i, "experiment": exp, "n": n} for i in range(c)])
+            ns = shares(counts["runs"][side], c)
+            res = pool.run(
+                "runs", [{"worker": i, "experiment": exp, "n": n} for i, n in enumerate(ns)]
+            )
             (finished,) = pool.run("finished", [{"experiment": exp}])
-            if finished["finished"] != n * c:
-                raise SystemExit(f"{side} runs c={c}: {finished['finished']} of {n * c} finished")
+            if finished["finished"] != sum(ns):
+                raise SystemExit(f"{side} runs c={c}: {finished['finished']} of {sum(ns)} finished")
             latencies = [x for r in res for x in r["latencies"]]
             row = {
-                "rate": n * c / _span(res),
+                "rate": sum(ns) / _span(res),
                 "p50_ms": percentile(latencies, 0.5) * 1000,
                 "p99_ms": percentile(latencies, 0.99) * 1000,
+                "runs": sum(ns),
             }
             out[f"runs/{c}"] = row
             print(
@@ -678,9 +716,8 @@ def measure_side(
         print(f"  {side:8s} {total} runs to search, made in {_span(pop):.1f} s", flush=True)
         expected = sum(1 for acc in search_accs(total) if acc > 0.5)
         for c in conc:
-            res = pool.run(
-                "search", [{"worker": i, "n": counts["searches"][side]} for i in range(c)]
-            )
+            ns = shares(counts["searches"][side], c, least=2)
+            res = pool.run("search", [{"worker": i, "n": n} for i, n in enumerate(ns)])
             hits = {h for r in res for h in r["hits"]}
             if hits != {expected}:
                 raise SystemExit(f"{side} search: found {sorted(hits)} runs, expected {expected}")
@@ -893,6 +930,8 @@ def main() -> None:
     if args.worker:
         worker_main(args.worker)
         return
+    # stopped from outside: still stop the servers and clients (the finally blocks)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     counts = QUICK if args.quick else FULL
     conc: tuple[int, ...] = counts["concurrency"]
     work = Path(tempfile.mkdtemp(prefix="keel-server-bench-"))
