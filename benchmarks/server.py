@@ -565,6 +565,7 @@ class Pool:
     def __init__(self, side: str, n: int, work: Path, env: dict[str, str]) -> None:
         self.side = side
         self.procs: list[subprocess.Popen[str]] = []
+        self.pumps: list[threading.Thread] = []
         self.lines: list[queue.Queue[str]] = []
         for i in range(n):
             home = work / f"client-{side}-{i}"
@@ -590,7 +591,9 @@ class Pool:
             )
             log.close()
             lines: queue.Queue[str] = queue.Queue()
-            threading.Thread(target=_pump, args=(proc, lines), daemon=True).start()
+            pump = threading.Thread(target=_pump, args=(proc, lines), daemon=True)
+            pump.start()
+            self.pumps.append(pump)
             self.procs.append(proc)
             self.lines.append(lines)
         for i in range(n):
@@ -624,14 +627,17 @@ class Pool:
                 try:
                     proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
                     proc.stdin.close()
-                except OSError:
+                except (OSError, ValueError):  # gone, or closed already
                     pass
-        for proc in self.procs:
+        for proc, pump in zip(self.procs, self.pumps, strict=True):
             try:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()  # our own child, by its PID
                 proc.wait(10)
+            pump.join(10)  # it reads the pipe to its end
+            if proc.stdout is not None and not pump.is_alive():
+                proc.stdout.close()
 
 
 def _pump(proc: subprocess.Popen[str], lines: queue.Queue[str]) -> None:
