@@ -542,13 +542,19 @@ def start_mlflow(work: Path) -> tuple[Server, dict[str, str]]:
     return server, {"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}"}
 
 
-def start_keel(work: Path, workers: int) -> tuple[Server, dict[str, str]]:
+def start_keel(work: Path, workers: int, synchronous: str) -> tuple[Server, dict[str, str]]:
     port = free_port()
     home = work / "keel-server"
     home.mkdir()
     args = [str(Path(sys.executable).parent / "keel"), "server", "--host", "127.0.0.1"]
     args += ["--port", str(port), "--workers", str(workers), "--init-admin"]
-    env = clean_env({"KEEL_HOME": str(home), "KEEL_USER_CONFIG": str(home / "user.toml")})
+    env = clean_env(
+        {
+            "KEEL_HOME": str(home),
+            "KEEL_USER_CONFIG": str(home / "user.toml"),
+            "KEEL_SQLITE_SYNCHRONOUS": synchronous,
+        }
+    )
     server = Server(args, home, env, work / "keel-server.log")
     server.wait_http(f"http://127.0.0.1:{port}/health", 120)
     lines = server.log.read_text().splitlines()
@@ -930,6 +936,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small counts, 1 and 2 clients")
     parser.add_argument("--skip-mlflow", action="store_true", help="keel only (no bench extra)")
     parser.add_argument("--keel-workers", type=int, default=1, help="keel server --workers")
+    parser.add_argument(
+        "--keel-synchronous",
+        choices=("NORMAL", "FULL"),
+        default="NORMAL",
+        help="keel's SQLite synchronous mode (FULL: the durability of MLflow's SQLite store)",
+    )
     parser.add_argument("--json", type=Path, help="also write every figure here")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -942,7 +954,8 @@ def main() -> None:
     conc: tuple[int, ...] = counts["concurrency"]
     work = Path(tempfile.mkdtemp(prefix="keel-server-bench-"))
     started = time.monotonic()
-    print(f"{machine()}; {versions()}; work folder {work}", flush=True)
+    at_start = machine()
+    print(f"{at_start}; {versions()}; work folder {work}", flush=True)
     artifact = work / "artifact.bin"
     with artifact.open("wb") as f:
         for _ in range(counts["artifact_mb"]):
@@ -961,7 +974,7 @@ def main() -> None:
                 results["mlflow"] = measure_side("mlflow", counts, work, env, artifact)
             finally:
                 server.stop()
-        server, env = start_keel(work, args.keel_workers)
+        server, env = start_keel(work, args.keel_workers, args.keel_synchronous)
         try:
             results["keel"] = measure_side("keel", counts, work, env, artifact)
         finally:
@@ -969,13 +982,16 @@ def main() -> None:
         home = work / "keel-embedded"
         embedded_env = {"KEEL_STORE_URI": f"sqlite:///{home / 'keel.db'}"}
         embedded_env["KEEL_ARTIFACT_ROOT"] = str(home / "artifacts")
+        embedded_env["KEEL_SQLITE_SYNCHRONOUS"] = args.keel_synchronous
         results["embedded"] = measure_side("embedded", counts, work, embedded_env, artifact)
         rows = build_rows(results, conc)
         arts = artifact_rows(results, floor)
         print()
         print(
-            f"{machine()}; {versions()}; keel server --workers {args.keel_workers}, "
-            f"MLflow server with its default 4 workers; {time.monotonic() - started:.0f} s in all"
+            f"{at_start} ({os.getloadavg()[0]:.1f} at the end); {versions()}; "
+            f"keel server --workers {args.keel_workers}, SQLite "
+            f"synchronous={args.keel_synchronous}; MLflow server with its default 4 workers; "
+            f"{time.monotonic() - started:.0f} s in all"
         )
         print()
         print(format_tables(rows, arts, counts["artifact_mb"]))
