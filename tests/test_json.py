@@ -15,7 +15,7 @@ def test_floats_round_trip_exactly_and_text_stays_utf8() -> None:
     rng = random.Random(0)
     values = [rng.random() * 10 ** rng.randint(-300, 300) for _ in range(2000)]
     values += [0.1, -0.0, 1e-320, 2**53 + 1, -(2**63)]
-    data = {"values": values, "text": "é€ \u2028 \"quoted\"", "none": None, "yes": True}
+    data = {"values": values, "text": 'é€ \u2028 "quoted"', "none": None, "yes": True}
     text = _json.encode(data)
     assert json.loads(text) == data == _json.decode(text)
     assert "é€".encode() in text  # not escaped
