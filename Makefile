@@ -17,7 +17,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 export MPLBACKEND ?= Agg
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: demo test lint bench bench-serving clean
+.PHONY: demo test lint bench bench-serving bench-server clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,10 @@ bench: $(VENV)/.test-installed
 bench-serving: $(VENV)/.test-installed
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) benchmarks/serving.py
+
+# keel server vs an MLflow tracking server (and keel embedded), 1 and 8 clients (~5 minutes)
+bench-server: $(VENV)/.test-installed
+	$(PY) benchmarks/server.py
 
 clean:
 	rm -rf $(VENV) $(CORE_VENV) .keel .pytest_cache .mypy_cache .ruff_cache

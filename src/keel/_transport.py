@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from keel import _json
 from keel._redact import safe_uri
 from keel.errors import KeelError, StoreError, error_for_code
 
@@ -177,6 +178,10 @@ class Transport:
 
         query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
         sent_headers = dict(headers or {})
+        if json is not None:
+            # encoded once, with the fast encoder, for every try
+            content, json = _json.encode(json), None
+            sent_headers["Content-Type"] = "application/json"
         if method != "GET" and "Idempotency-Key" not in sent_headers:
             sent_headers["Idempotency-Key"] = uuid.uuid4().hex
         start = time.monotonic()
@@ -248,7 +253,12 @@ class Transport:
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """``GET`` a path and decode its JSON."""
-        return self.request("GET", path, params=params).json()
+        return self.json_of(self.request("GET", path, params=params))
+
+    @staticmethod
+    def json_of(response: httpx.Response) -> Any:
+        """The decoded JSON body of a successful answer."""
+        return _json.decode(response.content)
 
     def pages(
         self,
@@ -263,7 +273,7 @@ class Transport:
         cursor: str | None = None
         while True:
             query = {**(params or {}), "limit": page_size, "cursor": cursor}
-            page = self.request(method, path, params=query, json=json).json()
+            page = self.json_of(self.request(method, path, params=query, json=json))
             yield from page["items"]
             cursor = page.get("next_cursor")
             if not cursor:

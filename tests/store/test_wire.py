@@ -120,3 +120,34 @@ def test_containers_and_unions() -> None:
 def test_bad_data_names_the_field(tp: object, data: object, message: str) -> None:
     with pytest.raises(InvalidArgumentError, match=message):
         from_wire(tp, data)
+
+
+class _Name(str):
+    """A str subclass (what some libraries hand over): not the exact type."""
+
+
+def test_the_fast_decoder_and_the_checked_one_agree() -> None:
+    # values the compiled decoders take, and ones only the checked path accepts
+    metrics = [{"key": "m", "value": v, "step": 1, "timestamp": 2} for v in (1, 0.5, "NaN")]
+    back = from_wire(list[Metric], metrics)
+    assert [type(m.value) for m in back] == [float, float, float]
+    assert back[0] == Metric("m", 1.0, 1, 2) and math.isnan(back[2].value)
+    assert from_wire(str, _Name("x")) == "x"
+    assert from_wire(tuple[str, ...], ["a", "b"]) == ("a", "b")
+    assert from_wire(Mapping[str, float] | None, {"a": 1}) == {"a": 1.0}
+    assert from_wire(int | str, "7") == "7"
+
+
+def test_a_bad_item_deep_in_a_list_is_named() -> None:
+    good = {"key": "m", "value": 1.0, "step": 0, "timestamp": 1}
+    bad = {**good, "step": "three"}
+    with pytest.raises(InvalidArgumentError, match=r"\[2\]\.step: expected int"):
+        from_wire(list[Metric], [good, good, bad])
+    with pytest.raises(InvalidArgumentError, match=r"\[1\]: unknown field\(s\) extra"):
+        from_wire(list[Metric], [good, {**good, "extra": 1}])
+    with pytest.raises(InvalidArgumentError, match=r"params\.lr: expected str"):
+        from_wire(Run, {**to_wire(_run()), "params": {"lr": 0.1}})
+
+
+def _run() -> Run:
+    return Run("r" * 32, "e", "n", RunStatus.RUNNING, 1, None, None, "u", None, {}, {}, {})

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
 import sys
 import threading
@@ -213,6 +214,44 @@ class ObjectCache:
         self._evict(keep=path)
         return path
 
+    def add_file(
+        self, sha256: str, source: Path, *, hashed_as: os.stat_result | None = None
+    ) -> Path:
+        """Put a copy of a local file that holds the object ``sha256`` in the cache.
+
+        The copy is made by the kernel, without hashing: it counts as verified only when
+        ``hashed_as`` is the ``os.stat`` of ``source`` taken before the caller hashed it
+        and the file still has that identity once copied (it did not change meanwhile);
+        otherwise it is hashed before its first use, like any cached file.
+
+        Args:
+            sha256: the sha256 the caller computed for ``source``.
+            source: the file.
+            hashed_as: ``source``'s stat from before it was hashed.
+
+        Returns:
+            The path of the cached copy.
+        """
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise ArtifactCorruptedError(f"{source} has no valid sha256 ({sha256[:70]!r})")
+        path = self.path_of(sha256)
+        for folder in (self.root, path.parent.parent, path.parent):
+            _secure_folder(folder)
+        if path.is_file() and not path.is_symlink():
+            os.utime(path)
+            return path
+        tmp = path.with_name(f".{sha256[:16]}.{uuid.uuid4().hex}.part")
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        try:
+            shutil.copyfile(source, tmp)  # sendfile on Linux: no bytes through Python
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        if hashed_as is not None and _identity(source.stat()) == _identity(hashed_as):
+            self._verified.remember(path, sha256)
+        self._evict(keep=path)
+        return path
+
     def _usable(self, path: Path, sha256: str) -> bool:
         try:
             st = os.lstat(path)
@@ -237,12 +276,12 @@ class ObjectCache:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
         digest = hashlib.sha256()
         try:
+            # Not synced to disk: a copy torn by a crash cannot be read as good, since a
+            # process verifies every cached file before its first use of it.
             with os.fdopen(fd, "wb") as out:
                 for chunk in fetch():
                     digest.update(chunk)
                     out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
             actual = digest.hexdigest()
             if actual != sha256:
                 raise ArtifactCorruptedError(

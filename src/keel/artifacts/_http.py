@@ -6,7 +6,7 @@ what arrives and refuses a mismatch, so a damaged upload is never stored. Reads 
 through the per-user read-through cache (:class:`~keel.artifacts._cache.ObjectCache`):
 objects never change, so a cached, verified copy is as good as the original and a
 second read of a dataset or model transfers nothing. Bytes just uploaded are put in the
-cache too.
+cache too (a kernel copy: no second hash).
 """
 
 from __future__ import annotations
@@ -95,9 +95,10 @@ class HttpArtifactStore(ArtifactStore):
 
     def put_file(self, path: str | Path) -> StoredObject:
         path = Path(path)
+        before = path.stat()
         sha = sha256_file(path)
-        stored = self._upload(sha, path.stat().st_size, _file_chunks(path))
-        self._cache.get(sha, _file_chunks(path), name=str(path))
+        stored = self._upload(sha, before.st_size, _file_chunks(path))
+        self._cache.add_file(sha, path, hashed_as=before)
         return stored
 
     def put_stream(self, stream: IO[bytes]) -> StoredObject:
@@ -117,9 +118,11 @@ class HttpArtifactStore(ArtifactStore):
         self, path: str | Path, sha256: str | None = None, *, move: bool = True
     ) -> StoredObject:
         path = Path(path)
+        before = path.stat()
         sha = sha256 or sha256_file(path)
-        stored = self._upload(sha, path.stat().st_size, _file_chunks(path))
-        self._cache.get(sha, _file_chunks(path), name=str(path))
+        stored = self._upload(sha, before.st_size, _file_chunks(path))
+        # a sha256 handed in is the caller's word: the copy is verified on first use
+        self._cache.add_file(sha, path, hashed_as=None if sha256 else before)
         if move:
             path.unlink()
         return stored

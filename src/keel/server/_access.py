@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from keel.errors import AuthenticationError, NotFoundError, RateLimitedError, error_for_code
+from keel.errors import AuthenticationError, RateLimitedError, error_for_code
 from keel.server._auth import FailedLogins, Principal
 from keel.server._context import RequestState
 from keel.server._hub import StoreHub
@@ -121,13 +121,16 @@ class AccessGuard:
 
     def role_in(self, principal: Principal, project: str) -> str | None:
         """The principal's role in ``project``; server admins learn if it does not exist."""
+        cache = self.hub.access_cache
+        known, role = cache.role(principal.user, project)
+        if known:
+            return role
         if principal.admin:
-            try:
-                self.hub.access.get_project(project)
-            except NotFoundError:
-                raise
-            return "admin"
-        role: str | None = self.hub.access.role_in(principal.user, project)
+            self.hub.access.get_project(project)  # NotFoundError names the projects
+            role = "admin"
+        else:
+            role = self.hub.access.role_in(principal.user, project)
+        cache.remember_role(principal.user, project, role)
         return role
 
     def authenticate(self, request: Request) -> Principal:
@@ -155,8 +158,14 @@ class AccessGuard:
                 "(keel login URL, or KEEL_TOKEN)"
             )
         identity = None
-        if scheme.lower() == "bearer" and secret.strip():
-            identity = self.hub.access.authenticate(secret.strip())
+        secret = secret.strip()
+        if scheme.lower() == "bearer" and secret:
+            cache = self.hub.access_cache
+            identity = cache.identity(secret)
+            if identity is None:
+                identity = self.hub.access.authenticate(secret)
+                if identity is not None:
+                    cache.remember_identity(secret, identity)
         if identity is None:
             self.failed_logins.failed(client)
             raise AuthenticationError(

@@ -77,9 +77,9 @@ class NewTokenSecret(pydantic.BaseModel):
 
 
 def _page(request: Request, items: list[Any], cursor: str | None, limit: int | None) -> Response:
-    page, following = page_of(
-        items, {"path": request.url.path, **request.query_params}, cursor, limit
-    )
+    # the query is what selects the rows: not where a page starts or how long it is
+    query = {k: v for k, v in request.query_params.items() if k not in ("cursor", "limit")}
+    page, following = page_of(items, {"path": request.url.path, **query}, cursor, limit)
     return _json({"items": list(page), "next_cursor": following})
 
 
@@ -175,7 +175,9 @@ def access_router() -> APIRouter:
             raise error_for_code("CONFLICT")(
                 "you cannot disable yourself; ask another administrator"
             )
-        return _json(state.hub.access.set_user_disabled(user, True, actor=state.principal.user))
+        disabled = state.hub.access.set_user_disabled(user, True, actor=state.principal.user)
+        state.hub.access_changed()
+        return _json(disabled)
 
     @router.post("/users/{user}/enable", name="access.enable_user", response_model=User)
     def enable_user(request: Request, user: str) -> Response:
@@ -219,6 +221,8 @@ def access_router() -> APIRouter:
         owned = {t.id for t in access.list_tokens(state.principal.user)}
         if token_id not in owned and not state.principal.admin:
             raise error_for_code("NOT_FOUND")(f"you have no token {token_id!r}")
-        return _json(access.revoke_token(token_id, actor=state.principal.user))
+        revoked = access.revoke_token(token_id, actor=state.principal.user)
+        state.hub.access_changed()
+        return _json(revoked)
 
     return router

@@ -18,7 +18,7 @@ from keel.errors import AuthenticationError, KeelError, PayloadTooLargeError, Ra
 from keel.server._access import AccessGuard
 from keel.server._access_routes import access_router
 from keel.server._artifact_routes import artifact_router
-from keel.server._auth import FailedLogins
+from keel.server._auth import ACCESS_CACHE_SECONDS, FailedLogins
 from keel.server._hub import StoreHub
 from keel.server._problems import problem, problem_for, unhandled, validation_problem
 from keel.server._service_routes import service_router
@@ -46,6 +46,10 @@ class ServerOptions:
         login_failures: failed logins allowed per client address per ``login_window``
             seconds before it is answered 429.
         login_window: that window, in seconds.
+        access_cache_seconds: how long a worker reuses a token check or a role it
+            looked up; a revocation or role change made through another worker (or
+            where the database is) reaches this one within that time (0: at once,
+            at the cost of two database reads per request).
     """
 
     auth: bool = True
@@ -54,6 +58,7 @@ class ServerOptions:
     max_upload_bytes: int = 50 * 1024**3
     login_failures: int = 10
     login_window: float = 60.0
+    access_cache_seconds: float = ACCESS_CACHE_SECONDS
 
 
 class _BodyLimit:
@@ -216,7 +221,7 @@ def create_app(settings: Settings | None = None, options: ServerOptions | None =
     """
     settings = settings or load_settings()
     options = options or ServerOptions()
-    hub = StoreHub(settings)
+    hub = StoreHub(settings, options.access_cache_seconds)
     guard = AccessGuard(
         hub,
         auth=options.auth,

@@ -6,6 +6,8 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from keel.config import Settings
+from keel.server._auth import ACCESS_CACHE_SECONDS, AccessCache
+from keel.server._paging import Snapshots
 
 if TYPE_CHECKING:
     from keel.artifacts import ArtifactStore
@@ -22,10 +24,17 @@ class StoreHub:
 
     Args:
         settings: where the server keeps things (``store_uri``, ``artifact_root``).
+        access_cache_seconds: how long token checks and roles are reused
+            (:class:`~keel.server._auth.AccessCache`; 0: never).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, access_cache_seconds: float = ACCESS_CACHE_SECONDS
+    ) -> None:
         self.settings = settings
+        self.access_cache = AccessCache(access_cache_seconds)
+        #: the lists of paged listings, between their pages (one query per listing)
+        self.snapshots = Snapshots()
         self._root: Any = None
         self._artifacts: ArtifactStore | None = None
         self._projects: dict[str, Store] = {}
@@ -69,6 +78,10 @@ class StoreHub:
                 if found is None:
                     found = self._projects[project] = self.root.for_project(project)
         return found
+
+    def access_changed(self) -> None:
+        """A token, user or role changed through this process: check them afresh."""
+        self.access_cache.clear()
 
     @property
     def access(self) -> AccessStore:

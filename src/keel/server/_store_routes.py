@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import json
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
@@ -28,9 +27,10 @@ import pydantic
 from fastapi import APIRouter, Body, Path, Query, Request
 from starlette.responses import Response
 
+from keel import _json
 from keel.errors import InvalidArgumentError
 from keel.server._context import RequestState, request_state
-from keel.server._paging import MAX_PAGE_SIZE, page_of
+from keel.server._paging import MAX_PAGE_SIZE, page_from
 from keel.store import to_wire
 from keel.store.rest import OPERATIONS, ROLE_ORDER, Operation, Parameter, signature_of
 
@@ -47,6 +47,9 @@ PARAMETER_BOUNDS: dict[str, int] = {
 }
 
 _JSON = "application/json"
+
+#: operations that change who may do what: the server's cached roles are dropped
+_ACCESS_CHANGES = frozenset({"governance.grant_role", "governance.revoke_role"})
 
 
 def _sha256s(op_key: str, args: Mapping[str, Any]) -> list[str]:
@@ -96,11 +99,7 @@ def _check_append(state: RequestState, args: Mapping[str, Any]) -> None:
 
 
 def _json_response(value: Any, status: int) -> Response:
-    return Response(
-        json.dumps(to_wire(value), ensure_ascii=False, allow_nan=False),
-        status_code=status,
-        media_type=_JSON,
-    )
+    return Response(_json.encode(to_wire(value)), status_code=status, media_type=_JSON)
 
 
 def _run(op: Operation, state: RequestState, args: dict[str, Any]) -> Any:
@@ -121,7 +120,10 @@ def _run(op: Operation, state: RequestState, args: dict[str, Any]) -> Any:
             "the bytes to this project first (PUT .../artifacts/SHA256), then record them"
         )
     domain = getattr(state.store, op.domain)
-    return getattr(domain, op.method)(**args)
+    result = getattr(domain, op.method)(**args)
+    if op.key in _ACCESS_CHANGES:
+        state.hub.access_changed()
+    return result
 
 
 def _endpoint(op: Operation) -> Callable[..., Any]:
@@ -182,11 +184,18 @@ def _endpoint(op: Operation) -> Callable[..., Any]:
         if body is not None:
             args.update({name: getattr(body, name) for name in body_fields})
         cursor, limit = kwargs.get("cursor"), kwargs.get("limit")
-        result = _run(op, state, args)
         if op.paged:
-            query = {k: to_wire(v) for k, v in args.items() if k not in stamped}
-            items, next_cursor = page_of(result, {"op": op.key, **query}, cursor, limit)
+            query = {"op": op.key, **{k: to_wire(v) for k, v in args.items() if k not in stamped}}
+            items, next_cursor = page_from(
+                lambda: _run(op, state, args),
+                query,
+                cursor,
+                limit,
+                state.hub.snapshots,
+                state.project or "",
+            )
             return _json_response({"items": list(items), "next_cursor": next_cursor}, op.status)
+        result = _run(op, state, args)
         if result is None and signature.returns in (None, type(None)):
             return Response(status_code=204)
         return _json_response(result, op.status)

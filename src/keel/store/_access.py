@@ -143,11 +143,14 @@ class Identity:
         user: the user name.
         admin: whether the user is a server admin.
         token_id: the token that authenticated.
+        expires_at: when the token expires (ms since the epoch; ``None``: never), so a
+            server that remembers the answer for a moment does not outlive it.
     """
 
     user: str
     admin: bool
     token_id: str
+    expires_at: int | None = None
 
 
 class AccessStore(abc.ABC):

@@ -8,6 +8,10 @@ given type from it, driven by the type hints, so a round trip gives back an equa
 JSON has no NaN or infinities, and metrics have them: a non-finite float is written as
 the string ``"NaN"``, ``"Infinity"`` or ``"-Infinity"`` and read back as the float.
 
+Both directions are on every request's path, so they are built once per type: a decoder
+compiled from a type's hints checks and rebuilds a value without building field paths;
+only when the data does not fit is it decoded again, slowly, to name the field.
+
 Example::
 
     >>> from keel.store import Metric
@@ -25,7 +29,7 @@ import functools
 import math
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from keel.errors import InvalidArgumentError
@@ -45,15 +49,20 @@ def _float_to_wire(value: float) -> float | str:
 
 def to_wire(value: Any) -> Any:
     """JSON-ready data for ``value`` (entities become objects, enums their values)."""
-    kind = type(value)
+    kind: Any = type(value)
     if kind is str or kind is int or kind is bool or value is None:
         return value
     if kind is float:
-        return _float_to_wire(value)
+        return value if math.isfinite(value) else _float_to_wire(value)
+    names = _dataclass_names(kind)
+    if names is not None:
+        return {name: to_wire(getattr(value, name)) for name in names}
+    if kind is list or kind is tuple:
+        return [to_wire(v) for v in value]
+    if kind is dict:
+        return {str(k): to_wire(v) for k, v in value.items()}
     if isinstance(value, enum.Enum):
         return value.value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_wire(getattr(value, f.name)) for f in _fields(type(value))}
     if isinstance(value, Mapping):
         return {str(k): to_wire(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -68,6 +77,14 @@ def to_wire(value: Any) -> Any:
         f"{type(value).__name__} value {_shown(value)} has no JSON form; send numbers, text, "
         "booleans, lists and mappings of them (JSON values)"
     )
+
+
+@functools.cache
+def _dataclass_names(kind: type) -> tuple[str, ...] | None:
+    """The wire fields of a dataclass type; ``None`` for any other type."""
+    if not dataclasses.is_dataclass(kind):
+        return None
+    return tuple(f.name for f in _fields(kind))
 
 
 def _shown(value: Any) -> str:
@@ -105,6 +122,15 @@ def from_wire(tp: Any, data: Any, where: str = "") -> Any:
     Raises:
         InvalidArgumentError: ``data`` does not fit ``tp`` (names the field).
     """
+    try:
+        return _decoder(tp)(data)
+    except _Mismatch:
+        pass
+    # Decoded again, slowly, to say where the data went wrong.
+    return _from_wire_checked(tp, data, where)
+
+
+def _from_wire_checked(tp: Any, data: Any, where: str = "") -> Any:
     if tp is Any or tp is object:
         return data
     origin = typing.get_origin(tp)
@@ -117,7 +143,7 @@ def from_wire(tp: Any, data: Any, where: str = "") -> Any:
             if arg is type(None):
                 continue
             try:
-                return from_wire(arg, data, where)
+                return _from_wire_checked(arg, data, where)
             except InvalidArgumentError as exc:
                 errors.append(exc)
         raise errors[0] if errors else _fail(tp, data, where)
@@ -167,11 +193,11 @@ def _from_generic(tp: Any, origin: Any, data: Any, where: str) -> Any:
             if len(args) != len(data):
                 raise _fail(tp, data, where)
             return tuple(
-                from_wire(a, d, f"{where}[{i}]")
+                _from_wire_checked(a, d, f"{where}[{i}]")
                 for i, (a, d) in enumerate(zip(args, data, strict=True))
             )
         item = args[0] if args else Any
-        items = [from_wire(item, d, f"{where}[{i}]") for i, d in enumerate(data)]
+        items = [_from_wire_checked(item, d, f"{where}[{i}]") for i, d in enumerate(data)]
         if origin is tuple:
             return tuple(items)
         if origin in (set, frozenset):
@@ -182,7 +208,7 @@ def _from_generic(tp: Any, origin: Any, data: Any, where: str) -> Any:
             raise _fail(tp, data, where)
         key_t, value_t = args if args else (Any, Any)
         return {
-            from_wire(key_t, k, where): from_wire(value_t, v, f"{where}.{k}")
+            _from_wire_checked(key_t, k, where): _from_wire_checked(value_t, v, f"{where}.{k}")
             for k, v in data.items()
         }
     if origin is typing.Literal:
@@ -200,7 +226,7 @@ def _from_dataclass(cls: type, data: Any, where: str) -> Any:
     for f in _fields(cls):
         path = f"{where}.{f.name}" if where else f.name
         if f.name in data:
-            values[f.name] = from_wire(hints[f.name], data[f.name], path)
+            values[f.name] = _from_wire_checked(hints[f.name], data[f.name], path)
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise InvalidArgumentError(f"{path}: this field is required")
     unknown = set(data) - {f.name for f in _fields(cls)}
@@ -209,3 +235,162 @@ def _from_dataclass(cls: type, data: Any, where: str) -> Any:
             f"{where or _name(cls)}: unknown field(s) {', '.join(sorted(unknown))}"
         )
     return cls(**values)
+
+
+# -- compiled decoders: the fast path of from_wire ----------------------------------------
+
+Decoder = Callable[[Any], Any]
+
+
+class _Mismatch(Exception):
+    """The data does not fit the type (the slow path then says where)."""
+
+
+def _identity(data: Any) -> Any:
+    return data
+
+
+def _decode_float(data: Any) -> float:
+    kind = type(data)
+    if kind is float:
+        return data  # type: ignore[no-any-return]
+    if kind is int:
+        return float(data)
+    if kind is str and data in _SPECIAL_FLOATS:
+        return _SPECIAL_FLOATS[data]
+    raise _Mismatch
+
+
+def _exact(kind: type) -> Decoder:
+    def decode(data: Any) -> Any:
+        if type(data) is kind:
+            return data
+        raise _Mismatch
+
+    return decode
+
+
+@functools.cache
+def _decoder(tp: Any) -> Decoder:
+    """A function that rebuilds a ``tp`` from its wire form, or raises ``_Mismatch``."""
+    if tp is Any or tp is object:
+        return _identity
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        return _union_decoder(typing.get_args(tp))
+    if origin is not None:
+        return _generic_decoder(tp, origin)
+    if tp is float:
+        return _decode_float
+    if tp in (int, str, bool, type(None)):
+        return _exact(tp)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return _enum_decoder(tp)
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _dataclass_decoder(tp)
+    raise TypeError(f"from_wire cannot build {tp!r}")  # a programming error, not input
+
+
+def _union_decoder(args: tuple[Any, ...]) -> Decoder:
+    options = [_decoder(a) for a in args if a is not type(None)]
+    optional = type(None) in args
+    if optional and len(options) == 1:
+        (only,) = options
+
+        def decode_optional(data: Any) -> Any:
+            return None if data is None else only(data)
+
+        return decode_optional
+
+    def decode(data: Any) -> Any:
+        if data is None and optional:
+            return None
+        for option in options:
+            try:
+                return option(data)
+            except _Mismatch:
+                continue
+        raise _Mismatch
+
+    return decode
+
+
+def _enum_decoder(tp: type[enum.Enum]) -> Decoder:
+    def decode(data: Any) -> Any:
+        try:
+            return tp(data)
+        except ValueError:
+            raise _Mismatch from None
+
+    return decode
+
+
+def _generic_decoder(tp: Any, origin: Any) -> Decoder:
+    args = typing.get_args(tp)
+    if origin in (list, tuple, set, frozenset, Sequence) or origin is typing.Sequence:
+        if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+            parts = [_decoder(a) for a in args]
+
+            def decode_fixed(data: Any) -> Any:
+                if type(data) is not list or len(data) != len(parts):
+                    raise _Mismatch
+                return tuple(part(d) for part, d in zip(parts, data, strict=True))
+
+            return decode_fixed
+        item = _decoder(args[0] if args else Any)
+        build: Callable[[list[Any]], Any] = (
+            origin if origin in (tuple, set, frozenset) else _identity
+        )
+
+        def decode_items(data: Any) -> Any:
+            if type(data) is not list:
+                raise _Mismatch
+            return build([item(d) for d in data])
+
+        return decode_items
+    if origin in (dict, Mapping) or origin is typing.Mapping:
+        key, value = (_decoder(a) for a in args) if args else (_identity, _identity)
+
+        def decode_mapping(data: Any) -> Any:
+            if type(data) is not dict:
+                raise _Mismatch
+            return {key(k): value(v) for k, v in data.items()}
+
+        return decode_mapping
+    if origin is typing.Literal:
+
+        def decode_literal(data: Any) -> Any:
+            if data in args:
+                return data
+            raise _Mismatch
+
+        return decode_literal
+    raise TypeError(f"from_wire cannot build {tp!r}")
+
+
+def _dataclass_decoder(cls: type) -> Decoder:
+    hints = _hints(cls)
+    fields = [
+        (
+            f.name,
+            _decoder(hints[f.name]),
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+        )
+        for f in _fields(cls)
+    ]
+    names = frozenset(name for name, _, _ in fields)
+
+    def decode(data: Any) -> Any:
+        if type(data) is not dict:
+            raise _Mismatch
+        values = {}
+        for name, field_decoder, required in fields:
+            if name in data:
+                values[name] = field_decoder(data[name])
+            elif required:
+                raise _Mismatch
+        if len(values) != len(data) and not names.issuperset(data):
+            raise _Mismatch
+        return cls(**values)
+
+    return decode

@@ -351,7 +351,8 @@ class SqlAccessStore(AccessStore):
             return None
         if row.last_used_at is None or now - int(row.last_used_at) >= _LAST_USED_EVERY_MS:
             self._record_use(token_id, now)
-        return Identity(row.user, bool(row.admin), token_id)
+        expires = None if row.expires_at is None else int(row.expires_at)
+        return Identity(row.user, bool(row.admin), token_id, expires)
 
     def _record_use(self, token_id: str, now: int) -> None:
         stale = sa.or_(

@@ -289,10 +289,9 @@ class SqlTrackingStore(TrackingStore):
             raise InvalidArgumentError(
                 f"run id {run_id[:40]!r} is not 32 lowercase hex digits (a uuid4 hex)"
             )
-        else:
-            existing = self._existing_run(run_id, experiment_id)
-            if existing is not None:
-                return existing
+        # A run id given by the caller may exist already (a retry whose answer was lost):
+        # the insert then fails on the primary key and the existing run is returned
+        # below, with no read before every insert.
         name = name or f"run-{run_id[:8]}"
         if len(name) > _MAX_NAME:
             raise InvalidArgumentError(

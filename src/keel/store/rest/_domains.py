@@ -113,7 +113,7 @@ class _Domain:
         response = self._transport.request(op.verb, path, params=params, json=body)
         if response.status_code == 204:
             return None
-        return from_wire(signature.returns, response.json())
+        return from_wire(signature.returns, self._transport.json_of(response))
 
 
 class RestTrackingStore(_Domain, TrackingStore):
