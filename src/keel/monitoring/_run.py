@@ -46,6 +46,9 @@ SECTIONS: dict[str, str] = {
     "estimated_performance": "estimated",
 }
 _BATCH = 500
+#: results are stored once their details reach about this size (a keel server takes
+#: request bodies of 32 MB by default)
+_BATCH_CHARS = 8 * 1024 * 1024
 #: a drift report's distributions are left out of a stored result past this size
 _MAX_REPORT_CHARS = 512 * 1024
 
@@ -507,6 +510,7 @@ def compute_windows(
         rows = read_rows(context, monitor.endpoint, spec.start_ms, until)
         windows = row_windows(rows, spec.window.size, max(resume, 0))
     pending: list[MonitorResult] = []
+    size = 0
     labels_ready = True
     for window in windows:
         for check in wanted:
@@ -519,9 +523,10 @@ def compute_windows(
                 run.waiting.append(window.id)
                 continue
             pending.append(_compute(computer, window, check))
-        if len(pending) >= _BATCH:
+            size += len(str(pending[-1].details))
+        if len(pending) >= _BATCH or size >= _BATCH_CHARS:
             run.computed += store_results(pending)
-            pending = []
+            pending, size = [], 0
     if pending:
         run.computed += store_results(pending)
     if "performance" in spec.checks:
