@@ -486,7 +486,7 @@ def compute_windows(
     store_results: Callable[[list[MonitorResult]], list[MonitorResult]],
 ) -> MonitorRun:
     """Compute and store what the monitor's windows lack (see the module's docstring)."""
-    from keel.monitoring._windows import read_rows, row_windows, time_windows
+    from keel.monitoring._windows import read_rows, row_offset, row_windows, time_windows
 
     run = MonitorRun(monitor.name)
     wanted: list[str] = [c for c in ("data_drift", "prediction_drift") if c in spec.checks]
@@ -507,8 +507,10 @@ def compute_windows(
         rows = read_rows(context, monitor.endpoint, first, until)
         windows = time_windows(rows, spec.window.size, first, until)
     else:
-        rows = read_rows(context, monitor.endpoint, spec.start_ms, until)
-        windows = row_windows(rows, spec.window.size, max(resume, 0))
+        first_row = max(resume, 0)
+        since, offset = row_offset(context, monitor.endpoint, spec.start_ms, until, first_row)
+        rows = read_rows(context, monitor.endpoint, since, until)
+        windows = row_windows(rows, spec.window.size, first_row, offset)
     pending: list[MonitorResult] = []
     size = 0
     labels_ready = True

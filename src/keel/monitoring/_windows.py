@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -148,13 +149,46 @@ def time_windows(rows: LoggedRows, size: int, first: int | None, until_ms: int) 
         count += 1
 
 
-def row_windows(rows: LoggedRows, size: int, first_row: int) -> Iterator[Window]:
-    """Full row windows from the one holding row ``first_row``."""
+def row_offset(
+    context: Context, endpoint: str, since_ms: int | None, until_ms: int, first_row: int
+) -> tuple[int | None, int]:
+    """Where to start reading for row ``first_row``: (a time, the row number it starts at).
+
+    Only the ``time`` and ``rows`` columns of the log are read (DuckDB, no JSON), so a
+    run that resumes late in a long log parses only the requests it needs.
+    """
+    import duckdb
+
+    from keel.serving._predlog import log_root
+
+    folder = f"{log_root(context)}/predictions/endpoint={endpoint}"
+    if first_row <= 0 or ("://" not in folder and not any(Path(folder).glob("**/*.parquet"))):
+        return since_ms, 0
+    con = duckdb.connect()
+    try:
+        found = con.execute(
+            "SELECT t, sum(n) OVER (ORDER BY t ROWS UNBOUNDED PRECEDING) - n AS before FROM ("
+            " SELECT epoch_ms(time) AS t, sum(rows) AS n"
+            " FROM read_parquet(?, hive_partitioning=true, union_by_name=true)"
+            " WHERE epoch_ms(time) >= ? AND epoch_ms(time) < ? GROUP BY t)"
+            " QUALIFY before + n > ? ORDER BY t LIMIT 1",
+            [f"{folder}/**/*.parquet", since_ms or 0, until_ms, first_row],
+        ).fetchone()
+    finally:
+        con.close()
+    if found is None:
+        return since_ms, 0
+    return int(found[0]), int(found[1])
+
+
+def row_windows(rows: LoggedRows, size: int, first_row: int, offset: int = 0) -> Iterator[Window]:
+    """Full row windows from the one holding row ``first_row``; ``rows`` starts at row
+    ``offset`` of the log."""
     k = first_row // size
     count = 0
-    while (k + 1) * size <= len(rows) and count < MAX_WINDOWS_PER_RUN:
+    while (k + 1) * size <= offset + len(rows) and count < MAX_WINDOWS_PER_RUN:
         start, end = k * size, (k + 1) * size
-        part = rows.take(start, end)
+        part = rows.take(start - offset, end - offset)
         closed = int(part.meta["time_ms"].iloc[-1])
         yield Window(window_id("rows", start, end), "rows", start, end, part, closed)
         k += 1
