@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -183,6 +182,7 @@ class _Computer:
         self._references: dict[str, Reference] = {}
         self._tasks: dict[str, _Task] = {}
         self._models: dict[str, Any] = {}
+        self._counted: tuple[LoggedRows | None, dict[str, int]] = (None, {})
 
     def model(self, version: str) -> Any:
         """The loaded model of a version (verified, loaded once per run)."""
@@ -220,7 +220,7 @@ class _Computer:
         reference: str | None = None,
         message: str | None = None,
     ) -> MonitorResult:
-        versions = tuple(sorted(set(window.rows.meta["model_version"]))) if len(window.rows) else ()
+        versions = tuple(sorted(self.versions(window.rows))) if len(window.rows) else ()
         details = dict(details or {})
         if len(window.rows):  # when the window's rows were logged (row windows have no clock)
             times = window.rows.meta["time_ms"]
@@ -238,9 +238,16 @@ class _Computer:
             message=message,
         )
 
-    @staticmethod
-    def majority(rows: LoggedRows) -> str:
-        return str(Counter(rows.meta["model_version"]).most_common(1)[0][0])
+    def versions(self, rows: LoggedRows) -> dict[str, int]:
+        """Rows answered per model version (counted once per window)."""
+        if self._counted[0] is not rows:  # the rows are held, so their identity is stable
+            counts = rows.meta["model_version"].value_counts(sort=False)
+            self._counted = (rows, {str(k): int(v) for k, v in counts.items()})
+        return self._counted[1]
+
+    def majority(self, rows: LoggedRows) -> str:
+        counts = self.versions(rows)
+        return max(sorted(counts), key=lambda v: counts[v])
 
     # -- the checks --------------------------------------------------------------------
 
@@ -354,10 +361,10 @@ class _Computer:
                 )
             return self.result(window, check, "empty", len(window.rows), message=why)
         meta = window.rows.meta
-        logged = [isinstance(p, list) for p in meta["proba"]]
+        probas = meta["proba"].tolist()
+        logged = [isinstance(p, list) for p in probas]
         if all(logged):
-            keep = list(range(len(meta)))
-            proba = np.asarray(list(meta["proba"]), dtype=float)
+            proba = np.asarray(probas, dtype=float)
         else:
             # requests that did not ask for probabilities: the monitor asks the model
             version = self.majority(window.rows)
@@ -371,26 +378,26 @@ class _Computer:
                     len(window.rows),
                     message="the model gives no probabilities",
                 )
-            computed = np.asarray(model.predict_proba(window.rows.inputs[names]), dtype=float)
-            rows = [meta["proba"].iloc[i] if ok else computed[i] for i, ok in enumerate(logged)]
-            keep = list(range(len(meta)))
-            proba = np.asarray(rows, dtype=float)
-        if proba.shape[1] != len(outputs.calibration.classes):
+            proba = np.asarray(model.predict_proba(window.rows.inputs[names]), dtype=float)
+            given = [i for i, ok in enumerate(logged) if ok]
+            if given and len(probas[given[0]]) == proba.shape[1]:
+                proba[given] = np.asarray([probas[i] for i in given], dtype=float)
+        if proba.ndim != 2 or proba.shape[1] != len(outputs.calibration.classes):
             return self.result(
                 window,
                 check,
                 "error",
                 len(window.rows),
-                message=f"the log holds {proba.shape[1]} probabilities per row; the model has "
+                message=f"the log holds {proba.shape[-1]} probabilities per row; the model has "
                 f"{len(outputs.calibration.classes)} classes",
             )
-        predicted = [meta["prediction"].iloc[i] for i in keep]
+        predicted = meta["prediction"].tolist()
         values = outputs.calibration.estimate(proba, predicted)
         return self.result(
             window,
             check,
             "ok",
-            len(keep),
+            len(predicted),
             values=values,
             details={
                 "calibrated_on": outputs.calibration.source,

@@ -104,16 +104,18 @@ def read_rows(context: Context, endpoint: str, since_ms: int | None, until_ms: i
             rows = orjson.loads(r.inputs)
             outputs = orjson.loads(r.outputs)
             proba = orjson.loads(r.probabilities) if has_proba and r.probabilities else None
-            if not isinstance(outputs, list) or len(outputs) != len(rows):
-                outputs = [None] * len(rows)
-            for j, row in enumerate(rows):
-                meta["request_id"].append(r.request_id)
-                meta["time_ms"].append(t)
-                meta["model_version"].append(r.model_version)
-                meta["prediction"].append(outputs[j])
-                meta["proba"].append(proba[j] if proba is not None and j < len(proba) else None)
-                meta["row"].append(j)
-                records.append(row if isinstance(row, dict) else {})
+            n = len(rows)
+            if not isinstance(outputs, list) or len(outputs) != n:
+                outputs = [None] * n
+            if not isinstance(proba, list) or len(proba) != n:
+                proba = [None] * n
+            meta["request_id"].extend([r.request_id] * n)
+            meta["time_ms"].extend([t] * n)
+            meta["model_version"].extend([r.model_version] * n)
+            meta["prediction"].extend(outputs)
+            meta["proba"].extend(proba)
+            meta["row"].extend(range(n))
+            records.extend(row if isinstance(row, dict) else {} for row in rows)
     frame = pd.DataFrame(meta)
     inputs = pd.DataFrame.from_records(records) if records else pd.DataFrame()
     order = frame.sort_values(["time_ms", "request_id", "row"], kind="stable").index
