@@ -471,3 +471,36 @@ def browser_page(browser: SessionBrowser) -> Iterator[BrowserPage]:
         yield page
     finally:
         page.close()
+
+
+REDIS_URL = os.environ.get("KEEL_TEST_REDIS", "redis://127.0.0.1:6379/14")
+
+
+def require_redis() -> None:
+    """Skip (or fail under CI=true) when Redis is absent (or redis-py is not installed)."""
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is required under CI=true but {REDIS_URL} does not answer: {exc}")
+        pytest.skip(f"Redis is not running at {REDIS_URL} ({exc})")
+
+
+@pytest.fixture
+def redis_online_uri() -> Iterator[str]:
+    """A Redis online-store URI on the test database (db 14) with a key prefix of its own;
+    every key under the prefix is deleted after the test."""
+    require_redis()
+    import redis
+
+    prefix = f"keel-test-{uuid.uuid4().hex[:12]}:"
+    try:
+        yield f"{REDIS_URL}?key_prefix={prefix}"
+    finally:
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()

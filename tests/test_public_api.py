@@ -18,7 +18,7 @@ def test_top_level_api_is_pinned() -> None:
         "log_artifact", "log_artifacts", "log_dict", "log_figure", "log_input", "log_metric",
         "log_metrics", "log_model", "log_param", "log_params", "log_text", "search_runs",
         "set_tag", "set_tags", "start_run", "step", "train",
-        "datasets", "governance", "models", "pipelines", "sklearn", "torch",
+        "datasets", "features", "governance", "models", "pipelines", "sklearn", "torch",
     }  # fmt: skip
     assert set(keel.__all__) == expected
     for name in keel.__all__:
@@ -26,7 +26,9 @@ def test_top_level_api_is_pinned() -> None:
 
 
 def test_subpackages_export_what_they_declare() -> None:
-    for module in (keel.store, keel.tracking, keel.artifacts, keel.sklearn):
+    import keel.features
+
+    for module in (keel.store, keel.tracking, keel.artifacts, keel.sklearn, keel.features):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
 

@@ -71,7 +71,7 @@ _EXPORTS: dict[str, str] = {
     "train": "keel.training",
 }
 
-_SUBMODULES = ("datasets", "governance", "models", "pipelines", "sklearn", "torch")
+_SUBMODULES = ("datasets", "features", "governance", "models", "pipelines", "sklearn", "torch")
 
 __all__ = ["__version__", *sorted(_EXPORTS), *_SUBMODULES]
 

@@ -89,6 +89,8 @@ class Settings(BaseModel):
             versions read from an ``s3://`` artifact root); defaults to
             ``$XDG_CACHE_HOME/keel`` or ``~/.cache/keel``. keel keeps it mode 0700 and
             refuses a folder that belongs to another user.
+        online_store: the online feature store (``KEEL_ONLINE_STORE``): ``sqlite:///PATH``
+            or ``redis://HOST:PORT/DB``; defaults to ``sqlite:///<home>/online.db``.
         progress: what ``keel.train`` and ``keel.sklearn.autolog`` print on stderr:
             unset shows a progress line when stderr is a terminal and one line when a
             run ends; true always shows both; false prints nothing.
@@ -113,6 +115,7 @@ class Settings(BaseModel):
     token: str | None = Field(default=None, repr=False)
     cache_dir: Path | None = None
     progress: bool | None = None
+    online_store: str | None = Field(default=None, repr=False)
 
     def __init__(self, **values: Any) -> None:
         from keel._user_config import read_user_config
@@ -138,6 +141,16 @@ class Settings(BaseModel):
         raise ValueError(
             f"store_uri {safe_uri(value)!r} has an unknown scheme; use sqlite:///PATH, "
             "postgresql://USER@HOST:PORT/DB or a keel server's http(s)://HOST:PORT"
+        )
+
+    @field_validator("online_store")
+    @classmethod
+    def _check_online_store(cls, value: str | None) -> str | None:
+        if value is None or value.startswith(("sqlite:///", "redis://", "rediss://", "unix://")):
+            return value
+        raise ValueError(
+            f"online_store {safe_uri(value)!r} has an unknown scheme; use sqlite:///PATH or "
+            "redis://HOST:PORT/DB"
         )
 
     @field_validator("project")

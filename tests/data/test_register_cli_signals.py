@@ -147,3 +147,19 @@ def test_ctrl_c_during_register_says_so_and_registers_nothing(
     assert "registered" not in out
     assert _store_state(keel_home) == before
     assert list((keel_home / "tmp").iterdir()) == []
+
+
+def test_a_ctrl_c_a_library_swallowed_still_stops_the_register() -> None:
+    """DuckDB checks for signals while it runs a query and may drop a KeyboardInterrupt
+    that comes as the query ends; the ledger keeps it for the next safe point."""
+    from keel.data._progress import InterruptLedger
+
+    with InterruptLedger() as ledger:
+        try:  # what a C extension that catches the interrupt and carries on does
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)  # the handler runs at the next bytecode; never sleeps this long
+        except KeyboardInterrupt:
+            pass
+        with pytest.raises(KeyboardInterrupt):
+            ledger.check()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -2,8 +2,9 @@
 
 16 clients (threads, each with its own keel.Client and connections) log 1,000 metric
 values each, in batches, through a real ``keel server``. Every value must be stored
-exactly once. In the second test the server is SIGKILLed while they log and started
-again on the same port: the clients' retries must finish the work with nothing missing,
+exactly once. In the second test the server is SIGKILLed while they log (every client
+has logged half its values and goes on, paced, so the kill lands mid-stream whatever the
+machine's speed) and started again on the same port: the clients' retries must finish the work with nothing missing,
 nothing stored twice, no run left RUNNING, and an intact audit chain.
 """
 
@@ -49,7 +50,24 @@ def _client(server: KeelServer, home: Path) -> Any:
     return Client(settings=settings)
 
 
-def _log(server: KeelServer, home: Path, index: int, run_ids: list[str], errors: list[str]) -> None:
+class _Pace:
+    """Where the clients are: the test waits for all to be halfway, then lets them go on."""
+
+    def __init__(self, hold: bool) -> None:
+        self.halfway = threading.Semaphore(0)
+        self.go = threading.Event()
+        if not hold:
+            self.go.set()
+
+
+def _log(
+    server: KeelServer,
+    home: Path,
+    index: int,
+    run_ids: list[str],
+    errors: list[str],
+    pace: _Pace,
+) -> None:
     from keel.store import RunStatus
 
     client = _client(server, home / f"client-{index}")
@@ -57,22 +75,26 @@ def _log(server: KeelServer, home: Path, index: int, run_ids: list[str], errors:
         run = client.create_run("load", run_name=f"client-{index}")
         run_ids[index] = run.id
         for step in range(VALUES):
+            if step == VALUES // 2:
+                pace.halfway.release()
+                pace.go.wait(60)
             client.log_metric(run.id, "value", float(step), step=step)
             if step % BATCH == 0:
-                time.sleep(0.01)  # spread the load so a kill lands mid-stream
+                time.sleep(0.02)  # spread the load: the second half takes >= 0.1 s
         client.end_run(run.id, RunStatus.FINISHED)
         client.close()
     except Exception as exc:  # reported by the test, with the client's number
         errors.append(f"client {index}: {type(exc).__name__}: {exc}")
+        pace.halfway.release()  # never leave the test waiting for a client that failed
 
 
 def _run_clients(
-    server: KeelServer, home: Path
+    server: KeelServer, home: Path, pace: _Pace
 ) -> tuple[list[threading.Thread], list[str], list[str]]:
     run_ids = [""] * CLIENTS
     errors: list[str] = []
     threads = [
-        threading.Thread(target=_log, args=(server, home, i, run_ids, errors), daemon=True)
+        threading.Thread(target=_log, args=(server, home, i, run_ids, errors, pace), daemon=True)
         for i in range(CLIENTS)
     ]
     for t in threads:
@@ -116,7 +138,7 @@ def _check(server: KeelServer, run_ids: list[str]) -> None:
 
 @pytest.mark.slow
 def test_sixteen_clients_store_every_value_exactly_once(server: KeelServer, tmp_path: Path) -> None:
-    threads, run_ids, errors = _run_clients(server, tmp_path)
+    threads, run_ids, errors = _run_clients(server, tmp_path, _Pace(hold=False))
     _join(threads)
     assert not errors, errors
     _check(server, run_ids)
@@ -126,9 +148,14 @@ def test_sixteen_clients_store_every_value_exactly_once(server: KeelServer, tmp_
 def test_a_server_killed_mid_load_loses_and_doubles_nothing(
     server: KeelServer, tmp_path: Path
 ) -> None:
-    threads, run_ids, errors = _run_clients(server, tmp_path)
-    time.sleep(1.5)  # the clients are logging now
-    assert any(t.is_alive() for t in threads)
+    pace = _Pace(hold=True)
+    threads, run_ids, errors = _run_clients(server, tmp_path, pace)
+    for _ in range(CLIENTS):
+        assert pace.halfway.acquire(timeout=120), "the clients did not reach halfway"
+    assert not errors, errors
+    pace.go.set()
+    time.sleep(0.03)  # the clients are logging their second halves now
+    assert all(t.is_alive() for t in threads)
     server.kill()
     time.sleep(1.0)  # the clients meet a dead server and retry
     server.start()

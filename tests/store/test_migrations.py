@@ -442,6 +442,7 @@ def test_the_migrated_schema_is_the_one_the_code_declares(uri: str) -> None:
         "access",
         "endpoints",
         "monitors",
+        "features",
     ):
         importlib.import_module(f"keel.store._sql._{name}_rows")
     with open_store(uri) as store, store.database.engine.connect() as conn:  # type: ignore[attr-defined]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 
-from keel.store.rest import _domains
+from keel.store.rest import _domains, _features
 from keel.store.rest._operations import OPERATIONS, ROLE_ORDER
 from keel.store.rest._signatures import DOMAIN_INTERFACES, interface_of, signature_of
 
@@ -44,6 +44,7 @@ def test_the_rest_store_implements_every_interface() -> None:
             "pipelines": _domains.RestPipelineStore,
             "endpoints": _domains.RestEndpointStore,
             "monitors": _domains.RestMonitorStore,
+            "features": _features.RestFeatureStore,
         }[domain]
         assert not inspect.isabstract(cls), cls.__abstractmethods__
         interface = interface_of(domain)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -236,8 +237,11 @@ def test_tampered_artifact_is_refused_on_download(client, tmp_path: Path) -> Non
 
 SIGNAL_SCRIPT = textwrap.dedent(
     """
+    import faulthandler
+    import signal
     import sys
     import keel
+    faulthandler.register(signal.SIGUSR1)  # the test asks for the stacks if it hangs
     with keel.start_run(experiment="signals") as run:
         keel.log_metric("alive", 1)
         print(run.id, flush=True)  # ready: inside the run, its SIGTERM handler installed
@@ -255,14 +259,24 @@ def test_signal_marks_run_killed(tmp_path: Path, sig: signal.Signals) -> None:
         [sys.executable, str(script)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "KEEL_HOME": str(home)},
     )
     assert proc.stdout is not None and proc.stdin is not None
     run_id = proc.stdout.readline().strip()  # the child's ready line
     proc.send_signal(sig)
-    proc.wait(timeout=30)
+    try:
+        proc.wait(timeout=60)  # seconds on a loaded 2-core machine; a hang is a failure
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)  # its threads' stacks, for the failure message
+        time.sleep(1)
+        proc.kill()
+        _, err = proc.communicate()
+        pytest.fail(f"the child did not exit after {sig.name}; its stacks:\n{err}")
     proc.stdin.close()
+    assert proc.stderr is not None
+    proc.stderr.close()
     proc.stdout.close()
     assert proc.returncode != 0
     c = keel.Client(store_uri=f"sqlite:///{home / 'keel.db'}")

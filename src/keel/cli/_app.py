@@ -36,6 +36,7 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "models": ("keel.cli._models", "models_app", "group"),
     "audit": ("keel.cli._audit", "audit_app", "group"),
     "roles": ("keel.cli._audit", "roles_app", "group"),
+    "features": ("keel.cli._features", "features_app", "group"),
     "lineage": ("keel.cli._lineage", "lineage", "command"),
     "train": ("keel.cli._train", "train_command", "command"),
     "endpoints": ("keel.cli._endpoints", "endpoints_app", "group"),

@@ -14,7 +14,7 @@ from keel._clock import now_ms
 from keel.context import Context, current_context
 from keel.data._errors import DatasetValidationError
 from keel.data._names import check_name, parse_reference
-from keel.data._progress import StageProgress, interrupts_held
+from keel.data._progress import InterruptLedger, StageProgress, interrupts_held
 from keel.data._version import DatasetVersion
 from keel.errors import ConflictError, InvalidArgumentError, NotFoundError, show_input
 from keel.store import DatasetSummary, LineageNode, NewDatasetVersion
@@ -131,6 +131,36 @@ def register(
     )
 
 
+def register_derived(
+    path: str | os.PathLike[str],
+    name: str,
+    *,
+    parents: tuple[str, ...],
+    derivation: Mapping[str, Any],
+    upstream: tuple[tuple[LineageNode, str], ...],
+    source_uri: str,
+    description: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    context: Context | None = None,
+) -> DatasetVersion:
+    """Register a Parquet file that keel derived from other objects, with its lineage.
+
+    For other keel services (the feature store's training data): ``parents`` are the
+    dataset version ids it was made from, ``derivation`` says how, and each
+    ``(node, relation)`` of ``upstream`` becomes an edge ``node -[relation]-> version``.
+    """
+    check_name(name)
+    return _register(
+        os.fspath(path),
+        name,
+        description=description,
+        tags=_check_tags(tags),
+        format="parquet",
+        derived=_Derivation(parents, dict(derivation), upstream, source_uri),
+        context=context,
+    )
+
+
 def _load_expectations(
     expectations: Expectations | Mapping[str, Any] | str | os.PathLike[str] | None,
 ) -> Expectations | None:
@@ -171,6 +201,7 @@ def _register(
         open_source(source, Path(tmp), format=format, column_types=column_types) as opened,
         StageProgress(progress) as bar,
         ThreadPoolExecutor(1, thread_name_prefix="keel-register") as helper,
+        InterruptLedger() as interrupts,
     ):
         # open the metadata store (imports, migration check) while the data is read
         store_ready = helper.submit(lambda: ctx.store)
@@ -208,6 +239,7 @@ def _register(
         if report is not None:  # before anything is written
             _check_recordable(name, result.sha256, report, store_ready.result())
         bar.stage("storing")
+        interrupts.check()  # a Ctrl-C a library caught and dropped still stops here
         # a Ctrl-C now waits until the version is recorded: never a file without its row
         with interrupts_held(f"{name} was registered"):
             # moved (not copied) into the content-addressed store; hashed while written

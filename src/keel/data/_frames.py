@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from keel.data._errors import DatasetSourceError
@@ -76,7 +77,13 @@ def _pandas_to_arrow(df: Any) -> pa.Table:
     if names != list(df.columns):
         df = df.set_axis(names, axis=1)
     try:
-        return pa.Table.from_pandas(df, preserve_index=False)
+        with warnings.catch_warnings():
+            # pyarrow reads zone-aware columns through Series.values, which pandas 3.1
+            # deprecates; the values it converts are the right UTC instants
+            warnings.filterwarnings(
+                "ignore", message="Series.values returning an ndarray that drops timezone"
+            )
+            return pa.Table.from_pandas(df, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
         text = str(exc)
         match = _CONVERSION_COLUMN.search(text)

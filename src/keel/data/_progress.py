@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from types import FrameType, TracebackType
 from typing import Any
 
-__all__ = ["StageProgress", "interrupts_held"]
+__all__ = ["InterruptLedger", "StageProgress", "interrupts_held"]
 
 
 @contextmanager
@@ -41,6 +41,55 @@ def interrupts_held(done: str) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
     if held and previous is not signal.SIG_IGN:
         raise KeyboardInterrupt(done)
+
+
+class InterruptLedger:
+    """Remember every Ctrl-C (SIGINT) inside the block, even one a library swallows.
+
+    Python raises ``KeyboardInterrupt`` from its handler, and a C extension that checks
+    for signals while it works (DuckDB, for one) may catch that exception and carry on
+    when its work was just ending: the interrupt is then lost and the command completes
+    as if nothing happened. The handler installed here raises as the default one does,
+    and also writes the signal down, so :meth:`check` can raise it at the next safe
+    point. Outside the main thread, where Python delivers no signals, this does nothing.
+
+    Example::
+
+        >>> with InterruptLedger() as ledger:
+        ...     long_work()
+        ...     ledger.check()  # raises KeyboardInterrupt if Ctrl-C came and was lost
+    """
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> InterruptLedger:
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if previous is signal.default_int_handler:
+                self._previous = signal.signal(signal.SIGINT, self._note)
+                self._installed = True
+        return self
+
+    def _note(self, signum: int, frame: FrameType | None) -> None:
+        self.seen.append(signum)
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        """Raise ``KeyboardInterrupt`` if a Ctrl-C came inside the block."""
+        if self.seen:
+            raise KeyboardInterrupt
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 class StageProgress:

@@ -4,7 +4,8 @@ The chain proves that its events were not changed; it says nothing by itself abo
 rows changed *beside* it (``UPDATE model_aliases SET version = 2``). Replaying every
 event gives what the governed tables must hold — every model, version (status, files,
 digest of its immutable fields), alias, alias move, gate result, role grant, endpoint,
-endpoint revision, monitor, monitor revision, monitor result and alert — and
+endpoint revision, monitor, monitor revision, monitor result and alert, and feature
+definition version — and
 each difference from what they do hold is a :class:`StateMismatch`.
 """
 
@@ -33,7 +34,11 @@ TABLES: dict[str, str] = {
     "monitor_revision": "monitor_revisions",
     "monitor_result": "monitor_results",
     "monitor_alert": "monitor_alerts",
+    "feature_definition": "feature_definitions",
 }
+
+#: the object types of feature definitions' audit events
+_FEATURE_KINDS = ("entity", "feature_view", "feature_service")
 
 _WHAT_DIGEST_COVERS = {
     "model_version": "its metrics, signature, description, details or files",
@@ -43,6 +48,7 @@ _WHAT_DIGEST_COVERS = {
     "monitor": "its endpoint or spec (window, checks, reference, alert rules)",
     "monitor_revision": "its endpoint or spec (window, checks, reference, alert rules)",
     "monitor_result": "its status, rows, values, details, model versions, reference or message",
+    "feature_definition": "its spec (entities, source, features, TTL, ...)",
 }
 
 
@@ -139,6 +145,18 @@ class StateReplay:
                 )
         elif action.startswith("monitor_alert.") and event.object_type == "monitor_alert":
             self._alert(event, after)
+        elif event.object_type in _FEATURE_KINDS and action in (
+            f"{event.object_type}.register",
+            f"{event.object_type}.retire",
+        ):
+            self._set(
+                "feature_definition",
+                f"{event.object_type}:{oid}",
+                event,
+                created_by=event.actor,
+                retired=action.endswith(".retire"),
+                digest=after.get("digest"),
+            )
 
     def _alert(self, event: AuditEvent, after: Mapping[str, Any]) -> None:
         oid, verb = event.object_id, event.action.removeprefix("monitor_alert.")

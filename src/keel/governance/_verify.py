@@ -218,6 +218,7 @@ def verify_store(store: Store, expect: str | None = None) -> AuditVerification:
             *store.registry.audited_state(),
             *store.endpoints.audited_state(),
             *store.monitors.audited_state(),
+            *store.features.audited_state(),
             *governance.audited_state(),
         ]
         chain, replay = ChainCheck(), StateReplay()

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     )
     from keel.store._endpoints import Endpoint, EndpointRevision, EndpointStore
     from keel.store._entities import ArtifactRecord, Experiment, Metric, Run, RunStatus
+    from keel.store._features import FeatureChange, FeatureDefinition, FeatureStore
     from keel.store._filter import parse_filter, parse_order_by
     from keel.store._gateway import ServiceGateway
     from keel.store._interfaces import Store, TrackingStore
@@ -108,6 +109,9 @@ _EXPORTS: dict[str, str] = {
     "MonitorResult": "keel.store._monitors",
     "MonitorRevision": "keel.store._monitors",
     "MonitorStore": "keel.store._monitors",
+    "FeatureChange": "keel.store._features",
+    "FeatureDefinition": "keel.store._features",
+    "FeatureStore": "keel.store._features",
     "GateResult": "keel.store._registry",
     "GovernanceStore": "keel.store._audit",
     "Identity": "keel.store._access",
@@ -166,6 +170,9 @@ __all__ = [
     "EndpointRevision",
     "EndpointStore",
     "Experiment",
+    "FeatureChange",
+    "FeatureDefinition",
+    "FeatureStore",
     "GateResult",
     "GovernanceStore",
     "Identity",

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # the other domains load only when a store's property is used
     from keel.store._audit import GovernanceStore
     from keel.store._datasets import DatasetStore
     from keel.store._endpoints import EndpointStore
+    from keel.store._features import FeatureStore
     from keel.store._lineage import LineageStore
     from keel.store._monitors import MonitorStore
     from keel.store._pipelines import PipelineStore
@@ -218,6 +219,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def monitors(self) -> MonitorStore:
         """Monitors of endpoints, their results and alerts."""
+
+    @property
+    @abc.abstractmethod
+    def features(self) -> FeatureStore:
+        """Entities, feature views and feature services, every version of each."""
 
     @abc.abstractmethod
     def open(self) -> None:

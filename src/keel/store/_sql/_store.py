@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from keel.store._audit import GovernanceStore
     from keel.store._datasets import DatasetStore
     from keel.store._endpoints import EndpointStore
+    from keel.store._features import FeatureStore
     from keel.store._interfaces import TrackingStore
     from keel.store._lineage import LineageStore
     from keel.store._monitors import MonitorStore
@@ -138,6 +139,11 @@ class SqlStore(Store, Migratable):
         store: MonitorStore = self._domain("monitors")
         return store
 
+    @property
+    def features(self) -> FeatureStore:
+        store: FeatureStore = self._domain("features")
+        return store
+
     def open(self) -> None:
         self.database.open()
 
@@ -169,4 +175,5 @@ _DOMAINS = {
     "access": ("keel.store._sql._access", "SqlAccessStore"),
     "endpoints": ("keel.store._sql._endpoints", "SqlEndpointStore"),
     "monitors": ("keel.store._sql._monitors", "SqlMonitorStore"),
+    "features": ("keel.store._sql._features", "SqlFeatureStore"),
 }

@@ -183,6 +183,20 @@ OPERATIONS: tuple[Operation, ...] = (
         stamp=("actor",),
     ),
     _op("monitors", "audited_state", "GET", "/monitor-audited-state", V, paged=True),
+    # -- features ------------------------------------------------------------------------
+    # Declaring features is an editor's work, like registering a dataset version.
+    _op("features", "apply_changes", "POST", "/feature-changes", E, stamp=("actor",)),
+    _op("features", "list_definitions", "GET", "/feature-definitions", V, paged=True),
+    _op("features", "get_definition", "GET", "/feature-definitions/{kind}/{name}", V),
+    _op(
+        "features",
+        "list_definition_versions",
+        "GET",
+        "/feature-definitions/{kind}/{name}/versions",
+        V,
+        paged=True,
+    ),
+    _op("features", "audited_state", "GET", "/feature-audited-state", V, paged=True),
     # -- lineage -------------------------------------------------------------------------
     _op("lineage", "add_edges", "POST", "/lineage/edges", E),
     _op("lineage", "upstream", "POST", "/lineage/upstream", V),

@@ -23,6 +23,7 @@ DOMAIN_INTERFACES: dict[str, tuple[str, str]] = {
     "pipelines": ("keel.store._pipelines", "PipelineStore"),
     "endpoints": ("keel.store._endpoints", "EndpointStore"),
     "monitors": ("keel.store._monitors", "MonitorStore"),
+    "features": ("keel.store._features", "FeatureStore"),
 }
 
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from keel.store._audit import GovernanceStore
     from keel.store._datasets import DatasetStore
     from keel.store._endpoints import EndpointStore
+    from keel.store._features import FeatureStore
     from keel.store._interfaces import TrackingStore
     from keel.store._lineage import LineageStore
     from keel.store._monitors import MonitorStore
@@ -107,9 +108,9 @@ class RestStore(Store, ServiceGateway):
             with self._lock:
                 found = self._domains.get(name)
                 if found is None:
-                    from keel.store.rest import _access, _domains
+                    from keel.store.rest import _access, _domains, _features
 
-                    module = _access if name == "Access" else _domains
+                    module = {"Access": _access, "Feature": _features}.get(name, _domains)
                     cls = getattr(module, f"Rest{name}Store")
                     found = self._domains[name] = cls(self.transport)
         return found
@@ -152,6 +153,11 @@ class RestStore(Store, ServiceGateway):
     @property
     def monitors(self) -> MonitorStore:
         store: MonitorStore = self._domain("Monitor")
+        return store
+
+    @property
+    def features(self) -> FeatureStore:
+        store: FeatureStore = self._domain("Feature")
         return store
 
     def open(self) -> None:
