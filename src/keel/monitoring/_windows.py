@@ -92,7 +92,9 @@ def read_rows(context: Context, endpoint: str, since_ms: int | None, until_ms: i
         "proba": [],
         "row": [],
     }
-    records: list[dict[str, Any]] = []
+    # inputs column by column: a million rows never live as a million dicts at once
+    columns: dict[str, list[Any]] = {}
+    count = 0
     if len(log):
         stamps = pd.to_datetime(log["time"], utc=True).dt.tz_convert(None)
         times = stamps.to_numpy(dtype="datetime64[ms]").astype("int64").tolist()
@@ -115,9 +117,17 @@ def read_rows(context: Context, endpoint: str, since_ms: int | None, until_ms: i
             meta["prediction"].extend(outputs)
             meta["proba"].extend(proba)
             meta["row"].extend(range(n))
-            records.extend(row if isinstance(row, dict) else {} for row in rows)
+            rows = [row if isinstance(row, dict) else {} for row in rows]
+            for row in rows:
+                if row.keys() - columns.keys():
+                    for name in row:
+                        columns.setdefault(name, [None] * count)
+            for name, column in columns.items():
+                column.extend([row.get(name) for row in rows])
+            count += n
+        del log
     frame = pd.DataFrame(meta)
-    inputs = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    inputs = pd.DataFrame(columns) if count else pd.DataFrame()
     order = frame.sort_values(["time_ms", "request_id", "row"], kind="stable").index
     return LoggedRows(
         frame.loc[order].reset_index(drop=True),
