@@ -300,10 +300,24 @@ def test_rows_changed_behind_keels_back_are_named(store: Any) -> None:
     store.monitors.create_monitor("iris-drift", "iris", SPEC, "ann")
     store.monitors.update_monitor("iris-drift", "iris", {"checks": []}, 1, "ann")
     assert not verify_store(store).problems
+    store.monitors.record_results("iris-drift", [result(), result(W2)], "ann")
+    alert, _ = store.monitors.record_alert("iris-drift", draft(), "ann")
+    store.monitors.claim_alert_action("iris-drift", alert.id, "ann")
+    store.monitors.finish_alert_action("iris-drift", alert.id, "done", "rolled back", "ann")
+    assert not verify_store(store).problems
     _sql(store, "UPDATE monitors SET spec = '{}' WHERE project = :project")
+    _sql(
+        store,
+        'UPDATE monitor_results SET "values" = \'{"share_drifted": 0.0}\' '
+        'WHERE project = :project AND "window" = :w',
+        w=W2,
+    )
+    _sql(store, "UPDATE monitor_alerts SET action_status = 'pending' WHERE project = :project")
     problems = [str(p) for p in verify_store(store).problems]
-    assert len(problems) == 1, problems
-    assert "monitors row iris-drift" in problems[0]
+    assert len(problems) == 3, problems
+    assert any("monitors row iris-drift" in p for p in problems)
+    assert any(f"monitor_results row iris-drift@{W2}#data_drift" in p for p in problems)
+    assert any("monitor_alerts row" in p and "action_status is 'pending'" in p for p in problems)
 
 
 def test_projects_keep_their_monitors_apart(store: Any) -> None:

@@ -246,4 +246,8 @@ def test_the_monitoring_loop_closes(keel_home: Path, client: Any) -> None:
     assert rollback is not None and rollback.action == "alias.rollback"
     assert "monitor credit-watch alert inputs-drift" in (rollback.reason or "")
     assert store.governance.verify().ok
+    # and the stored state is what the chain says: monitor, results, alert, alias
+    from keel.governance._verify import verify_store
+
+    assert not verify_store(store).problems
     assert time.monotonic() - started < 60

@@ -33,6 +33,23 @@ def test_an_endpoint_without_traffic_has_no_windows(client: Any) -> None:
     run = run_monitor("rows")
     assert run.computed == [] and run.waiting == [] and run.unknown_feedback == 0
     assert monitor_results("rows") == []
+    # the loop of `keel monitor run --every`: runs until stopped; a failed run goes on
+    import threading
+
+    from keel.monitoring import run_monitor_every
+
+    stop, runs, errors = threading.Event(), [], []
+
+    def seen(r: Any) -> None:
+        runs.append(r)
+        if len(runs) == 2:
+            stop.set()
+
+    run_monitor_every("rows", 0.01, stop=stop, on_run=seen, sinks=[])
+    assert len(runs) == 2
+    stop.clear()
+    run_monitor_every("nope", 0.01, stop=stop, on_error=lambda e: (errors.append(e), stop.set()))
+    assert "monitor 'nope' does not exist" in str(errors[0])
 
 
 def test_labels_of_the_wrong_type_unknown_ids_and_late_labels(client: Any) -> None:

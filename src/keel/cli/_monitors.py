@@ -135,7 +135,7 @@ def create(
 
 def _describe(monitor: Monitor) -> str:
     window = monitor.spec.get("window", {})
-    size = f"{window['rows']} rows" if "rows" in window else f"every {window.get('every')}"
+    size = f"{window['rows']} rows" if "rows" in window else str(window.get("every"))
     checks = monitor.spec.get("checks") or ["data_drift", "prediction_drift", "performance"]
     rules = len(monitor.spec.get("alerts") or [])
     return f"windows of {size}; {', '.join(checks)}; {rules} alert rule(s)"

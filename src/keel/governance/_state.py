@@ -4,7 +4,8 @@ The chain proves that its events were not changed; it says nothing by itself abo
 rows changed *beside* it (``UPDATE model_aliases SET version = 2``). Replaying every
 event gives what the governed tables must hold — every model, version (status, files,
 digest of its immutable fields), alias, alias move, gate result, role grant, endpoint,
-endpoint revision, monitor, monitor revision and feature definition version — and
+endpoint revision, monitor, monitor revision, monitor result and alert, and feature
+definition version — and
 each difference from what they do hold is a :class:`StateMismatch`.
 """
 
@@ -31,6 +32,8 @@ TABLES: dict[str, str] = {
     "endpoint_revision": "endpoint_revisions",
     "monitor": "monitors",
     "monitor_revision": "monitor_revisions",
+    "monitor_result": "monitor_results",
+    "monitor_alert": "monitor_alerts",
     "feature_definition": "feature_definitions",
 }
 
@@ -44,6 +47,7 @@ _WHAT_DIGEST_COVERS = {
     "endpoint_revision": "its spec (targets, shadow, limits, batching, ...) or model versions",
     "monitor": "its endpoint or spec (window, checks, reference, alert rules)",
     "monitor_revision": "its endpoint or spec (window, checks, reference, alert rules)",
+    "monitor_result": "its status, rows, values, details, model versions, reference or message",
     "feature_definition": "its spec (entities, source, features, TTL, ...)",
 }
 
@@ -133,6 +137,14 @@ class StateReplay:
             self._revised("endpoint", event, before, after)
         elif action.startswith("monitor.") and event.object_type == "monitor":
             self._revised("monitor", event, before, after)
+        elif action == "monitor.results" and event.object_type == "monitor_results":
+            for r in after.get("results", ()):
+                rid = f"{oid}@{r.get('window')}#{r.get('check')}"
+                self._set(
+                    "monitor_result", rid, event, status=r.get("status"), digest=r.get("digest")
+                )
+        elif action.startswith("monitor_alert.") and event.object_type == "monitor_alert":
+            self._alert(event, after)
         elif event.object_type in _FEATURE_KINDS and action in (
             f"{event.object_type}.register",
             f"{event.object_type}.retire",
@@ -145,6 +157,19 @@ class StateReplay:
                 retired=action.endswith(".retire"),
                 digest=after.get("digest"),
             )
+
+    def _alert(self, event: AuditEvent, after: Mapping[str, Any]) -> None:
+        oid, verb = event.object_id, event.action.removeprefix("monitor_alert.")
+        if verb == "fire":
+            status = None if after.get("action") is None else "pending"
+            fields = {"rule": after.get("rule"), "window": after.get("window")}
+            self._set("monitor_alert", oid, event, action_status=status, resolved=False, **fields)
+        elif verb == "claim":
+            self._set("monitor_alert", oid, event, action_status="claimed")
+        elif verb == "action":
+            self._set("monitor_alert", oid, event, action_status=after.get("status"))
+        elif verb == "resolve":
+            self._set("monitor_alert", oid, event, resolved=True)
 
     def _revised(
         self, kind: str, event: AuditEvent, before: Mapping[str, Any], after: Mapping[str, Any]

@@ -147,9 +147,15 @@ def _act(
     context: Context, monitor: Monitor, alert: MonitorAlert, results: Sequence[MonitorResult]
 ) -> str:
     """Roll back the endpoint's alias for ``alert``, if this caller wins the claim."""
+    from keel.governance import PermissionDeniedError
+
     store = context.store.monitors
     actor = context.actor
-    if not store.claim_alert_action(monitor.name, alert.id, actor):
+    try:
+        claimed = store.claim_alert_action(monitor.name, alert.id, actor)
+    except PermissionDeniedError as exc:  # an editor's run: the alert waits for a maintainer
+        return f"alert {alert.rule}: its rollback waits for a run by a maintainer ({exc})"
+    if not claimed:
         return f"alert {alert.rule}: its action was taken by another run"
     if not alert.active:
         detail = f"not rolled back: the alert resolved on {alert.resolved_window} first"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -46,6 +45,9 @@ SECTIONS: dict[str, str] = {
     "estimated_performance": "estimated",
 }
 _BATCH = 500
+#: results are stored once their details reach about this size (a keel server takes
+#: request bodies of 32 MB by default)
+_BATCH_CHARS = 8 * 1024 * 1024
 #: a drift report's distributions are left out of a stored result past this size
 _MAX_REPORT_CHARS = 512 * 1024
 
@@ -180,6 +182,7 @@ class _Computer:
         self._references: dict[str, Reference] = {}
         self._tasks: dict[str, _Task] = {}
         self._models: dict[str, Any] = {}
+        self._counted: tuple[LoggedRows | None, dict[str, int]] = (None, {})
 
     def model(self, version: str) -> Any:
         """The loaded model of a version (verified, loaded once per run)."""
@@ -217,7 +220,7 @@ class _Computer:
         reference: str | None = None,
         message: str | None = None,
     ) -> MonitorResult:
-        versions = tuple(sorted(set(window.rows.meta["model_version"]))) if len(window.rows) else ()
+        versions = tuple(sorted(self.versions(window.rows))) if len(window.rows) else ()
         details = dict(details or {})
         if len(window.rows):  # when the window's rows were logged (row windows have no clock)
             times = window.rows.meta["time_ms"]
@@ -235,9 +238,16 @@ class _Computer:
             message=message,
         )
 
-    @staticmethod
-    def majority(rows: LoggedRows) -> str:
-        return str(Counter(rows.meta["model_version"]).most_common(1)[0][0])
+    def versions(self, rows: LoggedRows) -> dict[str, int]:
+        """Rows answered per model version (counted once per window)."""
+        if self._counted[0] is not rows:  # the rows are held, so their identity is stable
+            counts = rows.meta["model_version"].value_counts(sort=False)
+            self._counted = (rows, {str(k): int(v) for k, v in counts.items()})
+        return self._counted[1]
+
+    def majority(self, rows: LoggedRows) -> str:
+        counts = self.versions(rows)
+        return max(sorted(counts), key=lambda v: counts[v])
 
     # -- the checks --------------------------------------------------------------------
 
@@ -351,10 +361,10 @@ class _Computer:
                 )
             return self.result(window, check, "empty", len(window.rows), message=why)
         meta = window.rows.meta
-        logged = [isinstance(p, list) for p in meta["proba"]]
+        probas = meta["proba"].tolist()
+        logged = [isinstance(p, list) for p in probas]
         if all(logged):
-            keep = list(range(len(meta)))
-            proba = np.asarray(list(meta["proba"]), dtype=float)
+            proba = np.asarray(probas, dtype=float)
         else:
             # requests that did not ask for probabilities: the monitor asks the model
             version = self.majority(window.rows)
@@ -368,26 +378,26 @@ class _Computer:
                     len(window.rows),
                     message="the model gives no probabilities",
                 )
-            computed = np.asarray(model.predict_proba(window.rows.inputs[names]), dtype=float)
-            rows = [meta["proba"].iloc[i] if ok else computed[i] for i, ok in enumerate(logged)]
-            keep = list(range(len(meta)))
-            proba = np.asarray(rows, dtype=float)
-        if proba.shape[1] != len(outputs.calibration.classes):
+            proba = np.asarray(model.predict_proba(window.rows.inputs[names]), dtype=float)
+            given = [i for i, ok in enumerate(logged) if ok]
+            if given and len(probas[given[0]]) == proba.shape[1]:
+                proba[given] = np.asarray([probas[i] for i in given], dtype=float)
+        if proba.ndim != 2 or proba.shape[1] != len(outputs.calibration.classes):
             return self.result(
                 window,
                 check,
                 "error",
                 len(window.rows),
-                message=f"the log holds {proba.shape[1]} probabilities per row; the model has "
+                message=f"the log holds {proba.shape[-1]} probabilities per row; the model has "
                 f"{len(outputs.calibration.classes)} classes",
             )
-        predicted = [meta["prediction"].iloc[i] for i in keep]
+        predicted = meta["prediction"].tolist()
         values = outputs.calibration.estimate(proba, predicted)
         return self.result(
             window,
             check,
             "ok",
-            len(keep),
+            len(predicted),
             values=values,
             details={
                 "calibrated_on": outputs.calibration.source,
@@ -483,7 +493,7 @@ def compute_windows(
     store_results: Callable[[list[MonitorResult]], list[MonitorResult]],
 ) -> MonitorRun:
     """Compute and store what the monitor's windows lack (see the module's docstring)."""
-    from keel.monitoring._windows import read_rows, row_windows, time_windows
+    from keel.monitoring._windows import read_rows, row_offset, row_windows, time_windows
 
     run = MonitorRun(monitor.name)
     wanted: list[str] = [c for c in ("data_drift", "prediction_drift") if c in spec.checks]
@@ -504,9 +514,12 @@ def compute_windows(
         rows = read_rows(context, monitor.endpoint, first, until)
         windows = time_windows(rows, spec.window.size, first, until)
     else:
-        rows = read_rows(context, monitor.endpoint, spec.start_ms, until)
-        windows = row_windows(rows, spec.window.size, max(resume, 0))
+        first_row = max(resume, 0)
+        since, offset = row_offset(context, monitor.endpoint, spec.start_ms, until, first_row)
+        rows = read_rows(context, monitor.endpoint, since, until)
+        windows = row_windows(rows, spec.window.size, first_row, offset)
     pending: list[MonitorResult] = []
+    size = 0
     labels_ready = True
     for window in windows:
         for check in wanted:
@@ -519,9 +532,10 @@ def compute_windows(
                 run.waiting.append(window.id)
                 continue
             pending.append(_compute(computer, window, check))
-        if len(pending) >= _BATCH:
+            size += len(str(pending[-1].details))
+        if len(pending) >= _BATCH or size >= _BATCH_CHARS:
             run.computed += store_results(pending)
-            pending = []
+            pending, size = [], 0
     if pending:
         run.computed += store_results(pending)
     if "performance" in spec.checks:

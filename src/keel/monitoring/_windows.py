@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -91,7 +92,9 @@ def read_rows(context: Context, endpoint: str, since_ms: int | None, until_ms: i
         "proba": [],
         "row": [],
     }
-    records: list[dict[str, Any]] = []
+    # inputs column by column: a million rows never live as a million dicts at once
+    columns: dict[str, list[Any]] = {}
+    count = 0
     if len(log):
         stamps = pd.to_datetime(log["time"], utc=True).dt.tz_convert(None)
         times = stamps.to_numpy(dtype="datetime64[ms]").astype("int64").tolist()
@@ -103,18 +106,28 @@ def read_rows(context: Context, endpoint: str, since_ms: int | None, until_ms: i
             rows = orjson.loads(r.inputs)
             outputs = orjson.loads(r.outputs)
             proba = orjson.loads(r.probabilities) if has_proba and r.probabilities else None
-            if not isinstance(outputs, list) or len(outputs) != len(rows):
-                outputs = [None] * len(rows)
-            for j, row in enumerate(rows):
-                meta["request_id"].append(r.request_id)
-                meta["time_ms"].append(t)
-                meta["model_version"].append(r.model_version)
-                meta["prediction"].append(outputs[j])
-                meta["proba"].append(proba[j] if proba is not None and j < len(proba) else None)
-                meta["row"].append(j)
-                records.append(row if isinstance(row, dict) else {})
+            n = len(rows)
+            if not isinstance(outputs, list) or len(outputs) != n:
+                outputs = [None] * n
+            if not isinstance(proba, list) or len(proba) != n:
+                proba = [None] * n
+            meta["request_id"].extend([r.request_id] * n)
+            meta["time_ms"].extend([t] * n)
+            meta["model_version"].extend([r.model_version] * n)
+            meta["prediction"].extend(outputs)
+            meta["proba"].extend(proba)
+            meta["row"].extend(range(n))
+            rows = [row if isinstance(row, dict) else {} for row in rows]
+            for row in rows:
+                if row.keys() - columns.keys():
+                    for name in row:
+                        columns.setdefault(name, [None] * count)
+            for name, column in columns.items():
+                column.extend([row.get(name) for row in rows])
+            count += n
+        del log
     frame = pd.DataFrame(meta)
-    inputs = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    inputs = pd.DataFrame(columns) if count else pd.DataFrame()
     order = frame.sort_values(["time_ms", "request_id", "row"], kind="stable").index
     return LoggedRows(
         frame.loc[order].reset_index(drop=True),
@@ -148,13 +161,46 @@ def time_windows(rows: LoggedRows, size: int, first: int | None, until_ms: int) 
         count += 1
 
 
-def row_windows(rows: LoggedRows, size: int, first_row: int) -> Iterator[Window]:
-    """Full row windows from the one holding row ``first_row``."""
+def row_offset(
+    context: Context, endpoint: str, since_ms: int | None, until_ms: int, first_row: int
+) -> tuple[int | None, int]:
+    """Where to start reading for row ``first_row``: (a time, the row number it starts at).
+
+    Only the ``time`` and ``rows`` columns of the log are read (DuckDB, no JSON), so a
+    run that resumes late in a long log parses only the requests it needs.
+    """
+    import duckdb
+
+    from keel.serving._predlog import log_root
+
+    folder = f"{log_root(context)}/predictions/endpoint={endpoint}"
+    if first_row <= 0 or ("://" not in folder and not any(Path(folder).glob("**/*.parquet"))):
+        return since_ms, 0
+    con = duckdb.connect()
+    try:
+        found = con.execute(
+            "SELECT t, sum(n) OVER (ORDER BY t ROWS UNBOUNDED PRECEDING) - n AS before FROM ("
+            " SELECT epoch_ms(time) AS t, sum(rows) AS n"
+            " FROM read_parquet(?, hive_partitioning=true, union_by_name=true)"
+            " WHERE epoch_ms(time) >= ? AND epoch_ms(time) < ? GROUP BY t)"
+            " QUALIFY before + n > ? ORDER BY t LIMIT 1",
+            [f"{folder}/**/*.parquet", since_ms or 0, until_ms, first_row],
+        ).fetchone()
+    finally:
+        con.close()
+    if found is None:
+        return since_ms, 0
+    return int(found[0]), int(found[1])
+
+
+def row_windows(rows: LoggedRows, size: int, first_row: int, offset: int = 0) -> Iterator[Window]:
+    """Full row windows from the one holding row ``first_row``; ``rows`` starts at row
+    ``offset`` of the log."""
     k = first_row // size
     count = 0
-    while (k + 1) * size <= len(rows) and count < MAX_WINDOWS_PER_RUN:
+    while (k + 1) * size <= offset + len(rows) and count < MAX_WINDOWS_PER_RUN:
         start, end = k * size, (k + 1) * size
-        part = rows.take(start, end)
+        part = rows.take(start - offset, end - offset)
         closed = int(part.meta["time_ms"].iloc[-1])
         yield Window(window_id("rows", start, end), "rows", start, end, part, closed)
         k += 1

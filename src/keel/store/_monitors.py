@@ -569,4 +569,5 @@ class MonitorStore(abc.ABC):
 
     @abc.abstractmethod
     def audited_state(self) -> list[AuditedObject]:
-        """Every monitor and revision row, in audit-event terms (``keel audit verify``)."""
+        """Every monitor, revision, result and alert row, in audit-event terms
+        (``keel audit verify``)."""

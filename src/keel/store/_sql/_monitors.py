@@ -690,9 +690,46 @@ class SqlMonitorStore(MonitorStore):
                     .order_by(_revisions.c.name, _revisions.c.revision)
                 )
             ]
+            results = [
+                _result(r)
+                for r in conn.execute(
+                    sa.select(_results)
+                    .where(_results.c.project == self._project)
+                    .order_by(_results.c.monitor, _results.c.window_start, _results.c.check)
+                )
+            ]
+            alerts = [
+                _alert(r)
+                for r in conn.execute(
+                    sa.select(_alerts)
+                    .where(_alerts.c.project == self._project)
+                    .order_by(_alerts.c.id)
+                )
+            ]
         out = [
             AuditedObject("monitor", m.name, {"revision": m.revision, "digest": m.digest()})
             for m in current
+        ]
+        out += [
+            AuditedObject(
+                "monitor_result",
+                f"{r.monitor}@{r.window}#{r.check}",
+                {"status": r.status, "digest": r.digest()},
+            )
+            for r in results
+        ]
+        out += [
+            AuditedObject(
+                "monitor_alert",
+                a.id,
+                {
+                    "rule": a.rule,
+                    "window": a.window,
+                    "action_status": a.action_status,
+                    "resolved": a.resolved_at is not None,
+                },
+            )
+            for a in alerts
         ]
         out += [
             AuditedObject(
