@@ -403,3 +403,23 @@ def test_entity_rows_from_files(declared: dict[str, Any], tmp_path: Path) -> Non
     )
     with pytest.raises(kf.FeatureRequestError, match="no such file"):
         kf.get_historical_features(tmp_path / "nope.parquet", ["spend:amount"])
+
+
+def test_too_little_memory_is_a_clear_error(
+    declared: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    from keel.errors import ConfigError
+    from keel.features import _historical
+
+    monkeypatch.setattr(_historical, "MEMORY_LIMIT", "1MB")
+    rng = np.random.default_rng(0)
+    events = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 3, 200_000),
+            "event_timestamp": pd.Timestamp("2024-01-04", tz="UTC"),
+        }
+    )
+    with pytest.raises(ConfigError, match="raise KEEL_FEATURES_MEMORY_LIMIT"):
+        kf.get_historical_features(events, ["spend:amount", "profile:age"])

@@ -73,6 +73,14 @@ _POLL = Annotated[
     float | None,
     typer.Option("--poll-interval-s", help="How often servers re-read aliases and the endpoint."),
 ]
+_FEATURES = Annotated[
+    str | None,
+    typer.Option(
+        "--feature-service",
+        help="Look the model's features up online from this feature service (requests "
+        "then carry entity keys).",
+    ),
+]
 _REASON = Annotated[str | None, typer.Option("--reason", help="Why (audited).")]
 _JSON = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -118,6 +126,7 @@ def _flags(
     log_sample_rate: float | None,
     allow_missing: list[str] | None,
     poll_interval_s: float | None,
+    feature_service: str | None = None,
 ) -> dict[str, Any]:
     """The settings the flags give, as a (partial) spec mapping."""
     from keel.errors import InvalidArgumentError
@@ -160,6 +169,7 @@ def _flags(
         ("sticky_header", sticky_header),
         ("log_sample_rate", log_sample_rate),
         ("poll_interval_s", poll_interval_s),
+        ("feature_service", feature_service),
         ("allow_missing", allow_missing or None),
     ):
         if value is not None:
@@ -188,6 +198,8 @@ def _summary(e: Endpoint) -> str:
     shadow = e.spec.get("shadow")
     if shadow:
         parts.append(f"shadow {shadow['model']}")
+    if e.spec.get("feature_service"):
+        parts.append(f"features from {e.spec['feature_service']}")
     return ", ".join(parts)
 
 
@@ -245,6 +257,7 @@ def endpoints_create(
     log_sample_rate: _LOG_RATE = None,
     allow_missing: _MISSING = None,
     poll_interval_s: _POLL = None,
+    feature_service: _FEATURES = None,
     reason: _REASON = None,
 ) -> None:
     """Store a new endpoint. Examples: keel endpoints create -f endpoint.yaml;
@@ -270,6 +283,7 @@ def endpoints_create(
             log_sample_rate,
             allow_missing,
             poll_interval_s,
+            feature_service,
         ),
     )
     if name is not None:
@@ -312,6 +326,7 @@ def endpoints_update(
     log_sample_rate: _LOG_RATE = None,
     allow_missing: _MISSING = None,
     poll_interval_s: _POLL = None,
+    feature_service: _FEATURES = None,
     revision: Annotated[
         int | None,
         typer.Option("--revision", help="Fail unless the endpoint is still at this revision."),
@@ -338,6 +353,7 @@ def endpoints_update(
         log_sample_rate,
         allow_missing,
         poll_interval_s,
+        feature_service,
     )
     if file is None and not flags:
         raise InvalidArgumentError(

@@ -20,17 +20,21 @@ _STYLE = {
     "run": "yellow",
     "model_version": "bold green",
     "endpoint": "red",
+    "feature_view": "bright_cyan",
+    "feature_service": "bright_cyan",
+    "entity": "bright_cyan",
 }
 
 
 def _label(node: LineageNode, relation: str = "") -> str:
     from rich.markup import escape
 
-    style = _STYLE.get(node.kind, "")
+    style = _STYLE.get(node.kind)
     name = node.label or node.id
     rel = f"[dim]{escape(relation)}[/] " if relation else ""
     ident = f" [dim]({escape(node.id)})[/]" if node.label and node.label != node.id else ""
-    return f"{rel}[{style}]{node.kind}[/] {escape(name)}{ident}"
+    kind = f"[{style}]{escape(node.kind)}[/]" if style else escape(node.kind)
+    return f"{rel}{kind} {escape(name)}{ident}"
 
 
 def _tree(graph: LineageGraph, up: bool, title: str) -> Any:

@@ -13,14 +13,9 @@ file order for datasets and Parquet files (files of a glob in name order), in th
 query's order for SQL sources (give the query an ``ORDER BY`` to make it
 deterministic).
 
-How: each view is one ``ASOF LEFT JOIN`` on the join keys and one ordered key. Without
-``created_at`` that key is ``(ts, row)`` packed into a HUGEINT, so ties resolve inside
-the join with no extra pass. With ``created_at`` a row becomes usable at
-``max(ts, created_at)``; a running maximum of ``(ts, created_at, row)`` over that
-order (one window pass) gives, at every moment, the best row known then, and the ASOF
-join on the moment picks it. A left join never drops an entity row; the result is
-written to Parquet by DuckDB in the entity rows' order, spilling to disk beyond its
-memory limit, so memory stays bounded whatever the sizes.
+How: one ``ASOF LEFT JOIN`` per view in one DuckDB query (:mod:`keel.features._asof`).
+A left join never drops an entity row; the result is written to Parquet by DuckDB in
+the entity rows' order, spilling to disk beyond its memory limit.
 """
 
 # SQL here is built from quote_ident/quote_literal and keel's own fragments only.
@@ -39,19 +34,10 @@ from typing import TYPE_CHECKING, Any
 
 from keel.context import Context, current_context
 from keel.data._sql import quote_ident, quote_literal
-from keel.features._declarations import (
-    FEATURE_TYPES,
-    Entity,
-    FeatureService,
-    FeatureView,
-    parse_feature_ref,
-)
-from keel.features._errors import (
-    FeatureNotFoundError,
-    FeatureRequestError,
-    FeatureSourceError,
-)
-from keel.store import FeatureDefinition
+from keel.features._asof import ROW, join_sql, view_sql
+from keel.features._declarations import FeatureService
+from keel.features._errors import FeatureRequestError, FeatureSourceError
+from keel.features._request import ViewRequest, resolve_request
 
 if TYPE_CHECKING:
     import duckdb
@@ -59,7 +45,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from keel.data import DatasetVersion
-    from keel.features._sources import ResolvedSource
 
 __all__ = [
     "HistoricalFeatures",
@@ -75,33 +60,7 @@ EVENT_TIMESTAMP = "event_timestamp"
 #: how much memory DuckDB may use for one retrieval before it spills to disk
 MEMORY_LIMIT = os.environ.get("KEEL_FEATURES_MEMORY_LIMIT", "1GB")
 
-_ROW = "__keel_row"
-_T = "__keel_t"
-_TWO_64 = "18446744073709551616"
-
-
-@dataclass(frozen=True)
-class ViewRequest:
-    """The features asked of one view, with the view and its entities as registered.
-
-    Attributes:
-        view: the view's declaration (its registered version).
-        definition: the stored version (``spend/3``).
-        entities: the view's entities, in its order.
-        features: the requested features, in request order.
-        columns: the output column of each requested feature.
-    """
-
-    view: FeatureView
-    definition: FeatureDefinition
-    entities: tuple[Entity, ...]
-    features: tuple[str, ...]
-    columns: tuple[str, ...]
-
-    @property
-    def keys(self) -> list[tuple[str, str]]:
-        """``(column, feature type)`` of every join key."""
-        return [(k.name, k.dtype) for e in self.entities for k in e.join_keys]
+_ROW = ROW
 
 
 @dataclass(frozen=True)
@@ -259,87 +218,6 @@ class _Folder:
     """Owns a result's temporary folder: removed when the result is collected."""
 
 
-# -- the request -----------------------------------------------------------------------
-
-
-def _service_refs(service: FeatureService) -> list[str]:
-    return list(service.features)
-
-
-def resolve_request(
-    features: Sequence[str] | FeatureService | str,
-    *,
-    full_feature_names: bool = False,
-    context: Context | None = None,
-) -> list[ViewRequest]:
-    """The registered views and features a request names, in request order.
-
-    Args:
-        features: ``VIEW:FEATURE`` references (``VIEW:*`` for all of a view), a
-            :class:`FeatureService`, or the name of a registered feature service.
-        full_feature_names: name output columns ``VIEW__FEATURE``.
-        context: whose store.
-
-    Raises:
-        FeatureNotFoundError: an unknown view, feature or service (lists what exists).
-        FeatureRequestError: a malformed reference, or two features that would share an
-            output column.
-    """
-    from keel.features._apply import get_entity, get_service, get_view
-
-    ctx = context or current_context()
-    if isinstance(features, FeatureService):
-        refs = _service_refs(features)
-    elif isinstance(features, str) and ":" not in features:
-        refs = _service_refs(get_service(features, context=ctx)[0])
-    elif isinstance(features, str):
-        refs = [features]
-    else:
-        refs = list(features)
-    if not refs:
-        raise FeatureRequestError("no features requested; name some as VIEW:FEATURE")
-    order: list[str] = []
-    wanted: dict[str, list[str]] = {}
-    for ref in refs:
-        try:
-            view_name, feature = parse_feature_ref(ref)
-        except ValueError as exc:
-            raise FeatureRequestError(str(exc)) from None
-        if view_name not in wanted:
-            order.append(view_name)
-            wanted[view_name] = []
-        wanted[view_name].append(feature)
-    requests: list[ViewRequest] = []
-    for view_name in order:
-        view, definition = get_view(view_name, context=ctx)
-        names: list[str] = []
-        for feature in wanted[view_name]:
-            if feature == "*":
-                names.extend(view.feature_names)
-            elif feature not in view.feature_names:
-                raise FeatureNotFoundError(
-                    f"feature view {view_name!r} (version {definition.version}) has no feature "
-                    f"{feature!r}; its features are: {', '.join(view.feature_names)}"
-                )
-            else:
-                names.append(feature)
-        names = list(dict.fromkeys(names))
-        entities = tuple(get_entity(e, context=ctx)[0] for e in view.entities)
-        columns = tuple(f"{view_name}__{f}" if full_feature_names else f for f in names)
-        requests.append(ViewRequest(view, definition, entities, tuple(names), columns))
-    seen: dict[str, str] = {}
-    for r in requests:
-        for column, feature in zip(r.columns, r.features, strict=True):
-            if column in seen:
-                raise FeatureRequestError(
-                    f"feature {feature!r} is requested from feature views {seen[column]!r} and "
-                    f"{r.view.name!r}; output columns must differ: pass "
-                    "full_feature_names=True (columns VIEW__FEATURE) or request one of them"
-                )
-            seen[column] = r.view.name
-    return requests
-
-
 # -- the entity rows -------------------------------------------------------------------
 
 
@@ -426,106 +304,6 @@ def _check_entity_columns(
         )
 
 
-# -- the join --------------------------------------------------------------------------
-
-
-def _view_sql(index: int, request: ViewRequest, source: ResolvedSource) -> str:
-    """A SELECT giving, per usable row of the view's source: keys, an ordered key
-    ``__keel_k`` for the ASOF join, the event time ``__keel_ts`` and the features."""
-    from keel.features._sources import time_expression
-
-    view = request.view
-    keys = ", ".join(
-        f"CAST({quote_ident(k)} AS {FEATURE_TYPES[t]}) AS {quote_ident(k)}" for k, t in request.keys
-    )
-    feats = ", ".join(quote_ident(f) for f in request.features)
-    ts = time_expression(view.timestamp, source.columns[view.timestamp])
-    not_null = " AND ".join(f"{quote_ident(k)} IS NOT NULL" for k, _ in request.keys)
-    order = "__keel_ord"
-    if source.relation.startswith("read_parquet("):
-        path = _glob_argument(source.relation)
-        inner = source.relation[:-1] + ", file_row_number = true, filename = true)"
-        if any(ch in path for ch in "*?["):
-            # a glob's files are read in name order; rank them so their rows order too
-            base = (
-                f"SELECT s.*, (f.__keel_file::HUGEINT * 1099511627776 + s.file_row_number) "
-                f"AS {order} FROM {inner} s JOIN (SELECT file AS filename, row_number() OVER "
-                f"(ORDER BY file) AS __keel_file FROM glob({path})) f USING (filename)"
-            )
-        else:
-            base = f"SELECT *, file_row_number AS {order} FROM {inner}"
-    else:
-        base = f"SELECT *, row_number() OVER () AS {order} FROM {source.relation}"
-    if view.created_at is None:
-        return (
-            f"SELECT {keys}, {ts} AS __keel_ts, "
-            f"epoch_us({ts})::HUGEINT * {_TWO_64} + {order} AS __keel_k, {feats} "
-            f"FROM ({base}) WHERE {ts} IS NOT NULL AND {not_null}"
-        )
-    created = time_expression(view.created_at, source.columns[view.created_at])
-    key_names = ", ".join(quote_ident(k) for k, _ in request.keys)
-    packed = ", ".join(f"{quote_ident('f_' + f)} := {quote_ident(f)}" for f in request.features)
-    best = (
-        f"max(struct_pack(ts := __keel_ts, c := __keel_c, o := {order}, {packed})) OVER "
-        f"(PARTITION BY {key_names} ORDER BY __keel_k RANGE BETWEEN UNBOUNDED PRECEDING AND "
-        "CURRENT ROW)"
-    )
-    unpacked = ", ".join(
-        f"__keel_best.{quote_ident('f_' + f)} AS {quote_ident(f)}" for f in request.features
-    )
-    return (
-        f"SELECT {key_names}, __keel_best.ts AS __keel_ts, __keel_k, {unpacked} FROM ("
-        f"SELECT {key_names}, __keel_k, {best} AS __keel_best FROM ("
-        f"SELECT {keys}, {ts} AS __keel_ts, {created} AS __keel_c, "
-        f"greatest({ts}, {created}) AS __keel_k, {order}, {feats} FROM ({base}) "
-        f"WHERE {ts} IS NOT NULL AND {created} IS NOT NULL AND {not_null}))"
-    )
-
-
-def _glob_argument(relation: str) -> str:
-    """The path literal of a ``read_parquet('...')`` relation."""
-    return relation[len("read_parquet(") : -1]
-
-
-def _join_sql(
-    entity: str,
-    entity_columns: Sequence[str],
-    event_type: str,
-    event_timestamp: str,
-    requests: Sequence[ViewRequest],
-    view_relations: Sequence[str],
-) -> str:
-    from keel.features._sources import time_expression
-
-    t = time_expression(event_timestamp, event_type)
-    select = [f"e.{quote_ident(c)}" for c in entity_columns if c != _ROW]
-    joins = []
-    for i, (r, relation) in enumerate(zip(requests, view_relations, strict=True)):
-        alias = f"v{i}"
-        on = " AND ".join(
-            f"CAST(e.{quote_ident(k)} AS {FEATURE_TYPES[kt]}) = {alias}.{quote_ident(k)}"
-            for k, kt in r.keys
-        )
-        if r.view.created_at is None:
-            probe = f"epoch_us(e.{_T})::HUGEINT * {_TWO_64} + ({_TWO_64}::HUGEINT - 1)"
-        else:
-            probe = f"e.{_T}"
-        joins.append(f"ASOF LEFT JOIN {relation} {alias} ON {on} AND {probe} >= {alias}.__keel_k")
-        for feature, column in zip(r.features, r.columns, strict=True):
-            value = f"{alias}.{quote_ident(feature)}"
-            if r.view.ttl:
-                value = (
-                    f"CASE WHEN {alias}.__keel_ts >= e.{_T} - to_seconds({int(r.view.ttl)}) "
-                    f"THEN {value} END"
-                )
-            select.append(f"{value} AS {quote_ident(column)}")
-    return (
-        f"SELECT {', '.join(select)} FROM (SELECT *, {t} AS {_T} FROM {entity}) e "
-        + " ".join(joins)
-        + f" ORDER BY e.{_ROW}"
-    )
-
-
 def get_historical_features(
     entity_df: Any,
     features: Sequence[str] | FeatureService | str,
@@ -597,11 +375,11 @@ def get_historical_features(
                 for column in (r.view.timestamp, r.view.created_at):
                     if column is not None and source.columns[column].upper() == "VARCHAR":
                         check_text_times(con, source.relation, column, what)
-                con.execute(f"CREATE TEMP VIEW __keel_v{i} AS {_view_sql(i, r, source)}")
+                con.execute(f"CREATE TEMP VIEW __keel_v{i} AS {view_sql(r, source)}")
                 relations.append(f"__keel_v{i}")
                 sources.extend(source.datasets)
                 per_view[r.view.name] = tuple(d.id for d in source.datasets)
-            query = _join_sql(
+            query = join_sql(
                 entity,
                 list(columns),
                 columns[event_timestamp],
@@ -635,11 +413,19 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str) -> None:
 
     try:
         con.execute(sql)
+    except duckdb.OutOfMemoryException:
+        from keel.errors import ConfigError
+
+        raise ConfigError(
+            f"the point-in-time join needed more memory than DuckDB may use here "
+            f"({MEMORY_LIMIT}, beyond what it could spill to disk); raise "
+            "KEEL_FEATURES_MEMORY_LIMIT (e.g. 2GB), or request fewer rows or features at once"
+        ) from None
     except duckdb.ConversionException as exc:
         first = str(exc).strip().splitlines()[0]
         raise FeatureRequestError(
-            f"a join key of the entity rows does not convert to the entity's declared type "
-            f"({first}); give keys of the declared types"
+            f"a join key of the entity rows (or of a view's source) does not convert to the "
+            f"entity's declared type ({first}); give keys of the declared types"
         ) from None
 
 

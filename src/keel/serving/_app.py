@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from keel.serving._errors import RequestError
+from keel.serving._features import EndpointFeatures, FeatureInputs
 from keel.serving._follow import Follower, StoredState
 from keel.serving._metrics import BatchMetrics, ServingMetrics
 from keel.serving._models import ServedModel, load_served_model
@@ -112,6 +113,7 @@ class ServingApp:
         self._latency: dict[tuple[str, str], Any] = {}
         self._router = self._routes()
         self.switches: list[dict[str, Any]] = []
+        self.features: dict[str, EndpointFeatures] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -147,6 +149,9 @@ class ServingApp:
                         for t in endpoint.every_target()
                     ),
                 )
+            for spec in self.specs:
+                if spec.feature_service is not None:
+                    await self._open_features(spec)
             if self._watch and self._follower.needed():
                 self._watcher = asyncio.get_running_loop().create_task(self._follower.run())
             self._started = True
@@ -184,10 +189,26 @@ class ServingApp:
         model.start(endpoint, BatchMetrics(self.metrics, endpoint, model.uri))
         self.metrics.model_info.labels(endpoint, model.uri, model.runtime.kind).set(1)
 
+    async def _open_features(self, spec: EndpointSpec) -> EndpointFeatures:
+        """The endpoint's feature lookup, prepared (again, if its service changed)."""
+        assert spec.feature_service is not None
+        found = self.features.get(spec.name)
+        if found is not None and found.service == spec.feature_service:
+            return found
+        lookup = EndpointFeatures(spec.feature_service, self.context)
+        await asyncio.to_thread(lookup.open)
+        self.features[spec.name] = lookup
+        if found is not None:
+            await asyncio.to_thread(found.close)
+        return lookup
+
     async def shutdown(self) -> None:
         """Stop following aliases, answer what is queued, finish shadows, flush the log."""
         if not self._started:
             return
+        for lookup in self.features.values():
+            await asyncio.to_thread(lookup.close)
+        self.features = {}
         if self._watcher is not None:
             self._watcher.cancel()
         if self.background:
@@ -382,9 +403,21 @@ class ServingApp:
         request.endpoint = endpoint.name
         request.model_version = served.uri
         started = time.perf_counter()
+        looked_up: FeatureInputs | None = None
+        lookup = None
+        if endpoint.spec.feature_service is not None:
+            from keel.errors import KeelError
+
+            try:
+                lookup = await self._open_features(endpoint.spec)
+            except KeelError as exc:
+                raise RequestError(503, str(exc), code="FEATURES_UNAVAILABLE") from None
         with batcher.arrival() as arrival:
             body = await self._body(request, endpoint.spec.limits.max_body_bytes)
             batch = parse(body, served)
+            if lookup is not None:
+                looked_up = await asyncio.to_thread(lookup.assemble, batch, served, endpoint.spec)
+                batch = looked_up.batch
             try:
                 prediction = await arrival.submit(
                     batch, proba, timeout=endpoint.spec.limits.timeout_s
@@ -403,7 +436,7 @@ class ServingApp:
                     code="PREDICTION_FAILED",
                 ) from None
         latency = time.perf_counter() - started
-        self._record(request, endpoint, served, batch, prediction, latency)
+        self._record(request, endpoint, served, batch, prediction, latency, looked_up)
         return served, batch, prediction, latency
 
     def _record(
@@ -414,6 +447,7 @@ class ServingApp:
         batch: Any,
         prediction: Any,
         latency: float,
+        looked_up: FeatureInputs | None = None,
     ) -> None:
         spec = endpoint.spec
         sampled_out = spec.log_sample_rate < 1.0 and random.random() >= spec.log_sample_rate  # noqa: S311
@@ -430,6 +464,8 @@ class ServingApp:
             prediction,
             served.runtime.classes,
             latency * 1000.0,
+            entities=None if looked_up is None else looked_up.entities,
+            feature_ages=None if looked_up is None else looked_up.ages,
         )
         recent = self._recent
         recent[request.request_id] = (endpoint.name, served.uri)
@@ -445,6 +481,18 @@ class ServingApp:
             )
         else:
             self.log.append(record)
+
+    def _request_schema(self, endpoint: ServedEndpoint, served: ServedModel) -> Any:
+        """What a request carries: the model's inputs, or entity keys (and request-time
+        inputs) when the endpoint looks its features up."""
+        if endpoint.spec.feature_service is None:
+            return served.schema
+        lookup = self.features.get(endpoint.name)
+        if lookup is None or lookup.service != endpoint.spec.feature_service:
+            raise RequestError(
+                503, "the endpoint's feature lookup is being prepared; retry", code="STARTING"
+            )
+        return lookup.request_schema(served, endpoint.spec)
 
     def _choose(self, request: Request, endpoint: ServedEndpoint) -> Target:
         header = endpoint.spec.sticky_header
@@ -473,7 +521,7 @@ class ServingApp:
             request,
             endpoint,
             target,
-            lambda body, s: parse_tabular(body, content_type, s.schema),
+            lambda body, s: parse_tabular(body, content_type, self._request_schema(endpoint, s)),
             proba,
         )
         if proba and not served.runtime.has_proba:
@@ -494,7 +542,7 @@ class ServingApp:
             request,
             endpoint,
             target,
-            lambda body, s: parse_tabular(body, content_type, s.schema),
+            lambda body, s: parse_tabular(body, content_type, self._request_schema(endpoint, s)),
             False,
         )
         if batch.rows > _MAX_EXPLAIN_ROWS:
@@ -534,6 +582,14 @@ class ServingApp:
 
     async def _oip_infer(self, request: Request) -> Reply:
         endpoint, target = self._oip_target(request)
+        if endpoint.spec.feature_service is not None:
+            raise RequestError(
+                400,
+                f"endpoint {endpoint.name!r} looks its features up by entity keys "
+                f"(feature service {endpoint.spec.feature_service!r}); send the keys to POST "
+                f"/v1/endpoints/{endpoint.name}/predict",
+                code="FEATURE_ENDPOINT",
+            )
         self._content_type(request, csv_ok=False)
         state: dict[str, Any] = {}
         given = request.headers.get(b"x-request-id")

@@ -58,6 +58,8 @@ class LogRecord:
     shadow_agreement: float | None = None
     shadow_error: str | None = None
     shadow_latency_ms: float | None = None
+    entities: list[dict[str, Any]] | None = None
+    feature_ages: dict[str, list[float | None]] | None = None
 
 
 @dataclass(slots=True)
@@ -244,6 +246,8 @@ def _prediction_table(records: list[LogRecord]) -> Any:
             "shadow_agreement",
             "shadow_error",
             "shadow_latency_ms",
+            "entities",
+            "feature_ages",
         )
     }
     for r in records:
@@ -264,6 +268,8 @@ def _prediction_table(records: list[LogRecord]) -> Any:
         columns["shadow_agreement"].append(r.shadow_agreement)
         columns["shadow_error"].append(r.shadow_error)
         columns["shadow_latency_ms"].append(r.shadow_latency_ms)
+        columns["entities"].append(None if r.entities is None else _json(r.entities))
+        columns["feature_ages"].append(None if r.feature_ages is None else _json(r.feature_ages))
     schema = pa.schema(
         [
             ("request_id", pa.string()),
@@ -280,6 +286,8 @@ def _prediction_table(records: list[LogRecord]) -> Any:
             ("shadow_agreement", pa.float64()),
             ("shadow_error", pa.string()),
             ("shadow_latency_ms", pa.float64()),
+            ("entities", pa.string()),
+            ("feature_ages", pa.string()),
         ]
     )
     return pa.table(columns, schema=schema)

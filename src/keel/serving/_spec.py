@@ -118,6 +118,8 @@ class EndpointSpec(BaseModel):
         log_sample_rate: the share of requests written to the prediction log.
         allow_missing: input columns that may be null (NaN); ``True`` for all.
         poll_interval_s: how often aliases are re-read to follow promotions.
+        feature_service: a registered feature service: requests then carry entity keys
+            and the model's features are looked up online (docs/guides/features.md).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -131,6 +133,7 @@ class EndpointSpec(BaseModel):
     log_sample_rate: float = Field(default=1.0, ge=0, le=1)
     allow_missing: bool | list[str] = False
     poll_interval_s: float = Field(default=5.0, gt=0, le=86_400)
+    feature_service: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -139,6 +142,13 @@ class EndpointSpec(BaseModel):
             raise ValueError(
                 "use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
             )
+        return value
+
+    @field_validator("feature_service")
+    @classmethod
+    def _service(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$", value):
+            raise ValueError("a feature service name: letters, digits, '_', '.', '-'")
         return value
 
     @field_validator("sticky_header")
