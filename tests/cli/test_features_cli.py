@@ -70,7 +70,7 @@ def test_apply_diff_list_show(keel_home: Path, tmp_path: Path) -> None:
         ("feature_view", "spend", 2),
     ]
     shown = run_cli("features", "show", "spend")
-    assert "feature view spend version 2" in shown.stdout and "ttl: 86400" in shown.stdout
+    assert "feature view spend version 2" in shown.stdout and "ttl: 1d" in shown.stdout
     history = json.loads(run_cli("features", "show", "spend", "--history", "--json").stdout)
     assert [h["version"] for h in history] == [1, 2]
     missing = run_cli("features", "show", "spnd", check=False)

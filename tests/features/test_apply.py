@@ -79,6 +79,22 @@ def test_plan_apply_change_and_prune(transactions: Any) -> None:
     assert [d.name for d in kf.list_definitions()] == ["customer", "spend"]
 
 
+def test_a_service_version_is_linked_to_its_views_versions(transactions: Any) -> None:
+    from keel.store import LineageNode
+
+    service = FeatureService(name="churn", features=["spend:amount"])
+    kf.apply([CUSTOMER, _view(), service])
+    kf.apply([CUSTOMER, _view(ttl="1d"), FeatureService(name="churn", features=["spend:*"])])
+    lineage = current_context().store.lineage
+    for version, view in ((1, "spend/1"), (2, "spend/2")):
+        graph = lineage.upstream(LineageNode("feature_service", f"churn/{version}"))
+        assert {(e.source.id, e.relation) for e in graph.edges} == {(view, "part_of")}
+    # a new view version is linked to the service version that uses it
+    kf.apply([CUSTOMER, _view(ttl="2d"), FeatureService(name="churn", features=["spend:*"])])
+    graph = lineage.upstream(LineageNode("feature_service", "churn/2"))
+    assert {e.source.id for e in graph.edges} == {"spend/2", "spend/3"}
+
+
 def _unchanged(before: int) -> None:
     assert _head() == before
     assert kf.list_definitions() == [] or before > 0

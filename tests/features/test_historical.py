@@ -423,3 +423,20 @@ def test_too_little_memory_is_a_clear_error(
     )
     with pytest.raises(ConfigError, match="raise KEEL_FEATURES_MEMORY_LIMIT"):
         kf.get_historical_features(events, ["spend:amount", "profile:age"])
+
+
+def test_rows_with_null_keys_or_times_are_kept_with_nulls(declared: dict[str, Any]) -> None:
+    events = pd.DataFrame(
+        {
+            "customer_id": pd.array([1, None, 1], dtype="Int64"),
+            "event_timestamp": pd.to_datetime(["2024-01-02", "2024-01-02", None], utc=True),
+        }
+    )
+    result = kf.get_historical_features(events, ["spend:amount", "profile:age"])
+    got = result.to_pandas()
+    assert got["amount"].fillna(-1).tolist() == [1.0, -1, -1]
+    assert got["age"].fillna(-1).tolist() == [30, -1, -1]
+    assert result.report.rows == 3 and result.report.rows_without_value == {
+        "spend": 2,
+        "profile": 2,
+    }

@@ -240,3 +240,20 @@ def test_keel_serve_looks_features_up_over_http(
     ).to_pandas()
     expected = churn["model"].predict(offline[churn["columns"]]).tolist()
     assert answer.json()["predictions"] == expected
+
+
+def test_a_stored_endpoint_links_its_feature_service(churn: dict[str, Any], client: Any) -> None:
+    from keel.store import LineageNode
+
+    with pytest.raises(kf.FeatureNotFoundError, match="feature service 'nope' is not registered"):
+        keel.serving.endpoints.create(
+            {"name": "churn", "targets": [{"model": "churn@champion"}], "feature_service": "nope"}
+        )
+    assert keel.serving.endpoints.list() == []  # nothing stored
+    keel.serving.endpoints.create(
+        {"name": "churn", "targets": [{"model": "churn@champion"}], "feature_service": "churn"}
+    )
+    graph = client.context.store.lineage.upstream(LineageNode("endpoint", "churn"))
+    edges = {(e.source.kind, e.source.id, e.relation) for e in graph.edges}
+    assert ("feature_service", "churn/1", "features_for") in edges
+    assert ("model_version", "churn/1", "served_by") in edges

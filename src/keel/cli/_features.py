@@ -211,7 +211,12 @@ def features_show(
             soft_wrap=True,
         )
         if d.spec is not None and not history:
-            out.print(yaml.safe_dump(dict(d.spec), sort_keys=False).rstrip(), highlight=False)
+            shown = dict(d.spec)
+            if d.kind == "feature_view":
+                from keel.features import format_ttl
+
+                shown["ttl"] = format_ttl(shown.get("ttl"))
+            out.print(yaml.safe_dump(shown, sort_keys=False).rstrip(), highlight=False)
 
 
 # the online store's commands live in their own module

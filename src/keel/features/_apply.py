@@ -294,6 +294,7 @@ def apply(
             writes.append(FeatureChange(c.kind, c.name, None, expected))
     made = ctx.store.features.apply_changes(writes, ctx.actor, reason=reason) if writes else []
     versions = {(d.kind, d.name): d.version for d in made}
+    _link_services(made, the_plan, ctx)
     out = []
     for c in the_plan.changes:
         version = versions.get((c.kind, c.name))
@@ -303,6 +304,46 @@ def apply(
             DefinitionChange(c.kind, c.name, c.action, c.registered, c.declared, c.fields, version)
         )
     return FeaturePlan(tuple(out), pruned=prune, applied=True)
+
+
+def _link_services(
+    made: Sequence[FeatureDefinition], the_plan: FeaturePlan, context: Context
+) -> None:
+    """Lineage edges view version -[part_of]-> service version: for each new service
+    version, from the versions of its views then current; for each new view version, to
+    the current versions of the services that use it."""
+    from keel.store import LineageEdge, LineageNode
+
+    current = {
+        c.name: c.registered.version
+        for c in the_plan.changes
+        if c.kind == "feature_view" and c.registered is not None
+    }
+    current.update({d.name: d.version for d in made if d.kind == "feature_view"})
+    new_views = {d.name for d in made if d.kind == "feature_view" and d.spec is not None}
+    services: dict[str, tuple[int, Any]] = {}  # name -> (version, spec) once applied
+    for c in the_plan.changes:
+        if c.kind == "feature_service" and c.registered is not None and c.registered.spec:
+            services[c.name] = (c.registered.version, c.registered.spec)
+    for d in made:
+        if d.kind == "feature_service":
+            services[d.name] = (d.version, d.spec)
+    fresh = {d.name for d in made if d.kind == "feature_service"}
+    edges = []
+    for name, (version, spec) in services.items():
+        if not spec:
+            continue
+        target = LineageNode("feature_service", f"{name}/{version}", f"{name} v{version}")
+        for ref in spec.get("features", []):
+            view = parse_feature_ref(ref)[0]
+            # a new service version links its views; a new view version its services
+            if view in current and (name in fresh or view in new_views):
+                node = LineageNode(
+                    "feature_view", f"{view}/{current[view]}", f"{view} v{current[view]}"
+                )
+                edges.append(LineageEdge(node, target, "part_of"))
+    if edges:
+        context.store.lineage.add_edges(list(dict.fromkeys(edges)))
 
 
 # -- reading what is registered -----------------------------------------------------------

@@ -130,7 +130,8 @@ def create_endpoint(
 
     Raises:
         InvalidArgumentError: the spec is invalid (names the key).
-        NotFoundError: a target's model, version or alias does not exist.
+        NotFoundError: a target's model, version or alias does not exist, or the
+            feature service is not registered (``FeatureNotFoundError``).
         ModelStateError: a target's version is archived.
         ConflictError: an endpoint of that name exists.
         PermissionDeniedError: on a keel server, the user is not a maintainer.
@@ -142,8 +143,39 @@ def create_endpoint(
     ctx = _ctx(context)
     checked = _one_spec(spec)
     versions = _resolve(checked, ctx)
-    return ctx.store.endpoints.create_endpoint(
+    service = _feature_service(checked, ctx)
+    made = ctx.store.endpoints.create_endpoint(
         checked.name, _stored(checked), versions, ctx.actor, reason
+    )
+    _link_features(service, made.name, ctx)
+    return made
+
+
+def _feature_service(spec: EndpointSpec, context: Context) -> Any:
+    """The registered version of the spec's feature service (``None`` when it names none).
+
+    Raises:
+        FeatureNotFoundError: the service is not registered (lists those that are).
+    """
+    if spec.feature_service is None:
+        return None
+    from keel.features import get_service
+
+    return get_service(spec.feature_service, context=context)[1]
+
+
+def _link_features(service: Any, endpoint: str, context: Context) -> None:
+    """The lineage edge feature service version -[features_for]-> endpoint."""
+    if service is None:
+        return
+    from keel.store import LineageEdge, LineageNode
+
+    context.store.lineage.add_edges(
+        [
+            LineageEdge(
+                service.lineage_node(), LineageNode("endpoint", endpoint, endpoint), "features_for"
+            )
+        ]
     )
 
 
@@ -224,8 +256,13 @@ def update_endpoint(
     if stored == dict(current.spec):
         return current
     versions = _resolve(spec, ctx)
+    service = _feature_service(spec, ctx)
     revision = current.revision if expected_revision is None else expected_revision
-    return ctx.store.endpoints.update_endpoint(name, stored, versions, revision, ctx.actor, reason)
+    changed = ctx.store.endpoints.update_endpoint(
+        name, stored, versions, revision, ctx.actor, reason
+    )
+    _link_features(service, name, ctx)
+    return changed
 
 
 def delete_endpoint(
