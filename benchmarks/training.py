@@ -44,8 +44,7 @@ def overhead(n_rows: int, repeats: int) -> dict[str, float]:
 
     import keel
 
-    X, y = make_classification(n_samples=n_rows, n_features=20, n_informative=10,
-                               random_state=0)
+    X, y = make_classification(n_samples=n_rows, n_features=20, n_informative=10, random_state=0)
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(20)]).assign(label=y)
     features = frame.drop(columns="label")
     model = HistGradientBoostingClassifier(max_iter=100, random_state=0)
@@ -54,8 +53,9 @@ def overhead(n_rows: int, repeats: int) -> dict[str, float]:
     # paid before timing, as scikit-learn's imports are
     with tempfile.TemporaryDirectory() as tmp:
         _fresh_client(Path(tmp))
-        keel.train(model, frame.head(500), target="label", cv=2, evaluation=False,
-                   experiment="warm-up")
+        keel.train(
+            model, frame.head(500), target="label", cv=2, evaluation=False, experiment="warm-up"
+        )
     bare_times, keel_times = [], []
     bare_score = keel_score = float("nan")
     for i in range(repeats):
@@ -68,15 +68,28 @@ def overhead(n_rows: int, repeats: int) -> dict[str, float]:
             client = _fresh_client(Path(tmp))
             client.store  # noqa: B018 - create the store (migrations) before timing
             start = time.perf_counter()
-            result = keel.train(model, frame, target="label", cv=folds, evaluation=False,
-                                experiment="bench", run_name=f"overhead-{i}")
+            result = keel.train(
+                model,
+                frame,
+                target="label",
+                cv=folds,
+                evaluation=False,
+                experiment="bench",
+                run_name=f"overhead-{i}",
+            )
             keel_times.append(time.perf_counter() - start)
             keel_score = result.metrics["cv.accuracy_mean"]
             client.close()
     bare, ours = statistics.median(bare_times), statistics.median(keel_times)
-    return {"rows": n_rows, "bare_s": bare, "keel_s": ours,
-            "overhead_pct": 100 * (ours - bare) / bare, "bare_acc": bare_score,
-            "keel_acc": keel_score, "repeats": repeats}
+    return {
+        "rows": n_rows,
+        "bare_s": bare,
+        "keel_s": ours,
+        "overhead_pct": 100 * (ours - bare) / bare,
+        "bare_acc": bare_score,
+        "keel_acc": keel_score,
+        "repeats": repeats,
+    }
 
 
 def search(n_rows: int, n_trials: int, grid_size: str) -> dict[str, float]:
@@ -87,8 +100,7 @@ def search(n_rows: int, n_trials: int, grid_size: str) -> dict[str, float]:
 
     import keel
 
-    X, y = make_classification(n_samples=n_rows, n_features=20, n_informative=10,
-                               random_state=1)
+    X, y = make_classification(n_samples=n_rows, n_features=20, n_informative=10, random_state=1)
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(20)]).assign(label=y)
     model = HistGradientBoostingClassifier(max_iter=60, random_state=0)
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
@@ -105,36 +117,64 @@ def search(n_rows: int, n_trials: int, grid_size: str) -> dict[str, float]:
     target = float(gs.best_score_)
     n_grid = len(gs.cv_results_["params"])
     space = {
-        "learning_rate": {"type": "log", "low": min(grid["learning_rate"]),
-                          "high": max(grid["learning_rate"])},
-        "max_leaf_nodes": {"type": "int", "low": min(grid["max_leaf_nodes"]),
-                           "high": max(grid["max_leaf_nodes"])},
-        "min_samples_leaf": {"type": "int", "low": min(grid["min_samples_leaf"]),
-                             "high": max(grid["min_samples_leaf"])},
+        "learning_rate": {
+            "type": "log",
+            "low": min(grid["learning_rate"]),
+            "high": max(grid["learning_rate"]),
+        },
+        "max_leaf_nodes": {
+            "type": "int",
+            "low": min(grid["max_leaf_nodes"]),
+            "high": max(grid["max_leaf_nodes"]),
+        },
+        "min_samples_leaf": {
+            "type": "int",
+            "low": min(grid["min_samples_leaf"]),
+            "high": max(grid["min_samples_leaf"]),
+        },
     }
     with tempfile.TemporaryDirectory() as tmp:
         client = _fresh_client(Path(tmp))
         start = time.perf_counter()
-        result = keel.train(model, frame, target="label", cv=folds, evaluation=False,
-                            experiment="bench-search",
-                            search={"method": "tpe", "n_trials": n_trials, "n_jobs": 2,
-                                    "space": space, "random_state": 0})
+        result = keel.train(
+            model,
+            frame,
+            target="label",
+            cv=folds,
+            evaluation=False,
+            experiment="bench-search",
+            search={
+                "method": "tpe",
+                "n_trials": n_trials,
+                "n_jobs": 2,
+                "space": space,
+                "random_state": 0,
+            },
+        )
         optuna_s = time.perf_counter() - start
         trials = client.search_runs("bench-search", f"parent_run_id = '{result.run_id}'")
         run = client.get_run(result.run_id)
-        trials = sorted((t for t in trials if "cv.accuracy_mean" in t.metrics),
-                        key=lambda t: t.end_time or 0)
+        trials = sorted(
+            (t for t in trials if "cv.accuracy_mean" in t.metrics), key=lambda t: t.end_time or 0
+        )
         reached_at = reached_n = None
         for n, t in enumerate(trials, 1):
             if t.metrics["cv.accuracy_mean"] >= target - 1e-12:
                 reached_n, reached_at = n, (t.end_time - run.start_time) / 1000
                 break
         client.close()
-    return {"rows": n_rows, "grid_points": n_grid, "grid_s": grid_s, "grid_best": target,
-            "trials": n_trials, "optuna_s": optuna_s,
-            "optuna_best": result.metrics["search.best_accuracy"],
-            "pruned": result.metrics["search.n_pruned"],
-            "reached_trial": reached_n, "reached_s": reached_at}
+    return {
+        "rows": n_rows,
+        "grid_points": n_grid,
+        "grid_s": grid_s,
+        "grid_best": target,
+        "trials": n_trials,
+        "optuna_s": optuna_s,
+        "optuna_best": result.metrics["search.best_accuracy"],
+        "pruned": result.metrics["search.n_pruned"],
+        "reached_trial": reached_n,
+        "reached_s": reached_at,
+    }
 
 
 def main() -> None:
@@ -147,21 +187,29 @@ def main() -> None:
     else:
         o = overhead(200_000, 3)
         s = search(20_000, 40, "full")
-    print(f"\nkeel.train overhead ({o['rows']:,} x 20, HistGradientBoosting, 5-fold CV + refit,"
-          f" median of {o['repeats']})")
+    print(
+        f"\nkeel.train overhead ({o['rows']:,} x 20, HistGradientBoosting, 5-fold CV + refit,"
+        f" median of {o['repeats']})"
+    )
     print("| | wall time (s) | CV accuracy |\n|---|---:|---:|")
     print(f"| scikit-learn cross_validate + fit | {o['bare_s']:.2f} | {o['bare_acc']:.4f} |")
     print(f"| keel.train(evaluation=False) | {o['keel_s']:.2f} | {o['keel_acc']:.4f} |")
     print(f"| overhead | {o['overhead_pct']:+.1f} % | goal <= 10 % |")
     print(f"\nSearch ({s['rows']:,} rows, 5-fold CV, 2 workers)")
     print("| | evaluations | wall time (s) | best CV accuracy |\n|---|---:|---:|---:|")
-    print(f"| GridSearchCV(n_jobs=2) | {s['grid_points']} | {s['grid_s']:.1f} | "
-          f"{s['grid_best']:.4f} |")
-    print(f"| keel.train search tpe, n_jobs=2 | {s['trials']} ({s['pruned']:.0f} pruned) | "
-          f"{s['optuna_s']:.1f} | {s['optuna_best']:.4f} |")
+    print(
+        f"| GridSearchCV(n_jobs=2) | {s['grid_points']} | {s['grid_s']:.1f} | "
+        f"{s['grid_best']:.4f} |"
+    )
+    print(
+        f"| keel.train search tpe, n_jobs=2 | {s['trials']} ({s['pruned']:.0f} pruned) | "
+        f"{s['optuna_s']:.1f} | {s['optuna_best']:.4f} |"
+    )
     if s["reached_trial"] is not None:
-        print(f"| keel TPE reached the grid's best | trial {s['reached_trial']} | "
-              f"{s['reached_s']:.1f} | |")
+        print(
+            f"| keel TPE reached the grid's best | trial {s['reached_trial']} | "
+            f"{s['reached_s']:.1f} | |"
+        )
     else:
         print("| keel TPE reached the grid's best | not within the budget | | |")
     sys.stdout.flush()

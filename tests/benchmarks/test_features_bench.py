@@ -47,8 +47,8 @@ def test_the_online_round_answers_lookups(bench: ModuleType, data: Path, tmp_pat
     out = bench.online_round("sqlite", None, data, args)
     result = out["online/keel/sqlite"]
     assert result["materialized"] == 400  # 200 drivers x 2 views
-    assert result["prepared_1"]["n"] == 40 and result["prepared_1"]["missing"] == 0
+    assert result["prepared_1"]["n"] == 40 and result["prepared_1"]["nulls"] == 0
     assert result["prepared_100"]["n"] == 20 and result["unprepared_1"]["n"] == 20
-    assert result["store_1"]["n"] == 40 and result["store_1"]["missing"] == 0
+    assert result["store_1"]["n"] == 40 and result["store_1"]["nulls"] == 0
     assert result["prepared_1"]["p50_ms"] > 0 and result["rss_mb"] > 0
     assert sys.executable  # the worker ran with this interpreter and the tree's src/

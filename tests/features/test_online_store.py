@@ -188,3 +188,15 @@ def test_the_default_is_sqlite_under_home(tmp_path: Path) -> None:
     assert default_online_uri(settings) == "redis://127.0.0.1:6379/2"
     with pytest.raises(ConfigError, match="online_store"):
         load_settings(online_store="memcached://x")
+
+
+def test_a_read_of_many_views_and_keys_spans_statements(online: OnlineStore) -> None:
+    for view in ("v1", "v2", "v3"):
+        records = [(str(i).encode(), CODEC.encode(i, [i, float(len(view))])) for i in range(2500)]
+        online.write("p", view, [records], _wm(2499))
+    keys = [str(i).encode() for i in range(2600)]  # 100 absent
+    got = online.read("p", [("v1", keys), ("v2", keys[:10]), ("none", keys[:3]), ("v3", keys)])
+    assert [len(g) for g in got] == [2600, 10, 3, 2600]
+    assert [record_event_us(r) for r in got[0][:2500] if r] == list(range(2500))
+    assert got[0][2500:] == [None] * 100 and got[2] == [None] * 3
+    assert got[3][:2500] == got[0][:2500] and got[1] == got[0][:10]

@@ -168,6 +168,8 @@ def _plan(pairs: list[tuple[str, str]], context: Context) -> list[_ViewRead]:
 def _entity_rows(entity_rows: Any) -> list[dict[str, Any]]:
     from keel.features._errors import FeatureRequestError
 
+    if type(entity_rows) is list and all(type(row) is dict for row in entity_rows):
+        return entity_rows  # the common case, taken as it is (a lookup is tens of µs)
     if hasattr(entity_rows, "to_dict") and hasattr(entity_rows, "columns"):  # a DataFrame
         return list(entity_rows.to_dict("records"))
     if isinstance(entity_rows, Mapping):
