@@ -4,7 +4,7 @@ each, and a watermark per view saying how far materialization has read the sourc
 Two backends, chosen by a URI (``KEEL_ONLINE_STORE``):
 
 * ``sqlite:///PATH`` (the default, ``<KEEL_HOME>/online.db``): one table keyed by
-  (project, view, entity key), read with one prepared statement;
+  (project, view, entity key), read with one statement per lookup;
 * ``redis://HOST:PORT/DB`` (``pip install 'keel[redis]'``): one key per
   (project, view, entity), read with one ``MGET`` for every view of a lookup.
 

@@ -2,9 +2,9 @@
 
 A lookup is prepared once (:func:`prepare_online_features`: the views are read from the
 metadata store, their layouts and fingerprints computed) and then answers each request
-with one read of the online store for every view at once (SQLite: one prepared
-statement per view; Redis: one ``MGET``). :func:`get_online_features` prepares and
-answers in one call, for scripts; a server keeps the prepared lookup.
+with one read of the online store for every view at once (SQLite: one statement;
+Redis: one ``MGET``). :func:`get_online_features` prepares and answers in one call, for
+scripts; a server keeps the prepared lookup.
 
 Each value comes with its age (seconds between its event time and ``at``, by default
 now). An entity the store does not hold gets nulls, not an error; so does a value older

@@ -1,9 +1,9 @@
 """The SQLite online store: one ``WITHOUT ROWID`` table keyed by (project, view, entity).
 
-A lookup is one prepared ``SELECT ... IN (...)`` per view on a connection of the calling
-thread (sqlite3 keeps the statement compiled). A materialization is one transaction: its
-records and its watermark are committed together or not at all, so a killed run leaves
-the store as it was. WAL mode lets lookups go on while a materialization writes.
+A lookup is one statement (a ``UNION ALL`` of one ``SELECT ... IN (...)`` per view) on a
+connection of the calling thread (sqlite3 keeps the statement compiled). A
+materialization is one transaction: its records and its watermark are committed
+together or not at all, so a killed run leaves the store as it was. WAL mode lets lookups go on while a materialization writes.
 """
 
 from __future__ import annotations
