@@ -118,6 +118,7 @@ class Context:
         self._store = store
         self._own_store = store is None
         self._artifacts = artifacts
+        self._own_artifacts = artifacts is None
         self._project = None if project is None else _check_project(project)
         self._lock = threading.Lock()
 
@@ -232,14 +233,20 @@ class Context:
         return self._settings
 
     def close(self) -> None:
-        """Release the store this context opened (a store given to it is left open).
+        """Release the store and artifact store this context opened (ones given to it
+        are left open).
 
-        Idempotent; the context opens the store again if it is used after this.
+        Idempotent; the context opens them again if it is used after this.
         """
         with self._lock:
             store, self._store = (self._store, None) if self._own_store else (None, self._store)
+            artifacts, self._artifacts = (
+                (self._artifacts, None) if self._own_artifacts else (None, self._artifacts)
+            )
         if store is not None:
             store.close()
+        if artifacts is not None:
+            artifacts.close()
 
     # -- another process ----------------------------------------------------------------
 

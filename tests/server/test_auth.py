@@ -127,3 +127,33 @@ def test_a_token_revoked_on_the_database_is_refused_within_the_cache_time(
         store.access.revoke_token(token_id, actor="-")
     time.sleep(ACCESS_CACHE_SECONDS + 0.2)
     assert _status(server, secret) == 401
+
+
+def test_closing_a_context_closes_its_connections_to_the_server(
+    server: KeelServer, tmp_path: Path
+) -> None:
+    import psutil
+
+    from keel.config import Settings
+    from keel.context import Context
+
+    def connections() -> int:
+        return sum(
+            1
+            for c in psutil.Process().net_connections(kind="tcp")
+            if c.raddr and c.raddr.port == server.port and c.status == "ESTABLISHED"
+        )
+
+    before = connections()
+    settings = Settings(
+        home=tmp_path, store_uri=server.url, token=server.admin_token, cache_dir=tmp_path / "c"
+    )
+    ctx = Context(settings)
+    stored = ctx.artifacts.put_bytes(b"bytes through the server")
+    assert ctx.artifacts.get_bytes(stored.sha256) == b"bytes through the server"
+    ctx.store.tracking.list_experiments()
+    assert connections() > before
+    ctx.close()
+    assert connections() == before  # the store's and the artifact store's pools are closed
+    assert ctx.artifacts.exists(stored.sha256)  # and open again on the next use
+    ctx.close()

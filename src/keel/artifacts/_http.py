@@ -74,6 +74,10 @@ class HttpArtifactStore(ArtifactStore):
     def __repr__(self) -> str:
         return f"HttpArtifactStore({self._transport.server!r}, project={self._transport.project!r})"
 
+    def close(self) -> None:
+        """Close the connection pool (a given transport included). Idempotent."""
+        self._transport.close()
+
     @property
     def root(self) -> str:
         return self._root

@@ -54,6 +54,10 @@ class ArtifactStore(abc.ABC):
         b'hello'
     """
 
+    def close(self) -> None:  # noqa: B027 - most stores hold nothing to release
+        """Release what the store holds open (connections). Idempotent; a store is
+        usable again after it (it reconnects on the next call)."""
+
     @property
     @abc.abstractmethod
     def root(self) -> str:
