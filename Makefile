@@ -10,7 +10,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CORE_VENV ?= .venv-core
 # Extras the full test suite needs (heavy ones included), and those the demo needs.
-TEST_EXTRAS ?= dev,bench,data,training,torch,onnx,serving,server,s3
+TEST_EXTRAS ?= dev,bench,data,training,torch,onnx,serving,monitoring,server,s3,redis
 DEMO_EXTRAS ?= training,onnx
 
 export OMP_WAIT_POLICY ?= PASSIVE
