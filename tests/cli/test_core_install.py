@@ -105,6 +105,9 @@ def test_commands_work_without_extras(tmp_path: Path) -> None:
         ["datasets", "list"],
         ["models", "list"],
         ["endpoints", "list"],
+        ["monitors", "list"],
+        ["features", "list"],
+        ["features", "materialize"],
         ["audit", "verify"],
     ):
         proc = core(*args, cwd=tmp_path)
