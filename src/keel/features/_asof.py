@@ -81,8 +81,8 @@ def base_sql(source: ResolvedSource) -> str:
     order = "__keel_ord"
     if source.relation.startswith("read_parquet("):
         path = _glob_argument(source.relation)
-        inner = source.relation[:-1] + ", file_row_number = true, filename = true)"
         if any(ch in path for ch in "*?["):
+            inner = source.relation[:-1] + ", file_row_number = true, filename = true)"
             # a glob's files are read in name order; rank them so their rows order too
             base = (
                 f"SELECT s.*, (f.__keel_file::HUGEINT * 1099511627776 + s.file_row_number) "
@@ -90,6 +90,7 @@ def base_sql(source: ResolvedSource) -> str:
                 f"(ORDER BY file) AS __keel_file FROM glob({path})) f USING (filename)"
             )
         else:
+            inner = source.relation[:-1] + ", file_row_number = true)"
             base = f"SELECT *, file_row_number AS {order} FROM {inner}"
     else:
         base = f"SELECT *, row_number() OVER () AS {order} FROM {source.relation}"

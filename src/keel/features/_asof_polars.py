@@ -37,6 +37,7 @@ _T = "__keel_t"
 _TS = "__keel_ts"
 _ORD = "__keel_ord"
 _I = "__keel_i"
+_R = "__keel_r"
 
 
 #: ``duckdb`` forces the SQL join (:mod:`keel.features._asof`) for every request
@@ -65,25 +66,43 @@ def _key_aliases(requests: Sequence[ViewRequest]) -> dict[tuple[str, str], str]:
     return aliases
 
 
-def view_frame_sql(
-    request: ViewRequest, source: ResolvedSource, aliases: dict[tuple[str, str], str]
-) -> str:
-    """A SELECT of a view's usable rows: keys (as their aliases), ``ts``, source order,
-    and the features as ``__keel_f0``..."""
+def _time(column: str, duck_type: str) -> tuple[str, bool]:
+    """SQL for a time column, and whether it is still to be made naive UTC (a
+    ``TIMESTAMPTZ``: done in Polars for free, where DuckDB would convert each value)."""
     from keel.features._sources import time_expression
 
+    kind = duck_type.upper()
+    if kind.startswith("TIMESTAMP WITH TIME ZONE") or kind == "TIMESTAMPTZ":
+        return quote_ident(column), True
+    return time_expression(column, duck_type), False
+
+
+def _naive(frame: Any, column: str, aware: bool) -> Any:
+    import polars as pl
+
+    if not aware:
+        return frame
+    return frame.with_columns(pl.col(column).dt.convert_time_zone("UTC").dt.replace_time_zone(None))
+
+
+def view_frame_sql(
+    request: ViewRequest, source: ResolvedSource, aliases: dict[tuple[str, str], str]
+) -> tuple[str, bool]:
+    """A SELECT of a view's usable rows: keys (as their aliases), ``ts``, source order,
+    and the features as ``__keel_f0``...; and whether ``ts`` is still time-zone aware."""
     view = request.view
     keys = ", ".join(
         f"CAST({quote_ident(k)} AS {FEATURE_TYPES[t]}) AS {aliases[(k, t)]}"
         for k, t in request.keys
     )
     feats = ", ".join(f"{quote_ident(f)} AS __keel_f{i}" for i, f in enumerate(request.features))
-    ts = time_expression(view.timestamp, source.columns[view.timestamp])
+    ts, aware = _time(view.timestamp, source.columns[view.timestamp])
     not_null = " AND ".join(f"{quote_ident(k)} IS NOT NULL" for k, _ in request.keys)
-    return (
+    sql = (
         f"SELECT {keys}, {ts} AS {_TS}, CAST(__keel_ord AS BIGINT) AS {_ORD}, {feats} "
         f"FROM ({base_sql(source)}) WHERE {ts} IS NOT NULL AND {not_null}"
     )
+    return sql, aware
 
 
 def join_frames(
@@ -96,56 +115,56 @@ def join_frames(
     sources: Sequence[ResolvedSource],
 ) -> pa.Table:
     """The entity rows (their columns, in order) with every requested feature column."""
+    import numpy as np
     import polars as pl
 
-    from keel.features._sources import time_expression
-
     aliases = _key_aliases(requests)
-    t = time_expression(event_timestamp, event_type)
+    t, aware = _time(event_timestamp, event_type)
     casts = "".join(
         f", CAST({quote_ident(k)} AS {FEATURE_TYPES[kt]}) AS {alias}"
         for (k, kt), alias in aliases.items()
     )
     table = con.sql(f"SELECT *, {t} AS {_T}{casts} FROM {entity} ORDER BY {ROW}").to_arrow_table()
     probe: Any = pl.from_arrow(table.select([_T, *aliases.values()]))
-    probe = probe.with_row_index(_I)
-    keep = [c for c in entity_columns if c != ROW]
-    table = table.select(keep)
+    probe = _naive(probe.with_row_index(_I), _T, aware)
+    table = table.select([c for c in entity_columns if c != ROW])
     rows = table.num_rows
+    lefts: dict[tuple[str, ...], Any] = {}
     for r, source in zip(requests, sources, strict=True):
         by = [aliases[k] for k in r.keys]
-        view: Any = con.sql(view_frame_sql(r, source, aliases)).to_arrow_table()
-        types = [view.schema.field(f"__keel_f{i}").type for i in range(len(r.features))]
-        frame: Any = pl.from_arrow(view)
-        del view
-        frame = frame.sort([*by, _TS, _ORD])
+        if tuple(by) not in lefts:
+            # the entity rows with a time and every key, sorted for the as-of join
+            usable = pl.all_horizontal([pl.col(c).is_not_null() for c in [_T, *by]])
+            lefts[tuple(by)] = probe.select([_I, _T, *by]).filter(usable).sort([*by, _T])
+        left = lefts[tuple(by)]
+        sql, ts_aware = view_frame_sql(r, source, aliases)
+        view = con.sql(sql).to_arrow_table()
+        frame: Any = pl.from_arrow(view.select([*by, _TS, _ORD]))
+        frame = _naive(frame.with_row_index(_R), _TS, ts_aware).sort([*by, _TS, _ORD])
+        # the tie winner of each (keys, ts): the last in source order
         last = pl.any_horizontal(
             [(pl.col(c) != pl.col(c).shift(-1)).fill_null(True) for c in [*by, _TS]]
         )
         frame = frame.filter(last).drop(_ORD)
-        left = probe.select([_I, _T, *by]).filter(
-            pl.all_horizontal([pl.col(c).is_not_null() for c in [_T, *by]])
-        )
-        left = left.sort([*by, _T])
         joined = left.join_asof(
-            frame,
-            left_on=_T,
-            right_on=_TS,
-            by=by,
-            strategy="backward",
-            check_sortedness=False,
+            frame, left_on=_T, right_on=_TS, by=by, strategy="backward", check_sortedness=False
         )
         del frame
-        values = [pl.col(f"__keel_f{i}") for i in range(len(r.features))]
+        chosen = pl.col(_R)
         if r.view.ttl:
             fresh = pl.col(_TS) >= pl.col(_T) - pl.duration(seconds=int(r.view.ttl))
-            values = [
-                pl.when(fresh).then(v).otherwise(None).alias(v.meta.output_name()) for v in values
-            ]
-        joined = joined.select([pl.col(_I), *values]).sort(_I)
-        if joined.height != rows:
-            joined = probe.select(_I).join(joined, on=_I, how="left").sort(_I)
-        out = joined.to_arrow()
-        for i, (column, kind) in enumerate(zip(r.columns, types, strict=True)):
-            table = table.append_column(column, out.column(f"__keel_f{i}").cast(kind))
+            chosen = pl.when(fresh).then(chosen).otherwise(None)
+        picked = joined.select(pl.col(_I), chosen.fill_null(-1).alias(_R))
+        del joined
+        index = np.full(rows, -1, dtype=np.int64)
+        index[picked[_I].to_numpy()] = picked[_R].to_numpy()
+        names = [f"__keel_f{i}" for i in range(len(r.features))]
+        features: Any = pl.from_arrow(view.select(names))
+        types = [view.schema.field(n).type for n in names]
+        del view
+        take = pl.Series(index).set(pl.Series(index < 0), None)
+        values = features.select(pl.all().gather(take)).to_arrow()
+        del features
+        for name, column, kind in zip(names, r.columns, types, strict=True):
+            table = table.append_column(column, values.column(name).cast(kind))
     return table
