@@ -104,8 +104,11 @@ def _write(path: Path, source: list[tuple[int, int, int, float | None]]) -> None
 @pytest.mark.parametrize(
     ("names", "engine"),
     [
-        # views without created_at: the Polars join when Polars is installed...
+        # views without created_at: the Polars join when Polars is installed (one
+        # integer key: packed with the time into one column)...
         (("plain", "short"), "auto"),
+        # ...the Polars join grouped by the keys (any keys)...
+        (("plain", "short"), "grouped"),
         # ...and the DuckDB join on the same views
         (("plain", "short"), "duckdb"),
         # a created_at view in the request: the DuckDB join for all

@@ -38,16 +38,23 @@ _TS = "__keel_ts"
 _ORD = "__keel_ord"
 _I = "__keel_i"
 _R = "__keel_r"
+_P = "__keel_p"
+_K = "__keel_rk"
 
 
-#: ``duckdb`` forces the SQL join (:mod:`keel.features._asof`) for every request
+#: ``duckdb`` forces the SQL join (:mod:`keel.features._asof`) for every request;
+#: ``grouped`` the Polars join by keys even for one integer key (both for tests)
 ENGINE_VARIABLE = "KEEL_FEATURES_JOIN"
+
+
+def _engine() -> str:
+    return os.environ.get(ENGINE_VARIABLE, "").strip().lower()
 
 
 def available(requests: Sequence[ViewRequest]) -> bool:
     """Whether the fast path applies: Polars installed, no view with ``created_at``, and
     ``KEEL_FEATURES_JOIN`` is not ``duckdb``."""
-    if os.environ.get(ENGINE_VARIABLE, "").strip().lower() == "duckdb":
+    if _engine() == "duckdb":
         return False
     if any(r.view.created_at is not None for r in requests):
         return False
@@ -132,23 +139,15 @@ def join_frames(
     lefts: dict[tuple[str, ...], Any] = {}
     for r, source in zip(requests, sources, strict=True):
         by = [aliases[k] for k in r.keys]
-        if tuple(by) not in lefts:
-            # the entity rows with a time and every key, sorted for the as-of join
-            usable = pl.all_horizontal([pl.col(c).is_not_null() for c in [_T, *by]])
-            lefts[tuple(by)] = probe.select([_I, _T, *by]).filter(usable).sort([*by, _T])
-        left = lefts[tuple(by)]
         sql, ts_aware = view_frame_sql(r, source, aliases)
         view = con.sql(sql).to_arrow_table()
         frame: Any = pl.from_arrow(view.select([*by, _TS, _ORD]))
-        frame = _naive(frame.with_row_index(_R), _TS, ts_aware).sort([*by, _TS, _ORD])
-        # the tie winner of each (keys, ts): the last in source order
-        last = pl.any_horizontal(
-            [(pl.col(c) != pl.col(c).shift(-1)).fill_null(True) for c in [*by, _TS]]
-        )
-        frame = frame.filter(last).drop(_ORD)
-        joined = left.join_asof(
-            frame, left_on=_T, right_on=_TS, by=by, strategy="backward", check_sortedness=False
-        )
+        frame = _naive(frame.with_row_index(_R), _TS, ts_aware)
+        joined = None
+        if len(r.keys) == 1 and r.keys[0][1] in ("int64", "int32") and _engine() != "grouped":
+            joined = _match_packed(probe, frame, by[0])
+        if joined is None:
+            joined = _match_by_keys(probe, frame, by, lefts)
         del frame
         chosen = pl.col(_R)
         if r.view.ttl:
@@ -168,3 +167,62 @@ def join_frames(
         for name, column, kind in zip(names, r.columns, types, strict=True):
             table = table.append_column(column, values.column(name).cast(kind))
     return table
+
+
+def _last_of_ties(frame: Any, columns: Sequence[str]) -> Any:
+    """Of rows sorted by ``columns`` then source order, the last of each equal run."""
+    import polars as pl
+
+    last = pl.any_horizontal([(pl.col(c) != pl.col(c).shift(-1)).fill_null(True) for c in columns])
+    return frame.filter(last).drop(_ORD)
+
+
+def _match_by_keys(probe: Any, frame: Any, by: list[str], lefts: dict[tuple[str, ...], Any]) -> Any:
+    """Any keys: an as-of join by the keys on frames sorted by ``(keys, time)``."""
+    import polars as pl
+
+    if tuple(by) not in lefts:
+        # the entity rows with a time and every key, sorted for the as-of join
+        usable = pl.all_horizontal([pl.col(c).is_not_null() for c in [_T, *by]])
+        lefts[tuple(by)] = probe.select([_I, _T, *by]).filter(usable).sort([*by, _T])
+    frame = _last_of_ties(frame.sort([*by, _TS, _ORD]), [*by, _TS])
+    return lefts[tuple(by)].join_asof(
+        frame, left_on=_T, right_on=_TS, by=by, strategy="backward", check_sortedness=False
+    )
+
+
+def _match_packed(probe: Any, frame: Any, key: str) -> Any | None:
+    """One integer key: ``(key, time)`` packed into one int64 ``(key - min) * width +
+    (time - min)``, so both sides sort on one column and the as-of join needs no groups;
+    a match from another key (none of the key at or before the time) is dropped. None
+    when the ranges do not fit in 62 bits."""
+    import polars as pl
+
+    if frame.height == 0:
+        return None
+    us = pl.col(_TS).dt.epoch("us")
+    stats = frame.select(
+        pl.col(key).min().alias("k0"),
+        pl.col(key).max().alias("k1"),
+        us.min().alias("t0"),
+        us.max().alias("t1"),
+    ).row(0)
+    k0, k1, t0, t1 = (int(v) for v in stats)
+    width = t1 - t0 + 1
+    if (k1 - k0 + 1) * width >= 2**62:
+        return None
+    packed = (pl.col(key).cast(pl.Int64) - k0) * width + (us - t0)
+    frame = frame.with_columns(packed.alias(_P)).sort(_P)
+    if frame.select((pl.col(_P) == pl.col(_P).shift(-1)).any()).item():
+        frame = frame.sort([_P, _ORD])  # ties: source order decides
+    frame = _last_of_ties(frame, [_P]).select(_P, pl.col(key).alias(_K), _TS, _R)
+    t = pl.col(_T).dt.epoch("us")
+    left = (
+        probe.select(_I, _T, key)
+        .filter(pl.col(key).is_between(k0, k1) & (t >= t0))
+        .with_columns(((pl.col(key).cast(pl.Int64) - k0) * width + (t.clip(t0, t1) - t0)).alias(_P))
+        .sort(_P)
+    )
+    joined = left.join_asof(frame, on=_P, strategy="backward", check_sortedness=False)
+    same = pl.col(_K) == pl.col(key)
+    return joined.with_columns(pl.when(same).then(pl.col(_R)).otherwise(None).alias(_R))
