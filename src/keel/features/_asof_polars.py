@@ -212,10 +212,15 @@ def _match_packed(probe: Any, frame: Any, key: str) -> Any | None:
     if (k1 - k0 + 1) * width >= 2**62:
         return None
     packed = (pl.col(key).cast(pl.Int64) - k0) * width + (us - t0)
-    frame = frame.with_columns(packed.alias(_P)).sort(_P)
+    # only the packed value and the row travel through the sort; key and time come back
+    # from the packed value
+    frame = frame.select(packed.alias(_P), _R, _ORD).sort(_P)
     if frame.select((pl.col(_P) == pl.col(_P).shift(-1)).any()).item():
         frame = frame.sort([_P, _ORD])  # ties: source order decides
-    frame = _last_of_ties(frame, [_P]).select(_P, pl.col(key).alias(_K), _TS, _R)
+    frame = _last_of_ties(frame, [_P]).with_columns(
+        (pl.col(_P) // width + k0).alias(_K),
+        pl.from_epoch(pl.col(_P) % width + t0, time_unit="us").alias(_TS),
+    )
     t = pl.col(_T).dt.epoch("us")
     left = (
         probe.select(_I, _T, key)
