@@ -13,9 +13,13 @@ file order for datasets and Parquet files (files of a glob in name order), in th
 query's order for SQL sources (give the query an ``ORDER BY`` to make it
 deterministic).
 
-How: one ``ASOF LEFT JOIN`` per view in one DuckDB query (:mod:`keel.features._asof`).
-A left join never drops an entity row; the result is written to Parquet by DuckDB in
-the entity rows' order, spilling to disk beyond its memory limit.
+How: DuckDB reads the entity rows and each view's source. When Polars is installed
+and no requested view declares ``created_at``, the join is a Polars as-of join on
+frames whose ties were resolved once per view (:mod:`keel.features._asof_polars`; in
+memory). Otherwise — or with ``KEEL_FEATURES_JOIN=duckdb`` — it is one ``ASOF LEFT
+JOIN`` per view in one DuckDB query (:mod:`keel.features._asof`), spilling to disk
+beyond its memory limit. Either way no entity row is dropped and the result is written
+to Parquet in the entity rows' order.
 """
 
 # SQL here is built from quote_ident/quote_literal and keel's own fragments only.
