@@ -440,3 +440,71 @@ def test_rows_with_null_keys_or_times_are_kept_with_nulls(declared: dict[str, An
         "spend": 2,
         "profile": 2,
     }
+
+
+def test_polars_and_duckdb_joins_agree_on_text_keys_types_and_empty_sources(
+    keel_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = pd.Timestamp("2024-01-01", tz="UTC")
+    hour = pd.Timedelta(hours=1)
+    source = pd.DataFrame(
+        {
+            "code": ["a", "a", "b", None, "c"],
+            "ts": [base, base, base + hour, base, base + 5 * hour],
+            "v": [1.0, 2.0, None, 4.0, 5.0],
+            "when": [base] * 5,
+            "n": [1, 2, 3, 4, 5],
+            "s": ["x", "y", "z", "w", "q"],
+            "flag": [True, False, True, None, True],
+        }
+    )
+    source.to_parquet(tmp_path / "src.parquet")
+    source.iloc[:0].to_parquet(tmp_path / "empty.parquet")
+    kf.apply(
+        [
+            kf.Entity(name="acct", join_keys={"code": "string"}),
+            kf.FeatureView(
+                name="sv",
+                entities=["acct"],
+                timestamp="ts",
+                ttl="3h",
+                source={"parquet": str(tmp_path / "src.parquet")},
+                features={
+                    "v": "float64",
+                    "when": "timestamp",
+                    "n": "int64",
+                    "s": "string",
+                    "flag": "bool",
+                },
+            ),
+            kf.FeatureView(
+                name="ev",
+                entities=["acct"],
+                timestamp="ts",
+                source={"parquet": str(tmp_path / "empty.parquet")},
+                features={"v": "float64"},
+            ),
+        ]
+    )
+    events = pd.DataFrame(
+        {
+            "code": ["a", "b", None, "c", "zz", "a"],
+            "event_timestamp": [base + h * hour for h in (0, 2, 1, 4, 1, 9)],
+            "x": range(6),
+        }
+    )
+    got = {}
+    for engine in ("auto", "duckdb"):
+        monkeypatch.setenv("KEEL_FEATURES_JOIN", engine)
+        for name, frame in (("rows", events), ("none", events.iloc[:0])):
+            with kf.get_historical_features(frame, ["sv:*", "ev:v"], full_feature_names=True) as r:
+                got[engine, name] = (r.to_arrow(), r.report)
+    for name in ("rows", "none"):
+        assert got["auto", name][0].schema == got["duckdb", name][0].schema
+        assert got["auto", name][0].equals(got["duckdb", name][0])
+        assert got["auto", name][1] == got["duckdb", name][1]
+    table = got["auto", "rows"][0].to_pydict()
+    # the tie at 00:00 for "a" goes to the later row; "a" at 09:00 is past the 3 h TTL
+    assert table["sv__v"] == [2.0, None, None, None, None, None]
+    assert table["sv__s"] == ["y", "z", None, None, None, None]
+    assert table["ev__v"] == [None] * 6

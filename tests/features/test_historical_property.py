@@ -101,12 +101,30 @@ def _write(path: Path, source: list[tuple[int, int, int, float | None]]) -> None
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+@pytest.mark.parametrize(
+    ("names", "engine"),
+    [
+        # views without created_at: the Polars join when Polars is installed (one
+        # integer key: packed with the time into one column)...
+        (("plain", "short"), "auto"),
+        # ...the Polars join grouped by the keys (any keys)...
+        (("plain", "short"), "grouped"),
+        # ...and the DuckDB join on the same views
+        (("plain", "short"), "duckdb"),
+        # a created_at view in the request: the DuckDB join for all
+        (tuple(VIEWS), "auto"),
+    ],
+)
 @given(source=rows, entity_rows=events)
 def test_matches_the_oracle(
     declared: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    names: tuple[str, ...],
+    engine: str,
     source: list[tuple[int, int, int, float | None]],
     entity_rows: list[tuple[int, int]],
 ) -> None:
+    monkeypatch.setenv("KEEL_FEATURES_JOIN", engine)
     _write(declared, source)
     frame = pd.DataFrame(
         {
@@ -117,13 +135,13 @@ def test_matches_the_oracle(
             "row": range(len(entity_rows)),
         }
     )
-    refs = [f"{name}:{name}_value" for name in VIEWS]
+    refs = [f"{name}:{name}_value" for name in names]
     with kf.get_historical_features(frame, refs) as result:
         got = result.to_pandas()
         report = result.report
     assert list(got["row"]) == list(range(len(entity_rows)))  # every row, in order
     assert report.rows == len(entity_rows)
-    for name in VIEWS:
+    for name in names:
         expected = [_oracle(source, k, t, name) for k, t in entity_rows]
         column = [None if (v is None or math.isnan(v)) else v for v in got[f"{name}_value"]]
         assert column == expected, name

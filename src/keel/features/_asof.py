@@ -27,7 +27,7 @@ from keel.features._request import ViewRequest
 if TYPE_CHECKING:
     from keel.features._sources import ResolvedSource
 
-__all__ = ["ROW", "join_sql", "view_sql"]
+__all__ = ["ROW", "base_sql", "join_sql", "view_sql"]
 
 #: the entity rows' row number, carried through the join to keep their order
 ROW = "__keel_row"
@@ -48,20 +48,7 @@ def view_sql(request: ViewRequest, source: ResolvedSource) -> str:
     ts = time_expression(view.timestamp, source.columns[view.timestamp])
     not_null = " AND ".join(f"{quote_ident(k)} IS NOT NULL" for k, _ in request.keys)
     order = "__keel_ord"
-    if source.relation.startswith("read_parquet("):
-        path = _glob_argument(source.relation)
-        inner = source.relation[:-1] + ", file_row_number = true, filename = true)"
-        if any(ch in path for ch in "*?["):
-            # a glob's files are read in name order; rank them so their rows order too
-            base = (
-                f"SELECT s.*, (f.__keel_file::HUGEINT * 1099511627776 + s.file_row_number) "
-                f"AS {order} FROM {inner} s JOIN (SELECT file AS filename, row_number() OVER "
-                f"(ORDER BY file) AS __keel_file FROM glob({path})) f USING (filename)"
-            )
-        else:
-            base = f"SELECT *, file_row_number AS {order} FROM {inner}"
-    else:
-        base = f"SELECT *, row_number() OVER () AS {order} FROM {source.relation}"
+    base = base_sql(source)
     if view.created_at is None:
         return (
             f"SELECT {keys}, {ts} AS __keel_ts, "
@@ -86,6 +73,28 @@ def view_sql(request: ViewRequest, source: ResolvedSource) -> str:
         f"greatest({ts}, {created}) AS __keel_k, {order}, {feats} FROM ({base}) "
         f"WHERE {ts} IS NOT NULL AND {created} IS NOT NULL AND {not_null}))"
     )
+
+
+def base_sql(source: ResolvedSource) -> str:
+    """A SELECT of every row of a source with its position ``__keel_ord`` (file order
+    for Parquet, files of a glob in name order; the query's order otherwise)."""
+    order = "__keel_ord"
+    if source.relation.startswith("read_parquet("):
+        path = _glob_argument(source.relation)
+        if any(ch in path for ch in "*?["):
+            inner = source.relation[:-1] + ", file_row_number = true, filename = true)"
+            # a glob's files are read in name order; rank them so their rows order too
+            base = (
+                f"SELECT s.*, (f.__keel_file::HUGEINT * 1099511627776 + s.file_row_number) "
+                f"AS {order} FROM {inner} s JOIN (SELECT file AS filename, row_number() OVER "
+                f"(ORDER BY file) AS __keel_file FROM glob({path})) f USING (filename)"
+            )
+        else:
+            inner = source.relation[:-1] + ", file_row_number = true)"
+            base = f"SELECT *, file_row_number AS {order} FROM {inner}"
+    else:
+        base = f"SELECT *, row_number() OVER () AS {order} FROM {source.relation}"
+    return base
 
 
 def _glob_argument(relation: str) -> str:

@@ -13,9 +13,13 @@ file order for datasets and Parquet files (files of a glob in name order), in th
 query's order for SQL sources (give the query an ``ORDER BY`` to make it
 deterministic).
 
-How: one ``ASOF LEFT JOIN`` per view in one DuckDB query (:mod:`keel.features._asof`).
-A left join never drops an entity row; the result is written to Parquet by DuckDB in
-the entity rows' order, spilling to disk beyond its memory limit.
+How: DuckDB reads the entity rows and each view's source. When Polars is installed
+and no requested view declares ``created_at``, the join is a Polars as-of join on
+frames whose ties were resolved once per view (:mod:`keel.features._asof_polars`; in
+memory). Otherwise — or with ``KEEL_FEATURES_JOIN=duckdb`` — it is one ``ASOF LEFT
+JOIN`` per view in one DuckDB query (:mod:`keel.features._asof`), spilling to disk
+beyond its memory limit. Either way no entity row is dropped and the result is written
+to Parquet in the entity rows' order.
 """
 
 # SQL here is built from quote_ident/quote_literal and keel's own fragments only.
@@ -23,11 +27,12 @@ the entity rows' order, spilling to disk beyond its memory limit.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from keel.context import Context, current_context
 from keel.data._sql import quote_ident, quote_literal
 from keel.features._asof import ROW, join_sql, view_sql
+from keel.features._asof_polars import available as fast_path_available, join_frames
 from keel.features._declarations import FeatureService
 from keel.features._errors import FeatureRequestError, FeatureSourceError
 from keel.features._request import ViewRequest, resolve_request
@@ -45,6 +51,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from keel.data import DatasetVersion
+    from keel.features._sources import ResolvedSource
 
 __all__ = [
     "HistoricalFeatures",
@@ -366,6 +373,8 @@ def get_historical_features(
             if columns[event_timestamp].upper() == "VARCHAR":
                 _check_entity_times(con, entity, event_timestamp)
             relations: list[str] = []
+            resolved: list[ResolvedSource] = []
+            fast = fast_path_available(requests)
             sources: list[DatasetVersion] = []
             per_view: dict[str, tuple[str, ...]] = {}
             for i, r in enumerate(requests):
@@ -375,20 +384,41 @@ def get_historical_features(
                 for column in (r.view.timestamp, r.view.created_at):
                     if column is not None and source.columns[column].upper() == "VARCHAR":
                         check_text_times(con, source.relation, column, what)
-                con.execute(f"CREATE TEMP VIEW __keel_v{i} AS {view_sql(r, source)}")
-                relations.append(f"__keel_v{i}")
+                resolved.append(source)
+                if not fast:
+                    con.execute(f"CREATE TEMP VIEW __keel_v{i} AS {view_sql(r, source)}")
+                    relations.append(f"__keel_v{i}")
                 sources.extend(source.datasets)
                 per_view[r.view.name] = tuple(d.id for d in source.datasets)
-            query = join_sql(
-                entity,
-                list(columns),
-                columns[event_timestamp],
-                event_timestamp,
-                requests,
-                relations,
-            )
             out = folder / "features.parquet"
-            _run(con, f"COPY ({query}) TO {quote_literal(str(out))} (FORMAT parquet)")
+            if fast:
+                with _duckdb_errors():
+                    joined = join_frames(
+                        con,
+                        entity,
+                        list(columns),
+                        columns[event_timestamp],
+                        event_timestamp,
+                        requests,
+                        resolved,
+                    )
+                    con.register("__keel_joined", joined)
+                    del joined
+                    con.execute(
+                        f"COPY (SELECT * FROM __keel_joined) TO {quote_literal(str(out))} "
+                        "(FORMAT parquet)"
+                    )
+                    con.unregister("__keel_joined")
+            else:
+                query = join_sql(
+                    entity,
+                    list(columns),
+                    columns[event_timestamp],
+                    event_timestamp,
+                    requests,
+                    relations,
+                )
+                _run(con, f"COPY ({query}) TO {quote_literal(str(out))} (FORMAT parquet)")
             report = _report(con, out, requests, entity_dataset, sources)
         finally:
             con.close()
@@ -409,10 +439,17 @@ def get_historical_features(
 
 
 def _run(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    with _duckdb_errors():
+        con.execute(sql)
+
+
+@contextlib.contextmanager
+def _duckdb_errors() -> Iterator[None]:
+    """DuckDB's out-of-memory and conversion errors as keel errors."""
     import duckdb
 
     try:
-        con.execute(sql)
+        yield
     except duckdb.OutOfMemoryException:
         from keel.errors import ConfigError
 
