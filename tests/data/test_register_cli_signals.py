@@ -105,6 +105,10 @@ def _big_csv(path: Path, rows: int) -> None:
     con.close()
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait_for_data_being_written(proc: subprocess.Popen[str], tmp: Path) -> None:
     """Return once the ingest's Parquet file exists and has its first row group."""
     deadline = time.monotonic() + 120
@@ -133,6 +137,8 @@ def test_ctrl_c_during_register_says_so_and_registers_nothing(
         stderr=subprocess.PIPE,
         text=True,
         env=os.environ.copy(),
+        # as from an interactive shell: Ctrl-C not ignored, whatever this process inherited
+        preexec_fn=_default_sigint,
     )
     try:
         _wait_for_data_being_written(proc, keel_home / "tmp")
@@ -154,7 +160,15 @@ def test_a_ctrl_c_a_library_swallowed_still_stops_the_register() -> None:
     that comes as the query ends; the ledger keeps it for the next safe point."""
     from keel.data._progress import InterruptLedger
 
-    with InterruptLedger() as ledger:
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    try:
+        _swallowed_interrupt_is_kept(InterruptLedger)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+
+
+def _swallowed_interrupt_is_kept(ledger_class: type) -> None:
+    with ledger_class() as ledger:
         try:  # what a C extension that catches the interrupt and carries on does
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(1)  # the handler runs at the next bytecode; never sleeps this long

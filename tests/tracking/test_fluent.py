@@ -250,6 +250,11 @@ SIGNAL_SCRIPT = textwrap.dedent(
 )
 
 
+def _default_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_marks_run_killed(tmp_path: Path, sig: signal.Signals) -> None:
     script = tmp_path / "sleeper.py"
@@ -262,6 +267,8 @@ def test_signal_marks_run_killed(tmp_path: Path, sig: signal.Signals) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "KEEL_HOME": str(home)},
+        # a shell's background job inherits SIGINT ignored; a user's terminal does not
+        preexec_fn=_default_signals,
     )
     assert proc.stdout is not None and proc.stdin is not None
     run_id = proc.stdout.readline().strip()  # the child's ready line
